@@ -51,14 +51,19 @@ static VERSIONS: &[&rustls::SupportedProtocolVersion] =
     &[&rustls::version::TLS13, &rustls::version::TLS12];
 
 /// The provider to use: the one given, or the process default, or a typed error.
-fn resolve_provider(explicit: Option<Arc<CryptoProvider>>) -> Result<Arc<CryptoProvider>, TlsError> {
+fn resolve_provider(
+    explicit: Option<Arc<CryptoProvider>>,
+) -> Result<Arc<CryptoProvider>, TlsError> {
     explicit
         .or_else(|| CryptoProvider::get_default().cloned())
         .ok_or(TlsError::NoCryptoProvider)
 }
 
 fn pem_error(what: &str, err: impl fmt::Display) -> TlsError {
-    TlsError::Pem { what: what.to_owned(), reason: err.to_string() }
+    TlsError::Pem {
+        what: what.to_owned(),
+        reason: err.to_string(),
+    }
 }
 
 /// Reads every certificate of a PEM buffer (chain order as in the file, end-entity first).
@@ -123,7 +128,10 @@ impl fmt::Debug for CertStore {
 impl CertStore {
     /// An empty store whose keys are loaded with `provider`.
     pub fn new(provider: Arc<CryptoProvider>) -> Arc<Self> {
-        Arc::new(CertStore { provider, certs: RwLock::default() })
+        Arc::new(CertStore {
+            provider,
+            certs: RwLock::default(),
+        })
     }
 
     /// An empty store using the process-default provider.
@@ -162,7 +170,10 @@ impl CertStore {
 
     /// Removes the certificate for an SNI name; returns whether one was there.
     pub fn remove(&self, name: &str) -> bool {
-        self.write().by_name.remove(&name.to_ascii_lowercase()).is_some()
+        self.write()
+            .by_name
+            .remove(&name.to_ascii_lowercase())
+            .is_some()
     }
 
     /// The end-entity certificate that a handshake naming `sni` would be served.
@@ -207,14 +218,20 @@ pub struct ServerTlsConfig {
 
 impl fmt::Debug for ServerTlsConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServerTlsConfig").field("alpn", &self.inner.alpn_protocols).finish()
+        f.debug_struct("ServerTlsConfig")
+            .field("alpn", &self.inner.alpn_protocols)
+            .finish()
     }
 }
 
 impl ServerTlsConfig {
     /// A builder serving the certificates of `store`.
     pub fn builder(store: Arc<CertStore>) -> ServerTlsConfigBuilder {
-        ServerTlsConfigBuilder { store, provider: None, alpn: Vec::new() }
+        ServerTlsConfigBuilder {
+            store,
+            provider: None,
+            alpn: Vec::new(),
+        }
     }
 
     /// Wraps a rustls configuration built by the caller (for needs this crate does not cover).
@@ -225,7 +242,10 @@ impl ServerTlsConfig {
     /// A new server-side connection for one accepted socket.
     pub fn accept(&self) -> Result<TlsConnection, TlsError> {
         let conn = rustls::ServerConnection::new(self.inner.clone()).map_err(TlsError::Config)?;
-        Ok(TlsConnection { conn: conn.into(), expected_name: None })
+        Ok(TlsConnection {
+            conn: conn.into(),
+            expected_name: None,
+        })
     }
 }
 
@@ -266,7 +286,9 @@ impl ServerTlsConfigBuilder {
             .with_no_client_auth()
             .with_cert_resolver(self.store);
         config.alpn_protocols = self.alpn;
-        Ok(ServerTlsConfig { inner: Arc::new(config) })
+        Ok(ServerTlsConfig {
+            inner: Arc::new(config),
+        })
     }
 }
 
@@ -278,7 +300,9 @@ pub struct ClientTlsConfig {
 
 impl fmt::Debug for ClientTlsConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientTlsConfig").field("alpn", &self.inner.alpn_protocols).finish()
+        f.debug_struct("ClientTlsConfig")
+            .field("alpn", &self.inner.alpn_protocols)
+            .finish()
     }
 }
 
@@ -306,7 +330,10 @@ impl ClientTlsConfig {
             .map_err(|_| TlsError::InvalidServerName(server_name.to_owned()))?;
         let conn =
             rustls::ClientConnection::new(self.inner.clone(), name).map_err(TlsError::Config)?;
-        Ok(TlsConnection { conn: conn.into(), expected_name: Some(server_name.to_owned()) })
+        Ok(TlsConnection {
+            conn: conn.into(),
+            expected_name: Some(server_name.to_owned()),
+        })
     }
 }
 
@@ -320,14 +347,17 @@ pub struct ClientTlsConfigBuilder {
 
 impl fmt::Debug for ClientTlsConfigBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClientTlsConfigBuilder").field("roots", &self.roots.len()).finish()
+        f.debug_struct("ClientTlsConfigBuilder")
+            .field("roots", &self.roots.len())
+            .finish()
     }
 }
 
 impl ClientTlsConfigBuilder {
     /// Trusts the Mozilla root program's CAs (the `webpki-roots` bundle compiled in).
     pub fn webpki_roots(mut self) -> Self {
-        self.roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        self.roots
+            .extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         self
     }
 
@@ -374,7 +404,9 @@ impl ClientTlsConfigBuilder {
             .with_root_certificates(self.roots)
             .with_no_client_auth();
         config.alpn_protocols = self.alpn;
-        Ok(ClientTlsConfig { inner: Arc::new(config) })
+        Ok(ClientTlsConfig {
+            inner: Arc::new(config),
+        })
     }
 }
 
@@ -417,7 +449,10 @@ impl TlsSetup {
     /// A new connection for this side.
     pub fn connection(&self) -> Result<TlsConnection, TlsError> {
         match self {
-            TlsSetup::Client { config, server_name } => config.connect(server_name),
+            TlsSetup::Client {
+                config,
+                server_name,
+            } => config.connect(server_name),
             TlsSetup::Server(config) => config.accept(),
         }
     }

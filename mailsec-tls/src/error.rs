@@ -40,7 +40,9 @@ pub enum TlsError {
     /// No rustls crypto provider was given and none is installed for the process. Enable the
     /// `ring` or `aws-lc-rs` feature and pass the provider, or call
     /// `CryptoProvider::install_default` once at start-up.
-    #[error("no TLS crypto provider: pass one or install a process default (features `ring` or `aws-lc-rs`)")]
+    #[error(
+        "no TLS crypto provider: pass one or install a process default (features `ring` or `aws-lc-rs`)"
+    )]
     NoCryptoProvider,
     /// A PEM file or buffer could not be read or holds no usable item.
     #[error("cannot read {what}: {reason}")]

@@ -37,7 +37,10 @@ impl ClientTls {
     /// Whether the client issues STARTTLS/STLS on a plaintext connection (when offered, or
     /// always for [`ClientTls::StartTlsRequired`]).
     pub fn wants_starttls(self) -> bool {
-        matches!(self, ClientTls::StartTlsRequired | ClientTls::StartTlsOpportunistic)
+        matches!(
+            self,
+            ClientTls::StartTlsRequired | ClientTls::StartTlsOpportunistic
+        )
     }
 }
 
@@ -72,25 +75,37 @@ impl Default for ServerPolicy {
 impl ServerPolicy {
     /// Implicit TLS listener (every connection is secure before the greeting).
     pub fn implicit_tls() -> Self {
-        ServerPolicy { tls: ListenerTls::Implicit, require_secure_channel: true }
+        ServerPolicy {
+            tls: ListenerTls::Implicit,
+            require_secure_channel: true,
+        }
     }
 
     /// STARTTLS offered; no credential (and, where the protocol says so, no mail command)
     /// accepted before TLS. The default for client-facing listeners.
     pub fn starttls_required() -> Self {
-        ServerPolicy { tls: ListenerTls::StartTls, require_secure_channel: true }
+        ServerPolicy {
+            tls: ListenerTls::StartTls,
+            require_secure_channel: true,
+        }
     }
 
     /// STARTTLS offered but optional: an SMTP MX listener that must keep accepting mail from
     /// servers that cannot do TLS. Credentials are still refused before TLS.
     pub fn starttls_optional() -> Self {
-        ServerPolicy { tls: ListenerTls::StartTls, require_secure_channel: false }
+        ServerPolicy {
+            tls: ListenerTls::StartTls,
+            require_secure_channel: false,
+        }
     }
 
     /// No TLS and credentials accepted in clear. Passwords cross the network readable; for
     /// demonstrations and closed test networks only.
     pub fn insecure_plaintext() -> Self {
-        ServerPolicy { tls: ListenerTls::None, require_secure_channel: false }
+        ServerPolicy {
+            tls: ListenerTls::None,
+            require_secure_channel: false,
+        }
     }
 
     /// How connections start.

@@ -63,7 +63,9 @@ impl TestPki {
     pub fn new(name: &str) -> Self {
         let mut params = must(CertificateParams::new(Vec::<String>::new()), "CA params");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.distinguished_name.push(DnType::CommonName, "mailsec test CA");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "mailsec test CA");
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         let key = must(KeyPair::generate(), "CA key");
         let ca_pem = must(params.self_signed(&key), "CA certificate").pem();
@@ -72,7 +74,10 @@ impl TestPki {
             name: name.to_owned(),
             ca_pem,
             issuer,
-            leaf: PemPair { chain: String::new(), key: String::new() },
+            leaf: PemPair {
+                chain: String::new(),
+                key: String::new(),
+            },
         };
         pki.leaf = pki.issue(&[name], Validity::Current);
         pki
@@ -108,7 +113,9 @@ impl TestPki {
         let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
         let mut params = must(CertificateParams::new(names.clone()), "leaf params");
         if let Some(first) = names.first() {
-            params.distinguished_name.push(DnType::CommonName, first.as_str());
+            params
+                .distinguished_name
+                .push(DnType::CommonName, first.as_str());
         }
         match validity {
             Validity::Current => {}
@@ -123,7 +130,10 @@ impl TestPki {
         }
         let key = must(KeyPair::generate(), "leaf key");
         let cert = must(params.signed_by(&key, &self.issuer), "leaf certificate");
-        PemPair { chain: cert.pem(), key: key.serialize_pem() }
+        PemPair {
+            chain: cert.pem(),
+            key: key.serialize_pem(),
+        }
     }
 
     /// A self-signed leaf for `name` that no CA vouches for.
@@ -131,20 +141,28 @@ impl TestPki {
         let params = must(CertificateParams::new(vec![name.to_owned()]), "params");
         let key = must(KeyPair::generate(), "key");
         let cert = must(params.self_signed(&key), "self-signed certificate");
-        PemPair { chain: cert.pem(), key: key.serialize_pem() }
+        PemPair {
+            chain: cert.pem(),
+            key: key.serialize_pem(),
+        }
     }
 
     /// A store serving `pair` as its default certificate.
     pub fn store_with(pair: &PemPair) -> Arc<CertStore> {
         let store = CertStore::new(provider());
-        must(store.set_default_pem(pair.chain.as_bytes(), pair.key.as_bytes()), "store");
+        must(
+            store.set_default_pem(pair.chain.as_bytes(), pair.key.as_bytes()),
+            "store",
+        );
         store
     }
 
     /// A server configuration serving `pair`.
     pub fn server_config_with(pair: &PemPair) -> ServerTlsConfig {
         must(
-            ServerTlsConfig::builder(TestPki::store_with(pair)).provider(provider()).build(),
+            ServerTlsConfig::builder(TestPki::store_with(pair))
+                .provider(provider())
+                .build(),
             "server config",
         )
     }
