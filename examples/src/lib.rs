@@ -1,1 +1,5 @@
-//! Example support code.
+//! Support code shared by the mailsec example binaries and their interop tests.
+#![forbid(unsafe_code)]
+
+pub mod capture;
+pub mod toy_server;
