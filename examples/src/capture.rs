@@ -16,9 +16,12 @@ pub enum Dir {
     In,
 }
 
-/// Everything that crossed a tapped stream, in order, as (direction, bytes) segments.
+/// One stretch of bytes that went one way.
+pub type Segment = (Dir, Vec<u8>);
+
+/// Everything that crossed a tapped stream, in order, as segments.
 #[derive(Clone, Debug, Default)]
-pub struct Capture(Arc<Mutex<Vec<(Dir, Vec<u8>)>>>);
+pub struct Capture(Arc<Mutex<Vec<Segment>>>);
 
 impl Capture {
     fn record(&self, dir: Dir, bytes: &[u8]) {
@@ -30,7 +33,7 @@ impl Capture {
     }
 
     /// The segments so far.
-    pub fn segments(&self) -> Vec<(Dir, Vec<u8>)> {
+    pub fn segments(&self) -> Vec<Segment> {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
