@@ -180,12 +180,9 @@ impl Pipe {
             if available > 0 {
                 let start = self.plain_in.len();
                 self.plain_in.resize(start + available, 0);
-                tls.conn
-                    .reader()
-                    .read_exact(&mut self.plain_in[start..])
-                    .map_err(|e| {
-                        TlsError::Protocol(rustls::Error::General(format!("plaintext read: {e}")))
-                    })?;
+                tls.conn.reader().read_exact(&mut self.plain_in[start..]).map_err(|e| {
+                    TlsError::Protocol(rustls::Error::General(format!("plaintext read: {e}")))
+                })?;
             }
             if state.peer_has_closed() {
                 self.peer_closed = true;
@@ -251,9 +248,7 @@ impl Pipe {
             return Err(TlsError::AlreadyTls);
         }
         if !self.plain_in.is_empty() {
-            return Err(TlsError::PlaintextPending {
-                pending: self.plain_in.len(),
-            });
+            return Err(TlsError::PlaintextPending { pending: self.plain_in.len() });
         }
         self.mode = Mode::Tls(Box::new(conn));
         self.pull_tls_output();
@@ -262,9 +257,7 @@ impl Pipe {
 
     /// The session facts, once the handshake is complete; `None` before and in clear.
     pub fn tls_info(&self) -> Option<TlsInfo> {
-        let Mode::Tls(tls) = &self.mode else {
-            return None;
-        };
+        let Mode::Tls(tls) = &self.mode else { return None };
         if tls.conn.is_handshaking() {
             return None;
         }
@@ -281,9 +274,7 @@ impl Pipe {
         };
         Some(TlsInfo {
             version,
-            cipher_suite: suite
-                .as_str()
-                .map_or_else(|| format!("{suite:?}"), str::to_owned),
+            cipher_suite: suite.as_str().map_or_else(|| format!("{suite:?}"), str::to_owned),
             peer_certificates: conn
                 .peer_certificates()
                 .map(|certs| certs.iter().map(|c| c.clone().into_owned()).collect())
@@ -315,9 +306,7 @@ impl Pipe {
 
     /// Moves whatever rustls wants to send into the wire buffer.
     fn pull_tls_output(&mut self) {
-        let Mode::Tls(tls) = &mut self.mode else {
-            return;
-        };
+        let Mode::Tls(tls) = &mut self.mode else { return };
         let mut writer = (&mut self.wire_out).writer();
         while tls.conn.wants_write() {
             // Writing into memory cannot fail or stall.
