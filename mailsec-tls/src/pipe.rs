@@ -213,10 +213,21 @@ impl Pipe {
         match &mut self.mode {
             Mode::Plain => self.wire_out.extend_from_slice(data),
             Mode::Tls(tls) => {
-                tls.conn.writer().write_all(data).map_err(|e| {
-                    TlsError::Protocol(rustls::Error::General(format!("plaintext write: {e}")))
-                })?;
-                self.pull_tls_output();
+                // rustls holds at most RUSTLS_BUFFER_LIMIT bytes of records (or, before the
+                // handshake, of plaintext) and takes what fits: move the records out between
+                // writes so a large message goes through whole.
+                let mut rest = data;
+                while !rest.is_empty() {
+                    let taken = tls.conn.writer().write(rest).map_err(|e| {
+                        TlsError::Protocol(rustls::Error::General(format!("plaintext write: {e}")))
+                    })?;
+                    drain_tls(&mut tls.conn, &mut self.wire_out);
+                    if taken == 0 {
+                        // Only before the handshake: the plaintext waiting for it is bounded.
+                        return Err(TlsError::BufferFull { limit: RUSTLS_BUFFER_LIMIT });
+                    }
+                    rest = &rest[taken..];
+                }
             }
         }
         Ok(())
@@ -307,13 +318,21 @@ impl Pipe {
     /// Moves whatever rustls wants to send into the wire buffer.
     fn pull_tls_output(&mut self) {
         let Mode::Tls(tls) = &mut self.mode else { return };
-        let mut writer = (&mut self.wire_out).writer();
-        while tls.conn.wants_write() {
-            // Writing into memory cannot fail or stall.
-            match tls.conn.write_tls(&mut writer) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
+        drain_tls(&mut tls.conn, &mut self.wire_out);
+    }
+}
+
+/// rustls's default bound on buffered records, and on plaintext written before the handshake.
+const RUSTLS_BUFFER_LIMIT: usize = 64 * 1024;
+
+/// Moves whatever `conn` wants to send into `out`.
+fn drain_tls(conn: &mut rustls::Connection, out: &mut BytesMut) {
+    let mut writer = out.writer();
+    while conn.wants_write() {
+        // Writing into memory cannot fail or stall.
+        match conn.write_tls(&mut writer) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
         }
     }
 }

@@ -713,3 +713,33 @@ fn bytes_after_close_notify_are_ignored() {
     assert!(server.peer_closed());
     assert!(!server.has_plaintext());
 }
+
+#[test]
+fn large_messages_go_through_whole() {
+    // rustls buffers at most 64 KiB of records: one send larger than that must still arrive
+    // whole, in both directions.
+    let pki = TestPki::new(NAME);
+    let (client_tls, server_tls) = pki.configs();
+    let (mut client, mut server) = implicit_pair(&client_tls, &server_tls);
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    assert!(send(&mut client, &mut server, &big).unwrap() == big);
+    assert!(send(&mut server, &mut client, &big).unwrap() == big);
+}
+
+#[test]
+fn plaintext_before_the_handshake_is_bounded() {
+    // Before the handshake rustls holds the plaintext; past its 64 KiB the pipe says so, typed.
+    let pki = TestPki::new(NAME);
+    let mut client = Pipe::implicit_tls(pki.client_config().connect(NAME).unwrap());
+    client.send_plaintext(&[b'x'; 1000]).unwrap();
+    let err = client.send_plaintext(&vec![b'x'; 100_000]).unwrap_err();
+    assert!(
+        matches!(err, TlsError::BufferFull { limit: 65_536 }),
+        "{err:?}"
+    );
+    assert_eq!(
+        tls_records(&client.take_wire()),
+        vec![0x16],
+        "only the ClientHello left"
+    );
+}
