@@ -244,7 +244,9 @@ where
                 return Err(failure);
             }
             if self.closing || self.closed {
-                self.shut_down().await.map_err(DriverError::Io)?;
+                // The session ended in order; a peer that is already gone (reset, not
+                // connected) when the last bytes or the close_notify go out changes nothing.
+                let _ = self.shut_down().await;
                 return Ok(None);
             }
             if self.read_eof && !self.pipe.has_wire() && self.writing.is_empty() {

@@ -80,6 +80,9 @@ pub enum TlsError {
     /// TLS was started twice on one connection.
     #[error("TLS is already active on this connection")]
     AlreadyTls,
+    /// Plaintext was sent after the connection was closed or failed.
+    #[error("the connection is closed")]
+    Closed,
     /// More data arrived or was queued than the configured bound allows.
     #[error("buffer limit of {limit} bytes exceeded")]
     BufferFull {

@@ -69,6 +69,8 @@ pub struct Pipe {
     established_reported: bool,
     /// The peer closed its side: plaintext EOF is the driver's business, TLS close_notify ours.
     peer_closed: bool,
+    /// We sent close_notify, or TLS failed: nothing more may be sent, nothing is secure.
+    closed: bool,
 }
 
 impl std::fmt::Debug for Pipe {
@@ -98,6 +100,7 @@ impl Pipe {
             max_pending_plaintext: DEFAULT_MAX_PENDING_PLAINTEXT,
             established_reported: false,
             peer_closed: false,
+            closed: false,
         }
     }
 
@@ -130,7 +133,7 @@ impl Pipe {
     /// Whether the connection is secure: TLS is up and the handshake (with its certificate
     /// verification) completed.
     pub fn is_secure(&self) -> bool {
-        self.is_tls() && !self.is_handshaking()
+        self.is_tls() && !self.is_handshaking() && !self.closed
     }
 
     /// Whether the peer closed its sending side inside TLS (close_notify received).
@@ -157,6 +160,11 @@ impl Pipe {
             Mode::Tls(tls) => tls,
         };
         while !data.is_empty() {
+            if self.peer_closed {
+                // RFC 8446 §6.1: data received after a closure alert MUST be ignored (rustls
+                // reads no more after close_notify, which the check below would misreport).
+                break;
+            }
             let read = tls.conn.read_tls(&mut data).map_err(|e| {
                 TlsError::Protocol(rustls::Error::General(format!("TLS input rejected: {e}")))
             })?;
@@ -164,6 +172,7 @@ impl Pipe {
                 Ok(state) => state,
                 Err(err) => {
                     let mapped = TlsError::from_rustls(err, tls.expected_name.as_deref());
+                    self.closed = true;
                     self.pull_tls_output();
                     return Err(mapped);
                 }
@@ -207,14 +216,31 @@ impl Pipe {
 
     /// Queues plaintext for the peer: as is in clear, encrypted under TLS (buffered by rustls
     /// until the handshake completes).
+    /// Fails with [`TlsError::Closed`] after [`Pipe::close`] or a TLS failure.
     pub fn send_plaintext(&mut self, data: &[u8]) -> Result<(), TlsError> {
+        if self.closed {
+            return Err(TlsError::Closed);
+        }
         match &mut self.mode {
             Mode::Plain => self.wire_out.extend_from_slice(data),
             Mode::Tls(tls) => {
-                tls.conn.writer().write_all(data).map_err(|e| {
-                    TlsError::Protocol(rustls::Error::General(format!("plaintext write: {e}")))
-                })?;
-                self.pull_tls_output();
+                // rustls holds at most RUSTLS_BUFFER_LIMIT bytes of records (or, before the
+                // handshake, of plaintext) and takes what fits: move the records out between
+                // writes so a large message goes through whole.
+                let mut rest = data;
+                while !rest.is_empty() {
+                    let taken = tls.conn.writer().write(rest).map_err(|e| {
+                        TlsError::Protocol(rustls::Error::General(format!("plaintext write: {e}")))
+                    })?;
+                    drain_tls(&mut tls.conn, &mut self.wire_out);
+                    if taken == 0 {
+                        // Only before the handshake: the plaintext waiting for it is bounded.
+                        return Err(TlsError::BufferFull {
+                            limit: RUSTLS_BUFFER_LIMIT,
+                        });
+                    }
+                    rest = &rest[taken..];
+                }
             }
         }
         Ok(())
@@ -300,8 +326,11 @@ impl Pipe {
         Some(info)
     }
 
-    /// Queues a TLS close_notify alert (nothing in clear).
+    /// Queues a TLS close_notify alert (nothing in clear); nothing more may be sent after it.
     pub fn close(&mut self) {
+        if std::mem::replace(&mut self.closed, true) {
+            return;
+        }
         if let Mode::Tls(tls) = &mut self.mode {
             tls.conn.send_close_notify();
             self.pull_tls_output();
@@ -313,13 +342,21 @@ impl Pipe {
         let Mode::Tls(tls) = &mut self.mode else {
             return;
         };
-        let mut writer = (&mut self.wire_out).writer();
-        while tls.conn.wants_write() {
-            // Writing into memory cannot fail or stall.
-            match tls.conn.write_tls(&mut writer) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {}
-            }
+        drain_tls(&mut tls.conn, &mut self.wire_out);
+    }
+}
+
+/// rustls's default bound on buffered records, and on plaintext written before the handshake.
+const RUSTLS_BUFFER_LIMIT: usize = 64 * 1024;
+
+/// Moves whatever `conn` wants to send into `out`.
+fn drain_tls(conn: &mut rustls::Connection, out: &mut BytesMut) {
+    let mut writer = out.writer();
+    while conn.wants_write() {
+        // Writing into memory cannot fail or stall.
+        match conn.write_tls(&mut writer) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
         }
     }
 }

@@ -63,9 +63,12 @@ impl TestPki {
     pub fn new(name: &str) -> Self {
         let mut params = must(CertificateParams::new(Vec::<String>::new()), "CA params");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "mailsec test CA");
+        // Each CA gets its own name: with one name for all, a foreign CA's leaf looks issued by
+        // the trusted CA and the client reports a bad signature instead of an unknown issuer.
+        static NEXT_CA: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let serial = NEXT_CA.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let ca_name = format!("mailsec test CA {}-{serial}", std::process::id());
+        params.distinguished_name.push(DnType::CommonName, ca_name);
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         let key = must(KeyPair::generate(), "CA key");
         let ca_pem = must(params.self_signed(&key), "CA certificate").pem();
