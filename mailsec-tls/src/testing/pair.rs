@@ -304,7 +304,7 @@ impl<C: Machine, S: Machine> Pair<C, S> {
     /// Runs both machines until neither has anything more to do.
     ///
     /// # Panics
-    /// If the machines keep producing output for [`MAX_ROUNDS`] rounds.
+    /// If the machines keep producing output for 100 000 rounds (a machine that never settles).
     pub fn run(&mut self) {
         for _ in 0..MAX_ROUNDS {
             let mut progress = self.client.drain() | self.server.drain();
