@@ -49,6 +49,7 @@
 //!         Output::StartTls => { /* flush `wire` in clear, then hand every later byte to TLS */ }
 //!         Output::Close => break,
 //!         Output::Error(error) => panic!("{error}"),
+//!         _ => {} // `Output` is non-exhaustive: later versions may add outputs.
 //!     }
 //! }
 //! assert_eq!(wire, b"OK\r\n");
