@@ -42,7 +42,7 @@
 //! # Ok(()) }
 //! ```
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Write};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -181,15 +181,21 @@ impl Pipe {
             if self.plain_in.len() + available > limit {
                 return Err(TlsError::BufferFull { limit });
             }
-            if available > 0 {
-                let start = self.plain_in.len();
-                self.plain_in.resize(start + available, 0);
-                tls.conn
-                    .reader()
-                    .read_exact(&mut self.plain_in[start..])
-                    .map_err(|e| {
-                        TlsError::Protocol(rustls::Error::General(format!("plaintext read: {e}")))
-                    })?;
+            // Copy the decrypted chunks straight out of rustls (BufRead: no zero-filled
+            // intermediate buffer).
+            let mut reader = tls.conn.reader();
+            let mut remaining = available;
+            while remaining > 0 {
+                let chunk = reader.fill_buf().map_err(|e| {
+                    TlsError::Protocol(rustls::Error::General(format!("plaintext read: {e}")))
+                })?;
+                if chunk.is_empty() {
+                    break;
+                }
+                let n = chunk.len().min(remaining);
+                self.plain_in.extend_from_slice(&chunk[..n]);
+                reader.consume(n);
+                remaining -= n;
             }
             if state.peer_has_closed() {
                 self.peer_closed = true;
