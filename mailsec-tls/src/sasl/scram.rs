@@ -428,3 +428,46 @@ pub(crate) fn parse_client_final(msg: &[u8]) -> Result<ClientFinal<'_>, SaslErro
         without_proof,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saslname_escaping_round_trips() {
+        for name in ["user", "a,b", "=", "==2C", "ü,=x"] {
+            assert_eq!(unescape_name(&escape_name(name)).unwrap(), name);
+        }
+        assert_eq!(escape_name("a,b=c"), "a=2Cb=3Dc");
+        assert!(unescape_name("a=2").is_err());
+        assert!(unescape_name("a=41").is_err());
+        assert!(unescape_name("a,b").is_err());
+        assert!(unescape_name("").is_err());
+    }
+
+    #[test]
+    fn nonce_rules() {
+        assert!(valid_nonce(
+            "rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0"
+        ));
+        assert!(!valid_nonce(""));
+        assert!(!valid_nonce("a,b"));
+        assert!(!valid_nonce("a b"));
+        assert!(!valid_nonce(&"a".repeat(MAX_NONCE_LEN + 1)));
+        assert!(valid_nonce(&random_nonce().unwrap()));
+    }
+
+    #[test]
+    fn saslprep_applies_to_passwords() {
+        // RFC 4013 §3: U+00AD (soft hyphen) maps to nothing, U+2168 to "IX" under NFKC.
+        let a = salted_password("I\u{00AD}X", b"salt", 4096).unwrap();
+        let b = salted_password("IX", b"salt", 4096).unwrap();
+        let c = salted_password("\u{2168}", b"salt", 4096).unwrap();
+        assert_eq!(*a, *b);
+        assert_eq!(*b, *c);
+        assert_eq!(
+            salted_password("a\u{0007}", b"salt", 4096).unwrap_err(),
+            SaslError::SaslPrep
+        );
+    }
+}

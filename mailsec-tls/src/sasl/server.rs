@@ -614,7 +614,10 @@ fn login_field(bytes: &[u8], max: usize, reason: &'static str) -> Result<String,
 }
 
 /// Splits `key=value ^A key=value ^A ^A` pairs (the body of XOAUTH2 and OAUTHBEARER).
-fn kv_pairs(body: &[u8], m: Mechanism) -> Result<Vec<(&[u8], &[u8])>, SaslError> {
+/// One `key=value` pair.
+type Pair<'a> = (&'a [u8], &'a [u8]);
+
+fn kv_pairs(body: &[u8], m: Mechanism) -> Result<Vec<Pair<'_>>, SaslError> {
     let Some(inner) = body.strip_suffix(b"\x01\x01") else {
         return Err(SaslError::malformed(m, "missing final ^A^A"));
     };
@@ -652,7 +655,7 @@ fn bearer_token(value: &[u8], m: Mechanism) -> Result<SecretString, SaslError> {
     Ok(SecretString::from(utf8(token, m, "token not UTF-8")?))
 }
 
-fn find<'a>(pairs: &[(&'a [u8], &'a [u8])], key: &[u8]) -> Option<&'a [u8]> {
+fn find<'a>(pairs: &[Pair<'a>], key: &[u8]) -> Option<&'a [u8]> {
     pairs.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
 }
 
