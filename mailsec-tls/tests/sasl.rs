@@ -472,6 +472,14 @@ fn scram_pair_success_wrong_password_unknown_user_authzid() {
 
     let ok = ClientExchange::new(
         Mechanism::ScramSha256,
+        Credentials::password("user", "pencil"),
+    )
+    .unwrap();
+    let id = run(ok, scram_server().final_data_as_challenge(), true).unwrap();
+    assert_eq!(id.authcid, "user");
+
+    let ok = ClientExchange::new(
+        Mechanism::ScramSha256,
         Credentials::password("user", "pencil").with_authzid("admin"),
     )
     .unwrap();

@@ -3,7 +3,7 @@
 use std::fmt;
 
 use secrecy::{ExposeSecret, SecretSlice};
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use super::mechanism::Secret;
 use super::scram::{self, Keys};
@@ -78,8 +78,12 @@ impl fmt::Debug for ClientExchange {
     }
 }
 
-fn secret(bytes: Vec<u8>) -> SecretSlice<u8> {
-    SecretSlice::from(bytes)
+/// Moves a response into a secret box; the copy has the exact length (so no reallocation
+/// leaves a stray copy behind) and the original buffer is wiped.
+fn secret(mut bytes: Vec<u8>) -> SecretSlice<u8> {
+    let out = SecretSlice::from(bytes.as_slice().to_vec());
+    bytes.zeroize();
+    out
 }
 
 impl ClientExchange {

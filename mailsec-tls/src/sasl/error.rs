@@ -76,10 +76,6 @@ pub enum SaslError {
     /// SCRAM: the server sent `e=`; the value is the server's error, control characters removed.
     #[error("the SCRAM server reported an error: {0}")]
     ServerError(String),
-    /// OAUTHBEARER / XOAUTH2: the server sent an error challenge (a JSON document, control
-    /// characters removed, truncated).
-    #[error("the server rejected the bearer token: {0}")]
-    TokenRejected(String),
     /// A string cannot be prepared with SASLprep (RFC 4013): prohibited or unassigned
     /// characters, or bidirectional text that breaks its rules.
     #[error("a user name or password is not valid for SASLprep (RFC 4013)")]

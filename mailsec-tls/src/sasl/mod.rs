@@ -110,6 +110,20 @@ pub use server::{
     ServerExchange, ServerStep,
 };
 
+/// Prepares a user name or password with SASLprep (RFC 4013), as a server should before
+/// comparing a PLAIN or LOGIN password with a stored one (RFC 4616 §2), and as SCRAM does
+/// internally (RFC 5802 §2.2).
+///
+/// The `stringprep` crate applies the "stored strings" rules: unassigned code points are
+/// refused ([`SaslError::SaslPrep`]) rather than let through as RFC 5802 allows for queries.
+///
+/// ```
+/// assert_eq!(mailsec_tls::sasl::saslprep("I\u{00AD}X").unwrap(), "IX");
+/// ```
+pub fn saslprep(s: &str) -> Result<std::borrow::Cow<'_, str>, SaslError> {
+    stringprep::saslprep(s).map_err(|_| SaslError::SaslPrep)
+}
+
 /// The longest SASL message (challenge or response, decoded) either side accepts, in octets.
 /// Large enough for OAuth access tokens; checked before anything is copied.
 pub const MAX_MESSAGE_LEN: usize = 16 * 1024;

@@ -109,6 +109,47 @@ impl ScramStored {
         })
     }
 
+    /// Encodes for a user database in the RFC 5803 §3 form
+    /// `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>` (base64 values), also used
+    /// by PostgreSQL. Treat the result as a secret: it allows impersonating the server.
+    pub fn to_rfc5803(&self) -> String {
+        format!(
+            "SCRAM-SHA-256${}:{}${}:{}",
+            self.iterations,
+            STANDARD.encode(&self.salt),
+            STANDARD.encode(self.stored_key),
+            STANDARD.encode(self.server_key)
+        )
+    }
+
+    /// Parses the form written by [`ScramStored::to_rfc5803`] (scheme name case-insensitive).
+    pub fn from_rfc5803(text: &str) -> Result<Self, SaslError> {
+        let bad = || SaslError::malformed(M, "not an RFC 5803 SCRAM-SHA-256 entry");
+        let (scheme, rest) = text.split_once('$').ok_or_else(bad)?;
+        if !scheme.eq_ignore_ascii_case("SCRAM-SHA-256") {
+            return Err(bad());
+        }
+        let (params, keys) = rest.split_once('$').ok_or_else(bad)?;
+        let (iterations, salt) = params.split_once(':').ok_or_else(bad)?;
+        let (stored, server) = keys.split_once(':').ok_or_else(bad)?;
+        if iterations.is_empty()
+            || iterations.len() > 10
+            || !iterations.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Err(bad());
+        }
+        let iterations = iterations.parse().map_err(|_| bad())?;
+        let salt = STANDARD.decode(salt).map_err(|_| bad())?;
+        let key = |t: &str| -> Result<[u8; 32], SaslError> {
+            STANDARD
+                .decode(t)
+                .ok()
+                .and_then(|v| <[u8; 32]>::try_from(v).ok())
+                .ok_or_else(bad)
+        };
+        ScramStored::from_parts(salt, iterations, key(stored)?, key(server)?)
+    }
+
     /// The salt.
     pub fn salt(&self) -> &[u8] {
         &self.salt
@@ -443,6 +484,27 @@ mod tests {
         assert!(unescape_name("a=41").is_err());
         assert!(unescape_name("a,b").is_err());
         assert!(unescape_name("").is_err());
+    }
+
+    #[test]
+    fn rfc5803_round_trip() {
+        let s = ScramStored::derive("pencil", b"0123456789abcdef", 4096).unwrap();
+        let text = s.to_rfc5803();
+        assert!(text.starts_with("SCRAM-SHA-256$4096:MDEyMzQ1Njc4OWFiY2RlZg==$"));
+        assert_eq!(ScramStored::from_rfc5803(&text).unwrap(), s);
+        for bad in [
+            "",
+            "SCRAM-SHA-1$4096:c2FsdA==$AA==:AA==",
+            "SCRAM-SHA-256$4096:c2FsdA==$AA==:AA==",
+            "SCRAM-SHA-256$x:c2FsdA==$",
+        ] {
+            assert!(ScramStored::from_rfc5803(bad).is_err(), "{bad}");
+        }
+        let low = text.replacen("4096", "1000", 1);
+        assert!(matches!(
+            ScramStored::from_rfc5803(&low),
+            Err(SaslError::IterationCountTooLow { .. })
+        ));
     }
 
     #[test]
