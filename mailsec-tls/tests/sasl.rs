@@ -31,21 +31,13 @@ impl Authenticator for Users {
     fn check(&self, check: &CredentialCheck) -> CheckAnswer {
         match check {
             CredentialCheck::Password {
-                authzid,
-                authcid,
-                password,
+                authcid, password, ..
             } => {
                 let ok = matches!(
                     (authcid.as_str(), password.expose_secret()),
                     ("tim", "tanstaaftanstaaf") | ("Kurt", "xipj3plmq") | ("user", "pencil")
                 );
-                let authz_ok = match authzid.as_deref() {
-                    None => true,
-                    Some(a) if a == authcid => true,
-                    Some("Ursel") => authcid == "Kurt",
-                    Some(_) => false,
-                };
-                if ok && authz_ok {
+                if ok {
                     CheckAnswer::Accept
                 } else {
                     CheckAnswer::Reject
@@ -62,15 +54,14 @@ impl Authenticator for Users {
                     CheckAnswer::Reject
                 }
             }
-            CredentialCheck::ScramLookup { authzid, authcid } => {
-                if authcid == "user"
-                    && authzid
-                        .as_deref()
-                        .is_none_or(|a| a == "user" || a == "admin")
-                {
-                    CheckAnswer::ScramCredentials(Some(stored_pencil()))
-                } else {
-                    CheckAnswer::ScramCredentials(None)
+            CredentialCheck::ScramLookup { authcid, .. } if authcid == "user" => {
+                CheckAnswer::ScramCredentials(Some(stored_pencil()))
+            }
+            CredentialCheck::ScramLookup { .. } => CheckAnswer::ScramCredentials(None),
+            CredentialCheck::Authorize { authcid, authzid } => {
+                match (authcid.as_str(), authzid.as_str()) {
+                    ("Kurt", "Ursel") | ("user", "admin") => CheckAnswer::Accept,
+                    _ => CheckAnswer::Reject,
                 }
             }
             _ => CheckAnswer::Reject,
@@ -215,6 +206,75 @@ fn plain_authzid_allowed_and_refused() {
             .acts_as(),
         "tim"
     );
+}
+
+/// Authorization is asked separately, after the credentials were proven, and only when the
+/// authzid differs from the authcid.
+#[test]
+fn authorization_is_a_separate_question() {
+    let mut s = ServerExchange::new(Mechanism::Plain);
+    assert!(matches!(
+        s.start(Some(b"Ursel\0Kurt\0xipj3plmq")),
+        ServerStep::Verify(_)
+    ));
+    match s.answer(CheckAnswer::Accept) {
+        ServerStep::Verify(CredentialCheck::Authorize { authcid, authzid }) => {
+            assert_eq!((authcid.as_str(), authzid.as_str()), ("Kurt", "Ursel"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        s.answer(CheckAnswer::Reject),
+        ServerStep::Failure(SaslError::AuthenticationFailed)
+    ));
+
+    // A wrong password is never followed by an authorization question.
+    let mut s = ServerExchange::new(Mechanism::Plain);
+    s.start(Some(b"Ursel\0Kurt\0wrong"));
+    assert!(matches!(
+        s.answer(CheckAnswer::Reject),
+        ServerStep::Failure(SaslError::AuthenticationFailed)
+    ));
+
+    // An authenticator that only knows passwords cannot be tricked into authorizing.
+    struct PasswordsOnly;
+    impl Authenticator for PasswordsOnly {
+        fn check(&self, check: &CredentialCheck) -> CheckAnswer {
+            match check {
+                CredentialCheck::Password { .. } => CheckAnswer::Accept,
+                CredentialCheck::ScramLookup { .. } => {
+                    CheckAnswer::ScramCredentials(Some(stored_pencil()))
+                }
+                _ => CheckAnswer::Reject,
+            }
+        }
+    }
+    let mut s = ServerExchange::new(Mechanism::Plain);
+    assert!(matches!(
+        s.start_with(Some(b"root\0tim\0x"), &PasswordsOnly),
+        ServerStep::Failure(SaslError::AuthenticationFailed)
+    ));
+    let mut s = ServerExchange::new(Mechanism::Plain);
+    assert!(matches!(
+        s.start_with(Some(b"tim\0tim\0x"), &PasswordsOnly),
+        ServerStep::Success { .. }
+    ));
+    let mut c = ClientExchange::new(
+        Mechanism::ScramSha256,
+        Credentials::password("user", "pencil").with_authzid("root"),
+    )
+    .unwrap();
+    let mut s = scram_server();
+    let ir = c.initial_response().unwrap().unwrap();
+    let ServerStep::Challenge(first) = s.start_with(Some(ir.expose_secret()), &PasswordsOnly)
+    else {
+        panic!()
+    };
+    let fin = c.step(&first).unwrap();
+    assert!(matches!(
+        s.respond_with(fin.expose_secret(), &PasswordsOnly),
+        ServerStep::Failure(SaslError::AuthenticationFailed)
+    ));
 }
 
 // ---------------------------------------------------------------- RFC 7677 §3

@@ -13,7 +13,10 @@
 //!   [`ServerPolicy::insecure_plaintext`](crate::ServerPolicy::insecure_plaintext) says so.
 //! - [`ClientExchange`]: from [`Credentials`] to responses; verifies SCRAM's server signature.
 //! - [`ServerExchange`]: from responses to [`ServerStep`]s; asks the application to check
-//!   credentials with [`ServerStep::Verify`], or through an [`Authenticator`].
+//!   credentials with [`ServerStep::Verify`], or through an [`Authenticator`]. Authorization
+//!   to act as another identity is a separate question ([`CredentialCheck::Authorize`]),
+//!   asked only after the credentials were proven; by default only an authzid that is empty
+//!   or equal to the user name passes without asking.
 //! - [`ScramStored`]: what a user database keeps for SCRAM.
 //! - [`wire`]: the base64 framing, `=` and `*` shared by the three protocols.
 //!

@@ -28,13 +28,20 @@ impl Identity {
 }
 
 /// What the application must check. `Debug` never shows the password or token.
+///
+/// Authentication and authorization are asked separately (RFC 4422 §2, §3.4.1): `Password`,
+/// `Token` and `ScramLookup` are only about credentials; when the client asked to act as an
+/// identity other than the one it authenticated as, the exchange then asks
+/// [`CredentialCheck::Authorize`], after the credentials were proven. An application that
+/// answers `Accept` to every `Authorize` lets any user act as any other; one that answers
+/// `Reject` to anything it does not understand is safe by default.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum CredentialCheck {
     /// PLAIN or LOGIN: is this the user's password?
     Password {
-        /// The identity asked for (PLAIN only), `None` when empty. When present and not equal
-        /// to `authcid`, [`CheckAnswer::Accept`] also means "`authcid` may act as `authzid`".
+        /// The identity asked for (PLAIN only), `None` when empty. For information: accepting
+        /// the password does not authorize it; see [`CredentialCheck::Authorize`].
         authzid: Option<String>,
         /// The user name.
         authcid: String,
@@ -55,14 +62,23 @@ pub enum CredentialCheck {
     },
     /// SCRAM-SHA-256: what is stored for this user? Answer
     /// [`CheckAnswer::ScramCredentials`]; `None` (unknown user) and [`CheckAnswer::Reject`]
-    /// (authzid refused) both continue with made-up credentials and fail at the proof, so the
-    /// client cannot tell (RFC 5802 §5.1). Returning credentials while an `authzid` other than
-    /// `authcid` is present means "`authcid` may act as `authzid`".
+    /// both continue with made-up credentials and fail at the proof, so the client cannot tell
+    /// an unknown user from a wrong password (RFC 5802 §5.1).
     ScramLookup {
-        /// The identity asked for, `None` when absent.
+        /// The identity asked for, `None` when absent. For information: returning credentials
+        /// does not authorize it; see [`CredentialCheck::Authorize`].
         authzid: Option<String>,
         /// The user name, unescaped (`=2C`, `=3D`).
         authcid: String,
+    },
+    /// Asked only after `authcid` proved its credentials, and only when the client asked to act
+    /// as a different `authzid`: may it? [`CheckAnswer::Accept`] allows, anything else fails
+    /// the exchange with [`SaslError::AuthenticationFailed`].
+    Authorize {
+        /// Who authenticated.
+        authcid: String,
+        /// As whom they want to act.
+        authzid: String,
     },
 }
 
@@ -80,6 +96,7 @@ impl CredentialCheck {
             CredentialCheck::Token { authzid, user, .. } => {
                 authzid.as_deref().is_some_and(|a| a != user)
             }
+            CredentialCheck::Authorize { .. } => true,
         }
     }
 }
@@ -88,7 +105,8 @@ impl CredentialCheck {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum CheckAnswer {
-    /// The password or token is right (and the authzid, if any, allowed).
+    /// The password or token is right; or, to [`CredentialCheck::Authorize`], the authzid is
+    /// allowed.
     Accept,
     /// The token is right and belongs to this user (OAUTHBEARER without `a=`; also usable to
     /// canonicalise a user name).
@@ -130,6 +148,10 @@ pub enum ServerStep {
 }
 
 enum Pending {
+    Authorize {
+        identity: Identity,
+        additional_data: Option<Vec<u8>>,
+    },
     Password {
         authzid: Option<String>,
         authcid: String,
@@ -410,6 +432,14 @@ impl ServerExchange {
                 self.scram_first(first, stored)
             }
             (Pending::Scram(first), CheckAnswer::Reject) => self.scram_first(first, None),
+            (
+                Pending::Authorize {
+                    identity,
+                    additional_data,
+                },
+                CheckAnswer::Accept,
+            ) => self.finish_success(identity, additional_data),
+            (Pending::Authorize { .. }, _) => self.fail(SaslError::AuthenticationFailed),
             (_, _) => self.fail(SaslError::OutOfOrder("the answer does not fit the check")),
         }
     }
@@ -426,7 +456,8 @@ impl ServerExchange {
         mut step: ServerStep,
         authenticator: &A,
     ) -> ServerStep {
-        // A mechanism asks at most once per client message; the bound is a safety net.
+        // At most two questions per client message (credentials, then authorization); the
+        // bound is a safety net.
         for _ in 0..4 {
             match step {
                 ServerStep::Verify(check) => {
@@ -465,7 +496,30 @@ impl ServerExchange {
         ServerStep::Failure(error)
     }
 
+    /// Credentials proven: ask for authorization if the client wants to act as someone else
+    /// (the default policy allows only an authzid that is empty or equal to the authcid).
     fn succeed(&mut self, identity: Identity, additional_data: Option<Vec<u8>>) -> ServerStep {
+        match &identity.authzid {
+            Some(authzid) if *authzid != identity.authcid => {
+                let check = CredentialCheck::Authorize {
+                    authcid: identity.authcid.clone(),
+                    authzid: authzid.clone(),
+                };
+                self.state = State::AwaitAnswer(Pending::Authorize {
+                    identity,
+                    additional_data,
+                });
+                ServerStep::Verify(check)
+            }
+            _ => self.finish_success(identity, additional_data),
+        }
+    }
+
+    fn finish_success(
+        &mut self,
+        identity: Identity,
+        additional_data: Option<Vec<u8>>,
+    ) -> ServerStep {
         match additional_data {
             Some(data) if self.final_as_challenge => {
                 self.state = State::FinalChallengeSent(identity);
