@@ -6,13 +6,19 @@
 //! provider (ring), same protocol version and cipher suite (checked before measuring).
 //!
 //! `cargo bench -p mailsec-tls --bench pipe`
+//!
+//! Wall-clock timings on a shared 2-core machine swing by ±20% from run to run, more than the
+//! difference being measured. For a repeatable comparison, count instructions instead: with
+//! `MAILSEC_BENCH_FIXED=pipe:N` (or `bare:N`) the binary skips criterion, sends N MiB through
+//! that path and exits, so `valgrind --tool=callgrind` of N=20 minus N=0 is the cost of 20 MiB
+//! (see `scripts/bench-pipe-instructions`).
 
 use std::hint::black_box;
 use std::io::{ErrorKind, Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use mailsec_tls::config::{certificates_from_pem, private_key_from_pem};
 use mailsec_tls::pki_types::ServerName;
 use mailsec_tls::rustls::{self, ClientConnection, ServerConnection};
@@ -198,4 +204,39 @@ fn bulk(c: &mut Criterion) {
 }
 
 criterion_group!(benches, bulk);
-criterion_main!(benches);
+
+/// Sends `iterations` MiB through one path, outside criterion (for instruction counting).
+fn fixed_run(spec: &str) {
+    let (path, iterations) = spec
+        .split_once(':')
+        .expect("MAILSEC_BENCH_FIXED=pipe:N or bare:N");
+    let iterations: usize = iterations.parse().expect("iteration count");
+    let pki = TestPki::new(NAME);
+    let data: Vec<u8> = (0..TOTAL).map(|i| (i % 251) as u8).collect();
+    let mut received = 0;
+    match path {
+        "pipe" => {
+            let (mut client, mut server, _) = pipe_pair(&pki);
+            for _ in 0..iterations {
+                received += send_through_pipes(&mut client, &mut server, black_box(&data));
+            }
+        }
+        "bare" => {
+            let (mut bare, _) = Bare::new(&pki);
+            for _ in 0..iterations {
+                received += bare.send(black_box(&data));
+            }
+        }
+        other => panic!("unknown path {other:?}: use pipe or bare"),
+    }
+    assert_eq!(received, iterations * TOTAL);
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var("MAILSEC_BENCH_FIXED") {
+        fixed_run(&spec);
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
