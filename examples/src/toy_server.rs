@@ -1,5 +1,7 @@
 //! Serving the toy STARTTLS protocol over a real socket (the demo and the interop tests).
 
+use std::net::SocketAddr;
+
 use mailsec_tls::driver::{Driver, TokioTimer};
 use mailsec_tls::testing::toy::ToyServer;
 use mailsec_tls::{ServerPolicy, TlsSetup};
@@ -15,6 +17,18 @@ pub enum Mode {
     StartTls,
     /// TLS from the first byte.
     Implicit,
+}
+
+/// What a spawned server task returns: its events as text, or its error.
+pub type ServerTask = tokio::task::JoinHandle<Result<Vec<String>, String>>;
+
+/// Binds a loopback port and serves one connection on it in a task.
+pub async fn spawn_one(mode: Mode, tls: TlsSetup) -> Result<(SocketAddr, ServerTask), String> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    Ok((addr, tokio::spawn(serve_one(listener, mode, tls))))
 }
 
 /// Accepts one connection on `listener` and serves it; returns the server's events as text,

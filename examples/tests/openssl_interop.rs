@@ -6,10 +6,9 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use mailsec_examples::toy_server::{Mode, serve_one};
+use mailsec_examples::toy_server::{Mode, ServerTask, spawn_one};
 use mailsec_tls::testing::{TestPki, provider};
 use mailsec_tls::{CertStore, ServerTlsConfig, TlsSetup};
-use tokio::net::TcpListener;
 
 fn openssl_available() -> bool {
     let found = Command::new("openssl")
@@ -64,10 +63,10 @@ fn s_client(port: u16, name: &str, ca_pem: &str, input: &str) -> (bool, String, 
     )
 }
 
-async fn listener() -> (TcpListener, u16) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    (listener, port)
+/// An implicit-TLS toy server for one connection; returns its port and task.
+async fn server(tls: TlsSetup) -> (u16, ServerTask) {
+    let (addr, task) = spawn_one(Mode::Implicit, tls).await.expect("server");
+    (addr.port(), task)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,12 +75,7 @@ async fn openssl_s_client_talks_to_an_implicit_tls_server() {
         return;
     }
     let pki = TestPki::new("localhost");
-    let (listener, port) = listener().await;
-    let server = tokio::spawn(serve_one(
-        listener,
-        Mode::Implicit,
-        TlsSetup::Server(pki.server_config()),
-    ));
+    let (port, server) = server(pki.server_setup()).await;
     let ca = pki.ca_pem().to_owned();
     let (ok, stdout, stderr) = tokio::task::spawn_blocking(move || {
         s_client(
@@ -109,12 +103,7 @@ async fn openssl_s_client_rejects_a_wrong_name() {
         return;
     }
     let pki = TestPki::new("localhost");
-    let (listener, port) = listener().await;
-    let server = tokio::spawn(serve_one(
-        listener,
-        Mode::Implicit,
-        TlsSetup::Server(pki.server_config()),
-    ));
+    let (port, server) = server(pki.server_setup()).await;
     let ca = pki.ca_pem().to_owned();
     let (ok, stdout, stderr) =
         tokio::task::spawn_blocking(move || s_client(port, "mail.other.test", &ca, "QUIT\n"))
@@ -162,12 +151,7 @@ async fn reloaded_certificate_is_served_to_openssl() {
                 .set_default_pem(renewed.chain.as_bytes(), renewed.key.as_bytes())
                 .expect("reload");
         }
-        let (listener, port) = listener().await;
-        let server = tokio::spawn(serve_one(
-            listener,
-            Mode::Implicit,
-            TlsSetup::Server(config.clone()),
-        ));
+        let (port, server) = server(TlsSetup::Server(config.clone())).await;
         let ca = pki.ca_pem().to_owned();
         let (ok, stdout, stderr) =
             tokio::task::spawn_blocking(move || s_client(port, "localhost", &ca, "QUIT\n"))

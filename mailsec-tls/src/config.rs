@@ -82,6 +82,14 @@ pub fn private_key_from_pem(pem: &[u8]) -> Result<PrivateKeyDer<'static>, TlsErr
     PrivateKeyDer::from_pem_slice(pem).map_err(|e| pem_error("private key PEM", e))
 }
 
+fn alpn_list<I, P>(protocols: I) -> Vec<Vec<u8>>
+where
+    I: IntoIterator<Item = P>,
+    P: AsRef<[u8]>,
+{
+    protocols.into_iter().map(|p| p.as_ref().to_vec()).collect()
+}
+
 fn read_file(path: &Path, what: &str) -> Result<Vec<u8>, TlsError> {
     std::fs::read(path).map_err(|e| pem_error(&format!("{what} {}", path.display()), e))
 }
@@ -273,7 +281,7 @@ impl ServerTlsConfigBuilder {
         I: IntoIterator<Item = P>,
         P: AsRef<[u8]>,
     {
-        self.alpn = protocols.into_iter().map(|p| p.as_ref().to_vec()).collect();
+        self.alpn = alpn_list(protocols);
         self
     }
 
@@ -387,7 +395,7 @@ impl ClientTlsConfigBuilder {
         I: IntoIterator<Item = P>,
         P: AsRef<[u8]>,
     {
-        self.alpn = protocols.into_iter().map(|p| p.as_ref().to_vec()).collect();
+        self.alpn = alpn_list(protocols);
         self
     }
 

@@ -104,6 +104,15 @@ pub enum DriverError<E: std::error::Error + 'static> {
     NoTlsConfig,
 }
 
+/// The answer of a write step that the stream blocked: progress so far, or wait.
+fn blocked(progressed: bool) -> Poll<io::Result<bool>> {
+    if progressed {
+        Poll::Ready(Ok(true))
+    } else {
+        Poll::Pending
+    }
+}
+
 /// What one poll step achieved.
 enum Step {
     Read(usize),
@@ -411,13 +420,7 @@ where
                 }
                 Poll::Ready(Err(err)) if err.kind() == io::ErrorKind::Interrupted => {}
                 Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
-                Poll::Pending => {
-                    return if progressed {
-                        Poll::Ready(Ok(true))
-                    } else {
-                        Poll::Pending
-                    };
-                }
+                Poll::Pending => return blocked(progressed),
             }
         }
         if self.needs_flush {
@@ -427,13 +430,7 @@ where
                     progressed = true;
                 }
                 Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
-                Poll::Pending => {
-                    return if progressed {
-                        Poll::Ready(Ok(true))
-                    } else {
-                        Poll::Pending
-                    };
-                }
+                Poll::Pending => return blocked(progressed),
             }
         }
         Poll::Ready(Ok(progressed))

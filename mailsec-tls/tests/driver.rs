@@ -8,13 +8,6 @@ use mailsec_tls::testing::toy::{ToyClient, ToyError, ToyEvent, ToyServer};
 use mailsec_tls::{ClientTls, ServerPolicy, TlsSetup, TlsVersion};
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
-fn client_setup(pki: &TestPki) -> TlsSetup {
-    TlsSetup::Client {
-        config: pki.client_config(),
-        server_name: pki.name().to_owned(),
-    }
-}
-
 /// Drives a client through login and quit; returns every event it saw.
 async fn client_session<S, T>(mut driver: Driver<ToyClient, S, T>) -> Vec<ToyEvent>
 where
@@ -82,7 +75,7 @@ async fn tokio_starttls_session() {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let server_tls = TlsSetup::Server(pki.server_config());
+    let server_tls = pki.server_setup();
     let server = tokio::spawn(async move {
         let (stream, _) = listener.accept().await.expect("accept");
         let machine = ToyServer::new(ServerPolicy::starttls_required());
@@ -100,7 +93,7 @@ async fn tokio_starttls_session() {
         machine,
         stream.compat(),
         TokioTimer,
-        Some(client_setup(&pki)),
+        Some(pki.client_setup()),
     ))
     .await;
     assert!(client.contains(&ToyEvent::Secured));
@@ -116,7 +109,7 @@ async fn tokio_implicit_tls_session() {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let server_tls = TlsSetup::Server(pki.server_config());
+    let server_tls = pki.server_setup();
     let server = tokio::spawn(async move {
         let (stream, _) = listener.accept().await.expect("accept");
         let machine = ToyServer::new(ServerPolicy::implicit_tls());
@@ -129,7 +122,7 @@ async fn tokio_implicit_tls_session() {
         ToyClient::new(ClientTls::Implicit),
         stream.compat(),
         TokioTimer,
-        client_setup(&pki),
+        pki.client_setup(),
     )
     .expect("client tls");
     let client = client_session(driver).await;
@@ -182,7 +175,7 @@ async fn tokio_wrong_name_is_a_typed_tls_error() {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let server_tls = TlsSetup::Server(pki.server_config());
+    let server_tls = pki.server_setup();
     let server = tokio::spawn(async move {
         let (stream, _) = listener.accept().await.expect("accept");
         let machine = ToyServer::new(ServerPolicy::starttls_required());
@@ -238,7 +231,7 @@ fn smol_starttls_session() {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let server_tls = TlsSetup::Server(pki.server_config());
+        let server_tls = pki.server_setup();
         let server = smol::spawn(async move {
             let (stream, _) = listener.accept().await.expect("accept");
             let machine = ToyServer::new(ServerPolicy::starttls_required());
@@ -250,7 +243,7 @@ fn smol_starttls_session() {
             machine,
             stream,
             SmolTimer,
-            Some(client_setup(&pki)),
+            Some(pki.client_setup()),
         ))
         .await;
         assert!(client.contains(&ToyEvent::Secured));

@@ -8,13 +8,13 @@
 use std::process::ExitCode;
 
 use mailsec_examples::capture::{Capture, Tap};
-use mailsec_examples::toy_server::{Mode, serve_one};
+use mailsec_examples::toy_server::{Mode, spawn_one};
+use mailsec_tls::ClientTls;
 use mailsec_tls::driver::{Driver, TokioTimer};
 use mailsec_tls::testing::TestPki;
 use mailsec_tls::testing::toy::{ToyClient, ToyEvent};
-use mailsec_tls::{ClientTls, TlsSetup};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 
 const PASSWORD: &str = "correct-horse-battery-staple";
@@ -22,23 +22,12 @@ const PASSWORD: &str = "correct-horse-battery-staple";
 /// Runs one login session and prints its capture; returns whether it met expectations.
 async fn session(title: &str, mode: Mode, pki: &TestPki) -> Result<bool, String> {
     println!("\n== {title} ==");
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let server = tokio::spawn(serve_one(
-        listener,
-        mode,
-        TlsSetup::Server(pki.server_config()),
-    ));
+    let (addr, server) = spawn_one(mode, pki.server_setup()).await?;
 
     let capture = Capture::default();
     let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
     let stream = Tap::new(stream.compat(), capture.clone());
-    let client_tls = TlsSetup::Client {
-        config: pki.client_config(),
-        server_name: pki.name().to_owned(),
-    };
+    let client_tls = pki.client_setup();
     let mut driver = match mode {
         Mode::Plaintext => Driver::new(
             ToyClient::new(ClientTls::InsecurePlaintext),
@@ -103,15 +92,7 @@ async fn session(title: &str, mode: Mode, pki: &TestPki) -> Result<bool, String>
 /// A meddler pipelines a LOGIN behind STARTTLS; the server must refuse and close.
 async fn injection(pki: &TestPki) -> Result<bool, String> {
     println!("\n== 4. Command injection at STARTTLS (CVE-2011-0411 style) ==");
-    let listener = TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| e.to_string())?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let server = tokio::spawn(serve_one(
-        listener,
-        Mode::StartTls,
-        TlsSetup::Server(pki.server_config()),
-    ));
+    let (addr, server) = spawn_one(Mode::StartTls, pki.server_setup()).await?;
     let mut stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
     let mut greeting = [0u8; 64];
     let n = stream

@@ -238,32 +238,18 @@ const MAX_ROUNDS: usize = 100_000;
 impl<C: Machine, S: Machine> Pair<C, S> {
     /// A pair that starts in clear, with TLS configured from `pki` for STARTTLS.
     pub fn new(client: C, server: S, pki: &super::TestPki) -> Self {
-        let (client_tls, server_tls) = pki.configs();
         Pair::with_tls(
             client,
-            TlsSetup::Client {
-                config: client_tls,
-                server_name: pki.name().to_owned(),
-            },
+            pki.client_setup(),
             server,
-            TlsSetup::Server(server_tls),
+            pki.server_setup(),
             false,
         )
     }
 
     /// A pair that is TLS from the first byte.
     pub fn implicit_tls(client: C, server: S, pki: &super::TestPki) -> Self {
-        let (client_tls, server_tls) = pki.configs();
-        Pair::with_tls(
-            client,
-            TlsSetup::Client {
-                config: client_tls,
-                server_name: pki.name().to_owned(),
-            },
-            server,
-            TlsSetup::Server(server_tls),
-            true,
-        )
+        Pair::with_tls(client, pki.client_setup(), server, pki.server_setup(), true)
     }
 
     /// A pair with explicit TLS setups (a wrong name, another CA, …).

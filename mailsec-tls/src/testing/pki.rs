@@ -9,7 +9,7 @@ use rcgen::{
 };
 use rustls::crypto::CryptoProvider;
 
-use crate::{CertStore, ClientTlsConfig, ServerTlsConfig};
+use crate::{CertStore, ClientTlsConfig, ServerTlsConfig, TlsSetup};
 
 /// The ring provider that tests and examples use (it builds on any machine with a C compiler).
 pub fn provider() -> Arc<CryptoProvider> {
@@ -183,6 +183,19 @@ impl TestPki {
                 .and_then(|b| b.provider(provider()).build()),
             "client config",
         )
+    }
+
+    /// The client side's setup: trust this CA, verify the server for [`TestPki::name`].
+    pub fn client_setup(&self) -> TlsSetup {
+        TlsSetup::Client {
+            config: self.client_config(),
+            server_name: self.name.clone(),
+        }
+    }
+
+    /// The server side's setup, serving the default leaf.
+    pub fn server_setup(&self) -> TlsSetup {
+        TlsSetup::Server(self.server_config())
     }
 
     /// Client and server configurations that agree with each other.
