@@ -8,7 +8,7 @@ use std::sync::Arc;
 use mailsec_tls::config::certificates_from_pem;
 use mailsec_tls::pki_types::CertificateDer;
 use mailsec_tls::rustls;
-use mailsec_tls::testing::{PemPair, TestPki, Validity, provider};
+use mailsec_tls::testing::{PemPair, TestPki, Validity, handshake, provider};
 use mailsec_tls::{
     CertStore, CertificateProblem, ClientTlsConfig, Pipe, ServerTlsConfig, TlsError, TlsInfo,
     TlsVersion,
@@ -19,26 +19,6 @@ const NAME: &str = "mail.example.test";
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
-
-/// Runs a handshake in lock-step until neither side has anything to send; returns each side's
-/// first error. After an error a side receives nothing more, but its alert is delivered.
-fn handshake(client: &mut Pipe, server: &mut Pipe) -> (Result<(), TlsError>, Result<(), TlsError>) {
-    let (mut c, mut s) = (Ok(()), Ok(()));
-    for _ in 0..20 {
-        let to_server = client.take_wire();
-        let to_client = server.take_wire();
-        if to_server.is_empty() && to_client.is_empty() {
-            return (c, s);
-        }
-        if !to_server.is_empty() && s.is_ok() {
-            s = server.recv_wire(&to_server);
-        }
-        if !to_client.is_empty() && c.is_ok() {
-            c = client.recv_wire(&to_client);
-        }
-    }
-    panic!("handshake did not settle");
-}
 
 struct Outcome {
     client: Pipe,

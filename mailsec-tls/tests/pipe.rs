@@ -2,7 +2,7 @@
 //! the refusal to upgrade while plaintext is pending, implicit TLS, bounds, garbage input and
 //! close_notify. Real rustls on both sides, no sockets.
 
-use mailsec_tls::testing::TestPki;
+use mailsec_tls::testing::{TestPki, handshake};
 use mailsec_tls::{ClientTlsConfig, Pipe, ServerTlsConfig, TlsError, TlsVersion};
 use proptest::prelude::*;
 
@@ -99,27 +99,6 @@ fn tls_records(bytes: &[u8]) -> Vec<u8> {
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-/// Runs a handshake in lock-step until neither side has anything to send. Returns each side's
-/// first error; after an error a side receives nothing more, but what it queued (an alert) is
-/// still delivered.
-fn handshake(client: &mut Pipe, server: &mut Pipe) -> (Result<(), TlsError>, Result<(), TlsError>) {
-    let (mut c, mut s) = (Ok(()), Ok(()));
-    for _ in 0..20 {
-        let to_server = client.take_wire();
-        let to_client = server.take_wire();
-        if to_server.is_empty() && to_client.is_empty() {
-            return (c, s);
-        }
-        if !to_server.is_empty() && s.is_ok() {
-            s = server.recv_wire(&to_server);
-        }
-        if !to_client.is_empty() && c.is_ok() {
-            c = client.recv_wire(&to_client);
-        }
-    }
-    panic!("handshake did not settle");
 }
 
 fn implicit_pair(client_tls: &ClientTlsConfig, server_tls: &ServerTlsConfig) -> (Pipe, Pipe) {
