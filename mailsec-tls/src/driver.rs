@@ -7,9 +7,10 @@
 //!
 //! One `poll` step writes what is pending, reads what has arrived and watches the machine's
 //! deadline together, so a peer that stops reading cannot stall a read, and a machine deadline
-//! fires even while both directions are idle. Reading pauses while more than
-//! [`Driver::set_max_pending_wire`] bytes wait to be written, which bounds memory when a peer
-//! pipelines requests without reading the answers.
+//! fires even while both directions are idle. While more than
+//! [`Driver::set_max_pending_wire`] bytes wait to be written, the driver neither reads nor takes
+//! more output from the machine, which bounds memory when a peer pipelines requests without
+//! reading the answers or when a machine queues a large answer.
 //!
 //! tokio streams go through `tokio_util::compat` (`TcpStream::compat()`); smol's `Async<TcpStream>`
 //! and `smol::net::TcpStream` implement the `futures_io` traits directly.
@@ -46,7 +47,8 @@ use futures_io::{AsyncRead, AsyncWrite};
 
 use crate::{Machine, Output, Pipe, TlsError, TlsInfo, TlsSetup};
 
-/// Default bound on bytes waiting to be written before the driver stops reading.
+/// Default bound on bytes waiting to be written before the driver stops reading (and stops
+/// taking output from the machine).
 pub const DEFAULT_MAX_PENDING_WIRE: usize = 256 * 1024;
 
 /// How long closing may take to flush the last bytes before the socket is dropped anyway.
@@ -199,7 +201,8 @@ where
         }
     }
 
-    /// Sets how many bytes may wait for the socket before the driver stops reading.
+    /// Sets how many bytes may wait for the socket before the driver stops reading and stops
+    /// taking output from the machine.
     pub fn set_max_pending_wire(&mut self, limit: usize) {
         self.max_pending_wire = limit.max(1);
     }
@@ -269,18 +272,33 @@ where
 
     /// Carries out the machine's pending outputs and writes every pending byte.
     pub async fn flush(&mut self) -> Result<(), DriverError<M::Error>> {
-        self.drain_machine();
-        if let Some(failure) = self.failure.take() {
-            return Err(failure);
+        loop {
+            let more = self.drain_machine();
+            if let Some(failure) = self.failure.take() {
+                return Err(failure);
+            }
+            poll_fn(|cx| self.poll_write_all(cx))
+                .await
+                .map_err(DriverError::Io)?;
+            if !more {
+                return Ok(());
+            }
         }
-        poll_fn(|cx| self.poll_write_all(cx))
-            .await
-            .map_err(DriverError::Io)
     }
 
     /// Moves the machine's outputs to the pipe and the event queue, in order.
-    fn drain_machine(&mut self) {
-        while let Some(output) = self.machine.poll_output() {
+    ///
+    /// Stops while more than [`Driver::set_max_pending_wire`] bytes wait for the socket, so a
+    /// machine that queues a large answer is drained only as fast as the peer reads; returns
+    /// whether it stopped for that reason (outputs may remain in the machine).
+    fn drain_machine(&mut self) -> bool {
+        loop {
+            if self.backlog() >= self.max_pending_wire {
+                return true;
+            }
+            let Some(output) = self.machine.poll_output() else {
+                return false;
+            };
             match output {
                 Output::Transmit(bytes) => {
                     if self.closed || self.failure.is_some() {
@@ -296,6 +314,11 @@ where
                 Output::Error(err) => self.fail(DriverError::Machine(err)),
             }
         }
+    }
+
+    /// Bytes waiting for the socket.
+    fn backlog(&self) -> usize {
+        self.writing.len() + self.pipe.wire_len()
     }
 
     fn fail(&mut self, err: DriverError<M::Error>) {
@@ -372,8 +395,7 @@ where
             Poll::Ready(Err(err)) => return Poll::Ready(Err(err)),
             Poll::Pending => false,
         };
-        let backlog = self.writing.len() + self.pipe.wire_len();
-        if !self.read_eof && backlog < self.max_pending_wire {
+        if !self.read_eof && self.backlog() < self.max_pending_wire {
             match Pin::new(&mut self.stream).poll_read(cx, &mut self.read_buf) {
                 Poll::Ready(Ok(0)) => {
                     self.read_eof = true;

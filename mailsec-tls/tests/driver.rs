@@ -281,3 +281,66 @@ fn smol_deadline_fires() {
         );
     });
 }
+
+/// A machine with a large answer queued at once: 256 lines of 1 KiB, then close.
+struct Bulk {
+    remaining: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    closed: bool,
+}
+
+impl mailsec_tls::Machine for Bulk {
+    type Event = ();
+    type Error = std::io::Error;
+    fn handle_input(&mut self, _: std::time::Instant, _: &[u8]) {}
+    fn handle_eof(&mut self, _: std::time::Instant) {}
+    fn handle_timeout(&mut self, _: std::time::Instant) {}
+    fn handle_tls_established(&mut self, _: std::time::Instant, _: &mailsec_tls::TlsInfo) {}
+    fn poll_output(&mut self) -> Option<mailsec_tls::Output<(), std::io::Error>> {
+        use std::sync::atomic::Ordering;
+        let left = self.remaining.load(Ordering::SeqCst);
+        if left > 0 {
+            self.remaining.store(left - 1, Ordering::SeqCst);
+            let mut line = vec![b'x'; 1022];
+            line.extend_from_slice(b"\r\n");
+            return Some(mailsec_tls::Output::Transmit(line.into()));
+        }
+        if self.closed {
+            return None;
+        }
+        self.closed = true;
+        Some(mailsec_tls::Output::Close)
+    }
+    fn poll_timeout(&self) -> Option<std::time::Instant> {
+        None
+    }
+}
+
+#[tokio::test]
+async fn driver_takes_output_only_as_fast_as_the_peer_reads() {
+    use std::sync::atomic::Ordering;
+    let (ours, mut theirs) = tokio::io::duplex(1024);
+    let remaining = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(256));
+    let machine = Bulk {
+        remaining: remaining.clone(),
+        closed: false,
+    };
+    let mut driver = Driver::new(machine, ours.compat(), TokioTimer, None);
+    driver.set_max_pending_wire(4096);
+    let session = tokio::spawn(async move { driver.next_event().await.map(|_| ()) });
+
+    // Nobody reads yet: the driver holds at most its bound plus what the pipe buffers.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let taken = 256 - remaining.load(Ordering::SeqCst);
+    assert!(
+        (4..=8).contains(&taken),
+        "took {taken} KiB from the machine with nobody reading"
+    );
+
+    let mut received = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut theirs, &mut received)
+        .await
+        .expect("read");
+    assert_eq!(received.len(), 256 * 1024, "nothing lost");
+    assert_eq!(remaining.load(Ordering::SeqCst), 0);
+    session.await.expect("driver task").expect("orderly end");
+}
