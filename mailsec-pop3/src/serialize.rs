@@ -181,7 +181,11 @@ pub fn response(resp: &Response, buf: &mut BytesMut) -> Result<(), SerializeErro
 /// Writes a status line, at most [`MAX_RESPONSE_LINE`] octets with its CRLF: `+OK` or
 /// `-ERR`, then ` [CODE]` if any, then ` text` if the text is not empty.
 ///
-/// Refused: text with CR, LF or NUL; a code that is not RFC 2449 §8 syntax or an
+/// The canonical form puts one SP between `]` and the text, which the tolerant parser does not
+/// require: a received `[CODE]text` line at exactly 512 octets is one octet too long to write
+/// back and is refused with [`SerializeError::LineTooLong`].
+///
+/// Also refused: text with CR, LF or NUL; a code that is not RFC 2449 §8 syntax or an
 /// [`ResponseCode::Other`] spelling a known code; text without a code that starts with a
 /// valid `[code]` (it would parse back as one).
 pub fn status_line(s: &StatusLine, buf: &mut BytesMut) -> Result<(), SerializeError> {

@@ -251,8 +251,11 @@ proptest! {
             prop_assert_eq!(parse::command(&bytes).unwrap(), cmd);
         }
         if let Ok(resp) = parse::response(&line) {
-            let bytes = resp.to_bytes().unwrap();
-            prop_assert_eq!(parse::response(&bytes).unwrap(), resp);
+            match resp.to_bytes() {
+                Ok(bytes) => prop_assert_eq!(parse::response(&bytes).unwrap(), resp),
+                // "[CODE]text" at the limit grows by the SP the canonical form adds.
+                Err(e) => prop_assert_eq!(e, SerializeError::LineTooLong { len: 513, limit: 512 }),
+            }
         }
         if let Ok(cap) = parse::capability(&line) {
             let mut buf = BytesMut::new();

@@ -881,3 +881,19 @@ fn stat_and_status_helpers() {
         }
     );
 }
+
+#[test]
+fn canonical_form_may_grow_by_one_at_the_limit() {
+    // "[CODE]text" parses (tolerant) and is written back as "[CODE] text": one octet more. At
+    // the limit the serializer refuses rather than send an over-long line.
+    let line = [b"+OK [X]".as_slice(), &[b't'; 503]].concat();
+    assert_eq!(line.len() + 2, MAX_RESPONSE_LINE);
+    let resp = parse::response(&line).unwrap();
+    assert_eq!(
+        resp.to_bytes(),
+        Err(SerializeError::LineTooLong {
+            len: 513,
+            limit: 512
+        })
+    );
+}
