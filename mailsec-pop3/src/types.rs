@@ -77,7 +77,7 @@ impl fmt::Display for MessageNumber {
 /// SASL response. `Debug` prints `[REDACTED]`; the bytes are wiped on drop
 /// ([`mailsec_tls::sasl::SecretSlice`]).
 ///
-/// `==` compares in time independent of the contents (only the lengths leak); it exists for
+/// `==` compares without an early exit on the first differing byte; it exists for
 /// round-trip tests, a server should check credentials through
 /// [`mailsec_tls::sasl::Authenticator`].
 #[derive(Clone)]
