@@ -308,6 +308,15 @@ impl DataDecoder {
                         return cont(start, i);
                     }
                     if input[i] == b'.' {
+                        if input.get(i + 1..i + 3) == Some(b"\r\n") {
+                            // The terminator: the body so far ends here.
+                            self.state = State::Done;
+                            return Step {
+                                consumed: i + 3,
+                                body: start..i,
+                                status: Status::End,
+                            };
+                        }
                         self.state = State::Dot;
                         if i > start {
                             return Step {

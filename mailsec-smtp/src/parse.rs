@@ -19,7 +19,7 @@
 //! );
 //!
 //! let mut replies = ReplyParser::new();
-//! assert_eq!(replies.push_line(b"250-first").unwrap(), None);
+//! assert_eq!(replies.push_line(b"250-2.1.0 first").unwrap(), None);
 //! let reply = replies.push_line(b"250 2.1.0 Sender\x07 OK").unwrap().unwrap();
 //! assert_eq!(reply.code().get(), 250);
 //! assert_eq!(reply.enhanced().unwrap().to_string(), "2.1.0");
@@ -46,6 +46,11 @@ pub struct ParseOptions {
 }
 
 impl ParseOptions {
+    /// The defaults: SMTPUTF8 not in force.
+    pub const fn new() -> ParseOptions {
+        ParseOptions { smtputf8: false }
+    }
+
     /// Whether SMTPUTF8 (RFC 6531) is in force: for EHLO, VRFY, EXPN and MAIL, that the server
     /// offers it; for RCPT, that the transaction's MAIL carried `SMTPUTF8`. Even so, a MAIL
     /// with a non-ASCII reverse path must carry the `SMTPUTF8` parameter itself (RFC 6531

@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use bytes::{BufMut, BytesMut};
 use mailsec_tls::sasl::wire;
 
-use crate::types::{Command, Extension, MailParam, Notify, RcptParam, Reply, Ret};
+use crate::types::{Command, Extension, MailParam, Notify, RcptParam, Reply, ReplyCode, Ret};
 
 /// Appends the xtext form of `bytes` (RFC 3461 §4).
 pub(crate) fn write_xtext(bytes: &[u8], out: &mut String) {
@@ -181,8 +181,11 @@ impl Reply {
                     let _ = write!(out, "{e} {line}");
                 }
                 (None, true) => {
+                    // RFC 4954 §4: a challenge is `334 SP base64`, even when empty.
                     if !last {
                         out.put_u8(b'-');
+                    } else if self.code() == ReplyCode::AUTH_CHALLENGE {
+                        out.put_u8(b' ');
                     }
                 }
                 (None, false) => {
