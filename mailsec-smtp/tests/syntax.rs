@@ -22,7 +22,11 @@ fn run(transcript: &str) -> Vec<Reply> {
     let mut pending: Vec<&str> = Vec::new();
     let mut body: Option<Vec<u8>> = None;
     let mut sasl = false;
-    for line in transcript.lines().map(str::trim_start).filter(|l| !l.is_empty()) {
+    for line in transcript
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| !l.is_empty())
+    {
         let (who, text) = line.split_at(2);
         let text = text.strip_prefix(' ').unwrap_or(text);
         match who {
@@ -65,8 +69,8 @@ fn run(transcript: &str) -> Vec<Reply> {
                 sasl = false;
             }
             "C:" => {
-                let cmd = parse_command(text.as_bytes(), OPTS)
-                    .unwrap_or_else(|e| panic!("{text}: {e}"));
+                let cmd =
+                    parse_command(text.as_bytes(), OPTS).unwrap_or_else(|e| panic!("{text}: {e}"));
                 assert_eq!(
                     String::from_utf8(cmd.to_bytes()).unwrap(),
                     format!("{text}\r\n"),
@@ -327,11 +331,16 @@ fn rfc4954_auth() {
     assert!(!format!("{ir:?}").contains("test"));
     // `=` is an empty initial response, distinct from none (§4).
     let cmd = parse_command(b"AUTH PLAIN =", OPTS).unwrap();
-    assert!(matches!(&cmd, Command::Auth { initial_response: Some(ir), .. } if ir.expose().is_empty()));
+    assert!(
+        matches!(&cmd, Command::Auth { initial_response: Some(ir), .. } if ir.expose().is_empty())
+    );
     assert_eq!(cmd.to_bytes(), b"AUTH PLAIN =\r\n");
     assert!(matches!(
         parse_command(b"AUTH PLAIN", OPTS).unwrap(),
-        Command::Auth { initial_response: None, .. }
+        Command::Auth {
+            initial_response: None,
+            ..
+        }
     ));
     assert_eq!(
         parse_command(b"AUTH PLAIN not*base64", OPTS),
@@ -346,23 +355,35 @@ fn rfc4954_auth() {
         C: MAIL FROM:<e=mc2@example.com> AUTH=e+3Dmc2@example.com
         S: 250 OK
     ");
-    let Command::Mail { params, .. } =
-        parse_command(b"MAIL FROM:<e=mc2@example.com> AUTH=e+3Dmc2@example.com", OPTS).unwrap()
-    else {
+    let Command::Mail { params, .. } = parse_command(
+        b"MAIL FROM:<e=mc2@example.com> AUTH=e+3Dmc2@example.com",
+        OPTS,
+    )
+    .unwrap() else {
         panic!()
     };
-    assert_eq!(params, [MailParam::Auth(Some(XText::new("e=mc2@example.com")))]);
+    assert_eq!(
+        params,
+        [MailParam::Auth(Some(XText::new("e=mc2@example.com")))]
+    );
     assert_eq!(
         parse_command(b"MAIL FROM:<> AUTH=<>", OPTS).unwrap(),
-        Command::Mail { from: ReversePath::Null, params: vec![MailParam::Auth(None)] }
+        Command::Mail {
+            from: ReversePath::Null,
+            params: vec![MailParam::Auth(None)]
+        }
     );
     // The old `AUTH=` EHLO form.
-    let (reply, _) = parse_reply(b"250-x.example\r\n250-AUTH=LOGIN PLAIN\r\n250 AUTH PLAIN CRAM-MD5\r\n")
-        .unwrap()
-        .unwrap();
+    let (reply, _) =
+        parse_reply(b"250-x.example\r\n250-AUTH=LOGIN PLAIN\r\n250 AUTH PLAIN CRAM-MD5\r\n")
+            .unwrap()
+            .unwrap();
     let ext = Extensions::from_reply(&reply).unwrap();
     assert_eq!(
-        ext.auth_mechanisms().iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+        ext.auth_mechanisms()
+            .iter()
+            .map(|m| m.as_str())
+            .collect::<Vec<_>>(),
         ["LOGIN", "PLAIN", "CRAM-MD5"]
     );
 }
@@ -377,7 +398,10 @@ fn auth_line_limit() {
     line.push(b'A');
     assert!(matches!(
         parse_command(&line, OPTS),
-        Err(CommandError::LineTooLong { limit: MAX_AUTH_LINE, .. })
+        Err(CommandError::LineTooLong {
+            limit: MAX_AUTH_LINE,
+            ..
+        })
     ));
 }
 
@@ -423,17 +447,50 @@ fn rfc3030_bdat() {
     assert_eq!(
         commands,
         [
-            Command::Bdat { size: 30, last: false },
-            Command::Bdat { size: 56, last: true },
+            Command::Bdat {
+                size: 30,
+                last: false
+            },
+            Command::Bdat {
+                size: 56,
+                last: true
+            },
             Command::Quit
         ]
     );
-    assert_eq!(bdat_chunks(b"", 10).collect::<Vec<_>>(), [(Command::Bdat { size: 0, last: true }, &b""[..])]);
-    assert_eq!(parse_command(b"BDAT 0 last", OPTS), Ok(Command::Bdat { size: 0, last: true }));
-    assert_eq!(parse_command(b"BDAT", OPTS), Err(CommandError::Syntax { verb: "BDAT" }));
-    assert_eq!(parse_command(b"BDAT -1", OPTS), Err(CommandError::InvalidNumber));
-    assert_eq!(parse_command(b"BDAT 99999999999999999999", OPTS), Err(CommandError::InvalidNumber));
-    assert_eq!(parse_command(b"BDAT 5 FIRST", OPTS), Err(CommandError::Syntax { verb: "BDAT" }));
+    assert_eq!(
+        bdat_chunks(b"", 10).collect::<Vec<_>>(),
+        [(
+            Command::Bdat {
+                size: 0,
+                last: true
+            },
+            &b""[..]
+        )]
+    );
+    assert_eq!(
+        parse_command(b"BDAT 0 last", OPTS),
+        Ok(Command::Bdat {
+            size: 0,
+            last: true
+        })
+    );
+    assert_eq!(
+        parse_command(b"BDAT", OPTS),
+        Err(CommandError::Syntax { verb: "BDAT" })
+    );
+    assert_eq!(
+        parse_command(b"BDAT -1", OPTS),
+        Err(CommandError::InvalidNumber)
+    );
+    assert_eq!(
+        parse_command(b"BDAT 99999999999999999999", OPTS),
+        Err(CommandError::InvalidNumber)
+    );
+    assert_eq!(
+        parse_command(b"BDAT 5 FIRST", OPTS),
+        Err(CommandError::Syntax { verb: "BDAT" })
+    );
 }
 
 #[test]
@@ -450,7 +507,10 @@ fn rfc1870_size() {
         C: RCPT TO:<ned@innosoft.com>
         S: 250 ned@innosoft.com OK; can accomodate 500000 byte message
     ");
-    assert_eq!(Extensions::from_reply(&r[1]).unwrap().max_size(), Some(1_000_000));
+    assert_eq!(
+        Extensions::from_reply(&r[1]).unwrap().max_size(),
+        Some(1_000_000)
+    );
     // Huge SIZE values: 20 digits that overflow, more digits, none.
     for bad in [
         &b"MAIL FROM:<a@b.c> SIZE=99999999999999999999"[..],
@@ -471,7 +531,9 @@ fn rfc1870_size() {
     );
     assert_eq!(
         parse_command(b"MAIL FROM:<a@b.c> SIZE=1 size=2", OPTS),
-        Err(CommandError::DuplicateParameter { keyword: "SIZE".into() })
+        Err(CommandError::DuplicateParameter {
+            keyword: "SIZE".into()
+        })
     );
 }
 
@@ -494,14 +556,29 @@ fn rfc3461_dsn() {
         C: MAIL FROM:<a@b.c> BODY=8BITMIME SMTPUTF8 REQUIRETLS RET=FULL ENVID=a+2Bb+20c XFOO=bar XBAZ
         S: 250 OK
     ");
-    let cmd = parse_command(b"RCPT TO:<Dana@Ivory.Example> notify=delay,success orcpt=rfc822;x+2By@z", OPTS).unwrap();
-    let Command::Rcpt { params, .. } = &cmd else { panic!() };
+    let cmd = parse_command(
+        b"RCPT TO:<Dana@Ivory.Example> notify=delay,success orcpt=rfc822;x+2By@z",
+        OPTS,
+    )
+    .unwrap();
+    let Command::Rcpt { params, .. } = &cmd else {
+        panic!()
+    };
     assert_eq!(
         params[0],
-        RcptParam::Notify(Notify { success: true, failure: false, delay: true })
+        RcptParam::Notify(Notify {
+            success: true,
+            failure: false,
+            delay: true
+        })
     );
-    let RcptParam::Orcpt(o) = &params[1] else { panic!() };
-    assert_eq!((o.addr_type(), o.address().as_bytes()), ("rfc822", &b"x+y@z"[..]));
+    let RcptParam::Orcpt(o) = &params[1] else {
+        panic!()
+    };
+    assert_eq!(
+        (o.addr_type(), o.address().as_bytes()),
+        ("rfc822", &b"x+y@z"[..])
+    );
     assert_eq!(
         cmd.to_bytes(),
         b"RCPT TO:<Dana@Ivory.Example> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;x+2By@z\r\n"
@@ -520,19 +597,31 @@ fn rfc3461_dsn() {
         b"MAIL FROM:<a@b.c> =x",
         b"MAIL FROM:<a@b.c> X==y",
     ] {
-        assert_eq!(parse_command(bad, OPTS).unwrap_err().reply_code(), 555, "{:?}", String::from_utf8_lossy(bad));
+        assert_eq!(
+            parse_command(bad, OPTS).unwrap_err().reply_code(),
+            555,
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
     }
     // Unknown parameters are kept, in RCPT even with a MAIL keyword.
     let cmd = parse_command(b"RCPT TO:<a@b.c> SIZE=5 X-Y", OPTS).unwrap();
-    let Command::Rcpt { params, .. } = &cmd else { panic!() };
-    assert!(matches!(&params[0], RcptParam::Other(p) if p.keyword().is("size") && p.value() == Some("5")));
+    let Command::Rcpt { params, .. } = &cmd else {
+        panic!()
+    };
+    assert!(
+        matches!(&params[0], RcptParam::Other(p) if p.keyword().is("size") && p.value() == Some("5"))
+    );
     assert_eq!(cmd.to_bytes(), b"RCPT TO:<a@b.c> SIZE=5 X-Y\r\n");
 }
 
 #[test]
 fn paths() {
     let mailbox = |c: &[u8]| match parse_command(c, OPTS) {
-        Ok(Command::Rcpt { to: ForwardPath::Mailbox(m), .. }) => Ok(m),
+        Ok(Command::Rcpt {
+            to: ForwardPath::Mailbox(m),
+            ..
+        }) => Ok(m),
         Ok(other) => panic!("{other:?}"),
         Err(e) => Err(e),
     };
@@ -541,16 +630,24 @@ fn paths() {
     assert_eq!(cmd.to_bytes(), b"RCPT TO:<userc@d.bar.org>\r\n");
     assert_eq!(
         parse_command(b"rcpt to:<postmaster>", OPTS),
-        Ok(Command::Rcpt { to: ForwardPath::Postmaster, params: vec![] })
+        Ok(Command::Rcpt {
+            to: ForwardPath::Postmaster,
+            params: vec![]
+        })
     );
     let m = mailbox(br#"RCPT TO:<"john \"q\" smith"@[IPv6:2001:db8::1]>"#).unwrap();
     assert!(m.local_part().is_quoted());
     assert_eq!(m.local_part().unquoted(), r#"john "q" smith"#);
-    assert_eq!(m.host(), &Host::Literal(AddressLiteral::Ipv6("2001:db8::1".parse().unwrap())));
+    assert_eq!(
+        m.host(),
+        &Host::Literal(AddressLiteral::Ipv6("2001:db8::1".parse().unwrap()))
+    );
     let m = mailbox(b"RCPT TO:<x@[192.0.2.1]>").unwrap();
     assert_eq!(m.to_string(), "x@[192.0.2.1]");
     let m = mailbox(b"RCPT TO:<x@[x400:c=us;a=b]>").unwrap();
-    assert!(matches!(m.host(), Host::Literal(AddressLiteral::General { tag, .. }) if tag == "x400"));
+    assert!(
+        matches!(m.host(), Host::Literal(AddressLiteral::General { tag, .. }) if tag == "x400")
+    );
     // One space after the colon is tolerated.
     assert!(parse_command(b"MAIL FROM: <a@b.c>", OPTS).is_ok());
     for bad in [
@@ -596,7 +693,10 @@ fn paths() {
 fn smtputf8() {
     let utf8 = ParseOptions::default().smtputf8(true);
     let line = "MAIL FROM:<jösé@bücher.example> SMTPUTF8".as_bytes();
-    assert_eq!(parse_command(line, OPTS), Err(CommandError::Utf8NotPermitted));
+    assert_eq!(
+        parse_command(line, OPTS),
+        Err(CommandError::Utf8NotPermitted)
+    );
     let cmd = parse_command(line, utf8).unwrap();
     assert_eq!(cmd.to_bytes(), [line, b"\r\n"].concat());
     // Offered by the server but not asked for in this MAIL.
@@ -618,18 +718,41 @@ fn smtputf8() {
 fn commands_misc() {
     for (line, cmd) in [
         (&b"noop"[..], Command::Noop(None)),
-        (b"NOOP hello there", Command::Noop(Some(Text::new("hello there").unwrap()))),
+        (
+            b"NOOP hello there",
+            Command::Noop(Some(Text::new("hello there").unwrap())),
+        ),
         (b"Help", Command::Help(None)),
-        (b"HELP MAIL", Command::Help(Some(Text::new("MAIL").unwrap()))),
-        (b"EXPN Example-People", Command::Expn(Text::new("Example-People").unwrap())),
+        (
+            b"HELP MAIL",
+            Command::Help(Some(Text::new("MAIL").unwrap())),
+        ),
+        (
+            b"EXPN Example-People",
+            Command::Expn(Text::new("Example-People").unwrap()),
+        ),
         (b"rset", Command::Rset),
         (b"data", Command::Data),
         (b"QuIt", Command::Quit),
-        (b"HELO [192.0.2.7]", Command::Helo(Host::parse(b"[192.0.2.7]", false).unwrap())),
-        (b"EHLO [IPv6:::1]", Command::Ehlo(Host::Literal(AddressLiteral::Ipv6("::1".parse().unwrap())))),
+        (
+            b"HELO [192.0.2.7]",
+            Command::Helo(Host::parse(b"[192.0.2.7]", false).unwrap()),
+        ),
+        (
+            b"EHLO [IPv6:::1]",
+            Command::Ehlo(Host::Literal(AddressLiteral::Ipv6("::1".parse().unwrap()))),
+        ),
     ] {
-        assert_eq!(parse_command(line, OPTS), Ok(cmd.clone()), "{:?}", String::from_utf8_lossy(line));
-        assert_eq!(parse_command(&cmd.to_bytes()[..cmd.to_bytes().len() - 2], OPTS), Ok(cmd));
+        assert_eq!(
+            parse_command(line, OPTS),
+            Ok(cmd.clone()),
+            "{:?}",
+            String::from_utf8_lossy(line)
+        );
+        assert_eq!(
+            parse_command(&cmd.to_bytes()[..cmd.to_bytes().len() - 2], OPTS),
+            Ok(cmd)
+        );
     }
     for (bad, err) in [
         (&b""[..], CommandError::UnknownCommand),
@@ -644,9 +767,17 @@ fn commands_misc() {
         (b"NOOP a\0b", CommandError::ForbiddenOctet { byte: 0 }),
         (b"NOOP a\rb", CommandError::ForbiddenOctet { byte: b'\r' }),
         (b"RSET\n", CommandError::ForbiddenOctet { byte: b'\n' }),
-        (b"MAIL FROM:<a@b.c>\rRCPT TO:<x@y.z>", CommandError::ForbiddenOctet { byte: b'\r' }),
+        (
+            b"MAIL FROM:<a@b.c>\rRCPT TO:<x@y.z>",
+            CommandError::ForbiddenOctet { byte: b'\r' },
+        ),
     ] {
-        assert_eq!(parse_command(bad, OPTS), Err(err), "{:?}", String::from_utf8_lossy(bad));
+        assert_eq!(
+            parse_command(bad, OPTS),
+            Err(err),
+            "{:?}",
+            String::from_utf8_lossy(bad)
+        );
     }
 }
 
@@ -658,11 +789,17 @@ fn command_line_limit() {
     line.push(b'x'); // 511 + CRLF = 513
     assert_eq!(
         parse_command(&line, OPTS),
-        Err(CommandError::LineTooLong { len: 513, limit: 512 })
+        Err(CommandError::LineTooLong {
+            len: 513,
+            limit: 512
+        })
     );
     // 10 MB: refused by length before anything is scanned or kept.
     let huge = vec![b'A'; 10 << 20];
-    assert!(matches!(parse_command(&huge, OPTS), Err(CommandError::LineTooLong { .. })));
+    assert!(matches!(
+        parse_command(&huge, OPTS),
+        Err(CommandError::LineTooLong { .. })
+    ));
     // And the framer never buffers it whole.
     let mut framer = LineFramer::new(MAX_COMMAND_LINE);
     for chunk in huge.chunks(4096) {
@@ -676,57 +813,99 @@ fn command_line_limit() {
 
 #[test]
 fn replies() {
-    let (r, n) = parse_reply(b"250-a\r\n250-2.0.0\r\n250 b\r\nrest").unwrap().unwrap();
+    let (r, n) = parse_reply(b"250-a\r\n250-2.0.0\r\n250 b\r\nrest")
+        .unwrap()
+        .unwrap();
     assert_eq!(n, 25);
     assert_eq!(r.lines(), ["a", "2.0.0", "b"]);
     assert_eq!(r.enhanced(), None);
     assert_eq!(parse_reply(b"250-a\r\n250 b").unwrap(), None);
     assert_eq!(
         parse_reply(b"250-a\r\n251 b\r\n"),
-        Err(ReplyError::MixedCodes { first: 250, found: 251 })
+        Err(ReplyError::MixedCodes {
+            first: 250,
+            found: 251
+        })
     );
     assert_eq!(parse_reply(b"25 x\r\n"), Err(ReplyError::Malformed));
     assert_eq!(parse_reply(b"250x\r\n"), Err(ReplyError::Malformed));
     assert_eq!(parse_reply(b"199 x\r\n"), Err(ReplyError::InvalidCode));
     assert_eq!(parse_reply(b"600 x\r\n"), Err(ReplyError::InvalidCode));
     assert_eq!(parse_reply(b"250 x\n"), Err(ReplyError::BareLineEnding));
-    assert_eq!(parse_reply(b"250 x\ry\r\n"), Err(ReplyError::BareLineEnding));
+    assert_eq!(
+        parse_reply(b"250 x\ry\r\n"),
+        Err(ReplyError::BareLineEnding)
+    );
     // Enhanced codes: class must match; stripped from every line that repeats it.
-    let (r, _) = parse_reply(b"550-5.1.1 No such\r\n550 5.1.1 user\r\n").unwrap().unwrap();
-    assert_eq!((r.enhanced().unwrap().to_string(), r.lines()), ("5.1.1".into(), &["No such".to_string(), "user".into()][..]));
+    let (r, _) = parse_reply(b"550-5.1.1 No such\r\n550 5.1.1 user\r\n")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (r.enhanced().unwrap().to_string(), r.lines()),
+        ("5.1.1".into(), &["No such".to_string(), "user".into()][..])
+    );
     let (r, _) = parse_reply(b"550 2.1.1 odd\r\n").unwrap().unwrap();
-    assert_eq!((r.enhanced(), r.lines()), (None, &["2.1.1 odd".to_string()][..]));
+    assert_eq!(
+        (r.enhanced(), r.lines()),
+        (None, &["2.1.1 odd".to_string()][..])
+    );
     let (r, _) = parse_reply(b"250 2.1.0\r\n").unwrap().unwrap();
-    assert_eq!((r.enhanced().is_some(), r.lines()), (true, &[String::new()][..]));
+    assert_eq!(
+        (r.enhanced().is_some(), r.lines()),
+        (true, &[String::new()][..])
+    );
     // Control characters and bad UTF-8 are cleaned out of server text.
-    let (r, _) = parse_reply(b"220 evil\x1b[31m\x00\x7f text \xff\xc2\x9b\r\n").unwrap().unwrap();
+    let (r, _) = parse_reply(b"220 evil\x1b[31m\x00\x7f text \xff\xc2\x9b\r\n")
+        .unwrap()
+        .unwrap();
     assert_eq!(r.lines(), ["evil[31m text \u{fffd}"]);
     // Line limit.
     let mut long = b"250 ".to_vec();
     long.resize(511, b'x');
     let mut p = ReplyParser::new();
     assert!(p.push_line(&long[..510]).unwrap().is_some());
-    assert_eq!(p.push_line(&long), Err(ReplyError::LineTooLong { len: 513, limit: 512 }));
+    assert_eq!(
+        p.push_line(&long),
+        Err(ReplyError::LineTooLong {
+            len: 513,
+            limit: 512
+        })
+    );
     assert!(p.is_idle());
     // Line count and size limits.
     let mut p = ReplyParser::new();
     for _ in 0..MAX_REPLY_LINES {
         assert_eq!(p.push_line(b"250-x").unwrap(), None);
     }
-    assert_eq!(p.push_line(b"250 x"), Err(ReplyError::TooManyLines { limit: MAX_REPLY_LINES }));
+    assert_eq!(
+        p.push_line(b"250 x"),
+        Err(ReplyError::TooManyLines {
+            limit: MAX_REPLY_LINES
+        })
+    );
     let mut p = ReplyParser::with_limits(1000, 1024);
     let line = [b"250-".to_vec(), vec![b'y'; 500]].concat();
     assert_eq!(p.push_line(&line).unwrap(), None);
     assert_eq!(p.push_line(&line).unwrap(), None);
-    assert_eq!(p.push_line(&line), Err(ReplyError::TooLarge { limit: 1024 }));
+    assert_eq!(
+        p.push_line(&line),
+        Err(ReplyError::TooLarge { limit: 1024 })
+    );
     // After an error the parser starts over.
     assert!(p.push_line(b"221 bye").unwrap().is_some());
     // Building replies.
     assert_eq!(Reply::single(250, "a\nb"), Err(ReplyError::InvalidText));
-    assert_eq!(Reply::single(250, "2.0.0 looks enhanced"), Err(ReplyError::InvalidText));
+    assert_eq!(
+        Reply::single(250, "2.0.0 looks enhanced"),
+        Err(ReplyError::InvalidText)
+    );
     assert_eq!(Reply::single(150, "x"), Err(ReplyError::InvalidCode));
     assert_eq!(
-        Reply::new(ReplyCode::OK, Some(EnhancedCode::new(5, 0, 0).unwrap()), vec![]),
+        Reply::new(
+            ReplyCode::OK,
+            Some(EnhancedCode::new(5, 0, 0).unwrap()),
+            vec![]
+        ),
         Err(ReplyError::InvalidEnhancedCode)
     );
     assert_eq!(Reply::single(334, "").unwrap().to_bytes(), b"334 \r\n");
@@ -749,11 +928,21 @@ fn ehlo_extensions() {
         .with(Extension::EnhancedStatusCodes)
         .with(Extension::Dsn)
         .with(Extension::StartTls)
-        .with(Extension::Auth(vec![SaslMechanism::new(b"plain").unwrap(), SaslMechanism::new(b"SCRAM-SHA-256").unwrap()]))
+        .with(Extension::Auth(vec![
+            SaslMechanism::new(b"plain").unwrap(),
+            SaslMechanism::new(b"SCRAM-SHA-256").unwrap(),
+        ]))
         .with(Extension::RequireTls)
-        .with(Extension::Other { keyword: "X-EXPS".into(), params: vec!["GSSAPI".into(), "NTLM".into()] });
+        .with(Extension::Other {
+            keyword: "X-EXPS".into(),
+            params: vec!["GSSAPI".into(), "NTLM".into()],
+        });
     let bytes = ext.to_reply().unwrap().to_bytes();
-    assert!(bytes.starts_with(b"250-mx.example at your service\r\n250-PIPELINING\r\n250-SIZE 35882577\r\n"));
+    assert!(
+        bytes.starts_with(
+            b"250-mx.example at your service\r\n250-PIPELINING\r\n250-SIZE 35882577\r\n"
+        )
+    );
     assert!(bytes.ends_with(b"250-REQUIRETLS\r\n250 X-EXPS GSSAPI NTLM\r\n"));
     let (reply, _) = parse_reply(&bytes).unwrap().unwrap();
     let back = Extensions::from_reply(&reply).unwrap();
@@ -762,10 +951,16 @@ fn ehlo_extensions() {
     assert!(back.enhanced_status_codes() && back.dsn() && back.starttls() && back.requiretls());
     assert!(back.contains("x-exps"));
     // Case-insensitive keywords; unreadable parameters keep the line as unknown.
-    let (reply, _) = parse_reply(b"250-h\r\n250-pipelining\r\n250-SIZE big\r\n250 STARTTLS now\r\n").unwrap().unwrap();
+    let (reply, _) =
+        parse_reply(b"250-h\r\n250-pipelining\r\n250-SIZE big\r\n250 STARTTLS now\r\n")
+            .unwrap()
+            .unwrap();
     let ext = Extensions::from_reply(&reply).unwrap();
     assert!(ext.pipelining() && !ext.size() && !ext.starttls());
-    assert_eq!(Extensions::from_reply(&Reply::single(550, "no").unwrap()), Err(ReplyError::NotEhlo));
+    assert_eq!(
+        Extensions::from_reply(&Reply::single(550, "no").unwrap()),
+        Err(ReplyError::NotEhlo)
+    );
 }
 
 // ---- DATA ----
@@ -812,7 +1007,12 @@ fn smuggling_variants_do_not_end_the_message() {
     ] {
         for cut in 0..=wire.len() {
             let (body, left) = decode_split(wire, &[cut]);
-            assert_eq!(body, Err(err), "{:?} cut at {cut}", String::from_utf8_lossy(wire));
+            assert_eq!(
+                body,
+                Err(err),
+                "{:?} cut at {cut}",
+                String::from_utf8_lossy(wire)
+            );
             // The data ends at the real CRLF.CRLF and nothing is left over.
             assert_eq!(left, 0, "{:?} cut at {cut}", String::from_utf8_lossy(wire));
         }
@@ -836,7 +1036,12 @@ fn data_line_limit() {
     for cut in [0, 1, 998, 999, 1000, 1001] {
         assert_eq!(
             decode_split(&long, &[cut]),
-            (Err(DataError::LineTooLong { limit: MAX_TEXT_LINE }), 0)
+            (
+                Err(DataError::LineTooLong {
+                    limit: MAX_TEXT_LINE
+                }),
+                0
+            )
         );
     }
     // 10 MB without a line end: refused, nothing kept, the end still found.
@@ -892,7 +1097,9 @@ fn data_encoder() {
     assert_eq!(enc(b"a\r.\rb", conv).unwrap(), b"a\r\n..\r\nb\r\n.\r\n");
     assert_eq!(
         enc(&vec![b'x'; 999], strict),
-        Err(EncodeError::LineTooLong { limit: MAX_TEXT_LINE })
+        Err(EncodeError::LineTooLong {
+            limit: MAX_TEXT_LINE
+        })
     );
     // A CRLF split across calls; an error leaves the encoder unchanged.
     let mut out = BytesMut::new();
