@@ -556,14 +556,17 @@ pub(crate) fn is_text(b: &[u8]) -> bool {
     }
 }
 
-/// Server text for callers: invalid UTF-8 replaced, control characters removed.
+/// Server text for callers: control characters removed, each invalid UTF-8 sequence replaced
+/// by `?` (one octet, so the text never grows past the line limit it was checked against).
 fn sanitize(b: &[u8]) -> String {
-    let s = String::from_utf8_lossy(b);
-    if s.chars().any(char::is_control) {
-        s.chars().filter(|c| !c.is_control()).collect()
-    } else {
-        s.into_owned()
+    let mut out = String::with_capacity(b.len());
+    for chunk in b.utf8_chunks() {
+        out.extend(chunk.valid().chars().filter(|c| !c.is_control()));
+        if !chunk.invalid().is_empty() {
+            out.push('?');
+        }
     }
+    out
 }
 
 /// An enhanced status code at the start of `text`, of the same class as `code`, followed by

@@ -916,8 +916,8 @@ impl fmt::Display for EnhancedCode {
 
 /// A complete reply: one code, an optional enhanced status code, one or more text lines.
 ///
-/// Parsed text has control characters removed (SECURITY.md invariant 5) and invalid UTF-8
-/// replaced. When an enhanced code is present, it is the first line's, and it is stripped
+/// Parsed text has control characters removed (SECURITY.md invariant 5) and each invalid
+/// UTF-8 sequence replaced by `?`. When an enhanced code is present, it is the first line's, and it is stripped
 /// from every line that carries the same one; serializing writes it on every line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reply {
