@@ -53,7 +53,9 @@ fn bench(c: &mut Criterion) {
     let cmds = commands(4 << 20);
     let mut g = c.benchmark_group("commands");
     g.throughput(Throughput::Bytes(cmds.len() as u64));
-    g.bench_function("memchr_crlf_scan", |b| b.iter(|| crlf_scan(black_box(&cmds))));
+    g.bench_function("memchr_crlf_scan", |b| {
+        b.iter(|| crlf_scan(black_box(&cmds)))
+    });
     g.bench_function("framer_and_parse", |b| {
         b.iter(|| {
             let mut framer = LineFramer::new(MAX_AUTH_LINE).with_max_buffered(usize::MAX);
@@ -77,7 +79,9 @@ fn bench(c: &mut Criterion) {
         .collect();
     let mut g = c.benchmark_group("data");
     g.throughput(Throughput::Bytes(msg.len() as u64));
-    g.bench_function("memchr_crlf_scan", |b| b.iter(|| crlf_scan(black_box(&msg))));
+    g.bench_function("memchr_crlf_scan", |b| {
+        b.iter(|| crlf_scan(black_box(&msg)))
+    });
     g.bench_function("memcpy", |b| {
         let mut dst = vec![0u8; msg.len()];
         b.iter(|| {
