@@ -56,6 +56,19 @@ fn bench(c: &mut Criterion) {
     g.bench_function("memchr_crlf_scan", |b| {
         b.iter(|| crlf_scan(black_box(&cmds)))
     });
+    g.bench_function("framer_only", |b| {
+        b.iter(|| {
+            let mut framer = LineFramer::new(MAX_AUTH_LINE).with_max_buffered(usize::MAX);
+            let mut n = 0;
+            for chunk in cmds.chunks(64 * 1024) {
+                framer.push(chunk).unwrap();
+                while let Some(line) = framer.next_line() {
+                    n += line.unwrap().len();
+                }
+            }
+            n
+        })
+    });
     g.bench_function("framer_and_parse", |b| {
         b.iter(|| {
             let mut framer = LineFramer::new(MAX_AUTH_LINE).with_max_buffered(usize::MAX);

@@ -665,3 +665,62 @@ impl BdatDecoder {
         self.remaining == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_stop_at_stuffed_dots_and_end_at_once() {
+        let mut dec = DataDecoder::new(u64::MAX);
+        let input = b"a\r\n.b\r\n.\r\nNEXT";
+        let s = dec.decode(input);
+        assert_eq!(
+            (s.consumed, s.body.clone(), s.status),
+            (4, 0..3, Status::Continue)
+        );
+        let s = dec.decode(&input[4..]);
+        assert_eq!(
+            (s.consumed, s.body.clone(), s.status),
+            (6, 0..3, Status::End)
+        );
+        assert_eq!(&input[4..][s.body], b"b\r\n");
+        assert_eq!(dec.consumed(), 10);
+        assert!(dec.is_done());
+    }
+
+    #[test]
+    fn error_at_first_octet_consumes_nothing_then_discards() {
+        let mut dec = DataDecoder::new(u64::MAX);
+        let s = dec.decode(b"\nx\r\n.\r\n");
+        assert_eq!(
+            (s.consumed, s.status),
+            (0, Status::Error(DataError::BareLf))
+        );
+        let s = dec.decode(b"\nx\r\n.\r\n");
+        assert_eq!((s.consumed, s.body, s.status), (7, 0..0, Status::End));
+        dec.reset();
+        assert!(!dec.is_done() && dec.error().is_none());
+    }
+
+    #[test]
+    fn size_limit_counts_crlf() {
+        let mut dec = DataDecoder::new(2);
+        let s = dec.decode(b"ab\r\n.\r\n");
+        assert_eq!(
+            s.status,
+            Status::Error(DataError::MessageTooBig { limit: 2 })
+        );
+        assert_eq!(s.body, 0..2);
+    }
+
+    #[test]
+    fn bdat_decoder_takes_exact_counts() {
+        let mut d = BdatDecoder::new(0);
+        assert_eq!(d.take(b"QUIT\r\n"), 0..0);
+        assert!(d.is_complete());
+        let mut d = BdatDecoder::new(3);
+        assert_eq!(d.take(b"\r\n."), 0..3);
+        assert_eq!(d.remaining(), 0);
+    }
+}

@@ -234,14 +234,19 @@ fn invalid(keyword: &str) -> CommandError {
     }
 }
 
-/// Records a known keyword, refusing a second occurrence.
-fn seen(done: &mut Vec<&'static str>, keyword: &'static str) -> Result<(), CommandError> {
-    if done.contains(&keyword) {
+/// Records a known keyword (by its index in `KNOWN_PARAMETERS`), refusing a second occurrence.
+fn seen(done: &mut u16, keyword: &'static str) -> Result<(), CommandError> {
+    let bit = 1u16
+        << crate::types::KNOWN_PARAMETERS
+            .iter()
+            .position(|k| *k == keyword)
+            .unwrap_or(15);
+    if *done & bit != 0 {
         return Err(CommandError::DuplicateParameter {
             keyword: keyword.to_owned(),
         });
     }
-    done.push(keyword);
+    *done |= bit;
     Ok(())
 }
 
@@ -253,7 +258,7 @@ fn mail(args: &[u8], utf8: bool) -> Result<Command, CommandError> {
         Some(m) => ReversePath::Mailbox(m),
     };
     let mut list = Vec::new();
-    let mut done = Vec::new();
+    let mut done = 0u16;
     for token in params(&rest[n..])? {
         let (k, v) = split_param(token, utf8)?;
         let key = |name: &str| k.eq_ignore_ascii_case(name.as_bytes());
@@ -329,7 +334,7 @@ fn rcpt(args: &[u8], utf8: bool) -> Result<Command, CommandError> {
         return Err(CommandError::Utf8NotPermitted);
     }
     let mut list = Vec::new();
-    let mut done = Vec::new();
+    let mut done = 0u16;
     for token in params(&rest[n..])? {
         let (k, v) = split_param(token, utf8)?;
         let p = if k.eq_ignore_ascii_case(b"NOTIFY") {
@@ -463,7 +468,7 @@ pub(crate) fn local_part(b: &[u8], utf8: bool) -> Result<(LocalPart, usize), Com
         }
         i
     };
-    if std::str::from_utf8(&b[..n]).is_err() {
+    if !b[..n].is_ascii() && std::str::from_utf8(&b[..n]).is_err() {
         return Err(bad);
     }
     Ok((LocalPart::from_validated(&b[..n]), n))
@@ -486,7 +491,10 @@ pub(crate) fn domain(b: &[u8], utf8: bool) -> Result<(Domain, usize), CommandErr
         .position(|&c| !(c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || (utf8 && c >= 128)))
         .unwrap_or(b.len());
     let name = &b[..n];
-    if name.is_empty() || name.len() > MAX_DOMAIN || std::str::from_utf8(name).is_err() {
+    if name.is_empty()
+        || name.len() > MAX_DOMAIN
+        || (!name.is_ascii() && std::str::from_utf8(name).is_err())
+    {
         return Err(CommandError::InvalidDomain);
     }
     for label in name.split(|c| *c == b'.') {
@@ -796,5 +804,46 @@ pub fn parse_reply(input: &[u8]) -> Result<Option<(Reply, usize)>, ReplyError> {
         if let Some(reply) = parser.push_line(&rest[..lf - 1])? {
             return Ok(Some((reply, pos)));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enhanced_code_detection() {
+        let ok = ReplyCode::OK;
+        let (e, rest) = split_enhanced("2.1.5 Recipient OK", ok).unwrap();
+        assert_eq!((e.to_string().as_str(), rest), ("2.1.5", "Recipient OK"));
+        assert_eq!(split_enhanced("2.1.5", ok).unwrap().1, "");
+        assert!(split_enhanced("5.1.5 x", ok).is_none()); // class differs
+        assert!(split_enhanced("2.1.5x", ok).is_none());
+        assert!(split_enhanced("2.1 x", ok).is_none());
+        assert!(split_enhanced("2.1000.1 x", ok).is_none());
+        assert!(split_enhanced("22.1.1 x", ok).is_none());
+        assert!(split_enhanced("2.1.5.6 x", ok).is_none());
+    }
+
+    #[test]
+    fn sanitize_removes_controls_and_never_grows() {
+        assert_eq!(sanitize(b"a\x00b\x1bc\x7f\xc2\x85d"), "abcd");
+        for input in [&b"\xff\xfe\xfd"[..], b"\xe2\x82", b"ok \xf0\x9f\x92"] {
+            assert!(sanitize(input).len() <= input.len());
+        }
+    }
+
+    #[test]
+    fn extension_lines() {
+        assert_eq!(extension("size"), Extension::Size(None));
+        assert_eq!(extension("SIZE 0"), Extension::Size(Some(0)));
+        assert!(matches!(
+            extension("AUTH PLAIN b@d"),
+            Extension::Other { .. }
+        ));
+        assert!(matches!(extension("AUTH=PLAIN"), Extension::Auth(m) if m.len() == 1));
+        assert!(
+            matches!(extension("XCLIENT NAME ADDR"), Extension::Other { params, .. } if params.len() == 2)
+        );
     }
 }

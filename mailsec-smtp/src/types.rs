@@ -44,7 +44,7 @@ pub const MIN_RECIPIENTS: usize = 100;
 
 fn bytes_to_string(b: &[u8]) -> String {
     // Callers have validated the bytes as UTF-8 already.
-    String::from_utf8_lossy(b).into_owned()
+    std::str::from_utf8(b).unwrap_or_default().to_owned()
 }
 
 /// A domain name (RFC 5321 §4.1.2 `Domain`), with U-labels allowed only when built with
