@@ -186,6 +186,8 @@ fn auth(args: &[u8]) -> Result<Command, CommandError> {
     let mechanism = SaslMechanism::new(mech)?;
     let initial_response = match ir {
         None => None,
+        // RFC 4954 §4: an empty response is sent as `=`, never as nothing after the space.
+        Some([]) => return Err(CommandError::Syntax { verb: "AUTH" }),
         Some(text) => Some(InitialResponse::new(
             wire::decode_initial_response(text).map_err(|_| CommandError::InvalidBase64)?,
         )),

@@ -343,6 +343,12 @@ fn rfc4954_auth() {
         }
     ));
     assert_eq!(
+        parse_command(b"AUTH PLAIN ", OPTS),
+        Err(CommandError::Syntax { verb: "AUTH" })
+    );
+    let cmd = parse_command(b"AUTH PLAIN dGVzdAB0ZXN0ADEyMzQ=", OPTS).unwrap();
+    assert!(!format!("{cmd:?}").contains("dGVzd"));
+    assert_eq!(
         parse_command(b"AUTH PLAIN not*base64", OPTS),
         Err(CommandError::InvalidBase64)
     );
