@@ -1,8 +1,61 @@
-//! ESMTP for mailsec: syntax layer and Sans-IO client and server machines.
+//! ESMTP for mailsec: the syntax layer (this slice) for the Sans-IO client and server machines
+//! to come.
 //!
-//! This crate is being built on top of [`mailsec_tls`]; its machines will implement
-//! [`mailsec_tls::Machine`] so the shared driver and test pair run them. Until then it only
-//! re-exports the shared layer.
+//! ```text
+//!  bytes ──► LineFramer (mailsec-tls) ──► parse::parse_command ──► types::Command   (server)
+//!                                     └─► parse::ReplyParser   ──► types::Reply     (client)
+//!  Command / Reply ──► serialize (encode into BytesMut, CRLF included) ──► bytes
+//!  DATA body ◄──► data::DataDecoder / data::DataEncoder (streamed, dot-stuffing, CRLF.CRLF)
+//! ```
+//!
+//! - [`types`]: commands, paths, parameters, replies, EHLO extensions, validated newtypes, and
+//!   the limits of RFC 5321 §4.5.3.1 as constants.
+//! - [`parse`]: commands (bytes, case-insensitive verbs, strict: no NUL/CR/LF in a line) and
+//!   replies (incrementally, line by line, bounded).
+//! - [`serialize`]: the inverse; `parse(serialize(x)) == x`.
+//! - [`data`]: DATA and BDAT, streamed, never the whole message in memory.
+//! - [`error`]: typed errors, each with the reply code a server would answer.
+//!
+//! Security properties held here (see the workspace's SECURITY.md): only CRLF ends a line or a
+//! message (SMTP smuggling), every line and reply is bounded before anything is kept, server
+//! text handed to callers has its control characters removed, and an AUTH initial response
+//! lives in a secret that `Debug` never prints.
+//!
+//! # Example: a server reading a transaction
+//!
+//! ```
+//! use bytes::Bytes;
+//! use mailsec_smtp::data::DataDecoder;
+//! use mailsec_smtp::parse::{parse_command, ParseOptions};
+//! use mailsec_smtp::types::{Command, MAX_AUTH_LINE};
+//! use mailsec_tls::framer::LineFramer;
+//!
+//! let mut framer = LineFramer::new(MAX_AUTH_LINE);
+//! framer.push(b"EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")?;
+//! let mut verbs = Vec::new();
+//! while let Some(line) = framer.next_line() {
+//!     let cmd = parse_command(&line?, ParseOptions::default()).unwrap();
+//!     verbs.push(cmd.verb());
+//! }
+//! assert_eq!(verbs, ["EHLO", "MAIL", "RCPT", "DATA"]);
+//!
+//! // After `354`, the body goes to a DataDecoder instead of the framer.
+//! let input = Bytes::from_static(b"Hi!\r\n..\r\n.\r\nQUIT\r\n");
+//! let mut data = DataDecoder::new(1 << 20);
+//! let mut body = Vec::new();
+//! let fed = data.feed(&input, |chunk| body.extend_from_slice(&chunk));
+//! assert!(fed.ended);
+//! assert_eq!(body, b"Hi!\r\n.\r\n");
+//! assert_eq!(&input[fed.consumed..], b"QUIT\r\n");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![forbid(unsafe_code)]
 
+pub mod data;
+pub mod error;
+pub mod parse;
+pub mod serialize;
+pub mod types;
+
+pub use error::{CommandError, DataError, EncodeError, ReplyError};
 pub use mailsec_tls;

@@ -1,0 +1,851 @@
+//! Parsers over bytes: commands (server side) and replies (client side).
+//!
+//! Input is one line without its CRLF, as the shared
+//! [`LineFramer`](mailsec_tls::framer::LineFramer) returns it; the framer has already refused
+//! bare CR and bare LF. The parsers still refuse NUL, CR and LF inside a line, and check the
+//! line limits of RFC 5321 §4.5.3.1 before looking at the content.
+//!
+//! The grammar is small and regular, so it is hand-written over `&[u8]` rather than built
+//! from parser combinators: one pass, no backtracking, no allocation beyond the values built.
+//!
+//! ```
+//! use mailsec_smtp::parse::{parse_command, ParseOptions, ReplyParser};
+//! use mailsec_smtp::types::{Command, MailParam, ReversePath};
+//!
+//! let cmd = parse_command(b"mail FROM:<> SIZE=1024", ParseOptions::default())?;
+//! assert_eq!(
+//!     cmd,
+//!     Command::Mail { from: ReversePath::Null, params: vec![MailParam::Size(1024)] }
+//! );
+//!
+//! let mut replies = ReplyParser::new();
+//! assert_eq!(replies.push_line(b"250-2.1.0 first").unwrap(), None);
+//! let reply = replies.push_line(b"250 2.1.0 Sender\x07 OK").unwrap().unwrap();
+//! assert_eq!(reply.code().get(), 250);
+//! assert_eq!(reply.enhanced().unwrap().to_string(), "2.1.0");
+//! assert_eq!(reply.lines(), ["first", "Sender OK"]); // the BEL is removed
+//! # Ok::<(), mailsec_smtp::CommandError>(())
+//! ```
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use mailsec_tls::sasl::wire;
+
+use crate::error::{CommandError, ReplyError};
+use crate::types::{
+    AddressLiteral, BodyType, Command, Domain, EnhancedCode, EsmtpParam, Extension, ForwardPath,
+    Host, InitialResponse, LocalPart, MAX_AUTH_LINE, MAX_COMMAND_LINE, MAX_DOMAIN, MAX_LABEL,
+    MAX_REPLY_LINE, MAX_REPLY_LINES, MAX_REPLY_OCTETS, MailParam, Mailbox, Notify, Orcpt,
+    RcptParam, Reply, ReplyCode, Ret, ReversePath, SaslMechanism, Text, XText,
+};
+
+/// What the server has in force when it parses a command.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ParseOptions {
+    smtputf8: bool,
+}
+
+impl ParseOptions {
+    /// The defaults: SMTPUTF8 not in force.
+    pub const fn new() -> ParseOptions {
+        ParseOptions { smtputf8: false }
+    }
+
+    /// Whether SMTPUTF8 (RFC 6531) is in force: for EHLO, VRFY, EXPN and MAIL, that the server
+    /// offers it; for RCPT, that the transaction's MAIL carried `SMTPUTF8`. Even so, a MAIL
+    /// with a non-ASCII reverse path must carry the `SMTPUTF8` parameter itself (RFC 6531
+    /// §3.4). Off by default: non-ASCII addresses are refused with
+    /// [`CommandError::Utf8NotPermitted`].
+    pub const fn smtputf8(mut self, on: bool) -> ParseOptions {
+        self.smtputf8 = on;
+        self
+    }
+
+    /// Whether SMTPUTF8 is in force.
+    pub const fn is_smtputf8(&self) -> bool {
+        self.smtputf8
+    }
+}
+
+/// Parses one command line, given without its CRLF.
+///
+/// Verbs are case-insensitive. The line, counting the CRLF, may be at most
+/// [`MAX_COMMAND_LINE`] octets, or [`MAX_AUTH_LINE`] for AUTH (RFC 4954 §4).
+/// `MAIL FROM:` and `RCPT TO:` accept one space before the `<` (many clients send it; RFC 5321
+/// has none), and parameters may be separated by more than one space.
+pub fn parse_command(line: &[u8], opts: ParseOptions) -> Result<Command, CommandError> {
+    let verb_end = memchr::memchr(b' ', line).unwrap_or(line.len());
+    let verb = &line[..verb_end];
+    let limit = if verb.eq_ignore_ascii_case(b"AUTH") {
+        MAX_AUTH_LINE
+    } else {
+        MAX_COMMAND_LINE
+    };
+    if line.len() + 2 > limit {
+        return Err(CommandError::LineTooLong {
+            len: line.len() + 2,
+            limit,
+        });
+    }
+    if let Some(p) = memchr::memchr3(0, b'\r', b'\n', line) {
+        return Err(CommandError::ForbiddenOctet { byte: line[p] });
+    }
+    // `args` is None without arguments, Some(after the single SP) otherwise.
+    let args = if verb_end < line.len() {
+        Some(&line[verb_end + 1..])
+    } else {
+        None
+    };
+    let upper = {
+        let mut buf = [0u8; 8];
+        if verb.len() > buf.len() {
+            return Err(CommandError::UnknownCommand);
+        }
+        buf[..verb.len()].copy_from_slice(verb);
+        buf.make_ascii_uppercase();
+        buf
+    };
+    let verb = &upper[..verb.len()];
+    let utf8 = opts.smtputf8;
+    let cmd = match verb {
+        b"EHLO" => Command::Ehlo(host_arg(args, utf8, "EHLO")?),
+        b"HELO" => Command::Helo(host_arg(args, utf8, "HELO")?),
+        b"MAIL" => mail(args.ok_or(CommandError::Syntax { verb: "MAIL" })?, utf8)?,
+        b"RCPT" => rcpt(args.ok_or(CommandError::Syntax { verb: "RCPT" })?, utf8)?,
+        b"DATA" => no_args(args, Command::Data, "DATA")?,
+        b"RSET" => no_args(args, Command::Rset, "RSET")?,
+        b"QUIT" => no_args(args, Command::Quit, "QUIT")?,
+        b"STARTTLS" => no_args(args, Command::StartTls, "STARTTLS")?,
+        b"NOOP" => Command::Noop(args.map(text_arg).transpose()?),
+        b"HELP" => Command::Help(args.map(text_arg).transpose()?),
+        b"VRFY" => Command::Vrfy(text_arg(
+            args.ok_or(CommandError::Syntax { verb: "VRFY" })?,
+        )?),
+        b"EXPN" => Command::Expn(text_arg(
+            args.ok_or(CommandError::Syntax { verb: "EXPN" })?,
+        )?),
+        b"BDAT" => bdat(args.ok_or(CommandError::Syntax { verb: "BDAT" })?)?,
+        b"AUTH" => auth(args.ok_or(CommandError::Syntax { verb: "AUTH" })?)?,
+        _ => return Err(CommandError::UnknownCommand),
+    };
+    Ok(cmd)
+}
+
+fn no_args(args: Option<&[u8]>, cmd: Command, verb: &'static str) -> Result<Command, CommandError> {
+    match args {
+        None => Ok(cmd),
+        Some(_) => Err(CommandError::Syntax { verb }),
+    }
+}
+
+fn host_arg(args: Option<&[u8]>, utf8: bool, verb: &'static str) -> Result<Host, CommandError> {
+    let args = args.ok_or(CommandError::Syntax { verb })?;
+    let (h, n) = host(args, true)?;
+    if n != args.len() {
+        return Err(CommandError::Syntax { verb });
+    }
+    if !utf8 && !h.is_ascii() {
+        return Err(CommandError::Utf8NotPermitted);
+    }
+    Ok(h)
+}
+
+fn text_arg(args: &[u8]) -> Result<Text, CommandError> {
+    if is_text(args) {
+        Ok(Text::from_validated(args))
+    } else {
+        Err(CommandError::InvalidText)
+    }
+}
+
+fn bdat(args: &[u8]) -> Result<Command, CommandError> {
+    let (num, last) = match memchr::memchr(b' ', args) {
+        Some(p) if args[p + 1..].eq_ignore_ascii_case(b"LAST") => (&args[..p], true),
+        Some(_) => return Err(CommandError::Syntax { verb: "BDAT" }),
+        None => (args, false),
+    };
+    let size = number(num).ok_or(CommandError::InvalidNumber)?;
+    Ok(Command::Bdat { size, last })
+}
+
+/// 1 to 20 digits fitting a u64.
+fn number(b: &[u8]) -> Option<u64> {
+    if b.is_empty() || b.len() > 20 || !b.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    b.iter().try_fold(0u64, |n, d| {
+        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+fn auth(args: &[u8]) -> Result<Command, CommandError> {
+    let (mech, ir) = match memchr::memchr(b' ', args) {
+        Some(p) => (&args[..p], Some(&args[p + 1..])),
+        None => (args, None),
+    };
+    let mechanism = SaslMechanism::new(mech)?;
+    let initial_response = match ir {
+        None => None,
+        // RFC 4954 §4: an empty response is sent as `=`, never as nothing after the space.
+        Some([]) => return Err(CommandError::Syntax { verb: "AUTH" }),
+        Some(text) => Some(InitialResponse::new(
+            wire::decode_initial_response(text).map_err(|_| CommandError::InvalidBase64)?,
+        )),
+    };
+    Ok(Command::Auth {
+        mechanism,
+        initial_response,
+    })
+}
+
+/// Strips `prefix` case-insensitively and one optional space after it.
+fn after_prefix<'a>(
+    args: &'a [u8],
+    prefix: &[u8],
+    verb: &'static str,
+) -> Result<&'a [u8], CommandError> {
+    if args.len() < prefix.len() || !args[..prefix.len()].eq_ignore_ascii_case(prefix) {
+        return Err(CommandError::Syntax { verb });
+    }
+    let rest = &args[prefix.len()..];
+    Ok(rest.strip_prefix(b" ").unwrap_or(rest))
+}
+
+/// Splits `rest` (after a path) into `keyword[=value]` tokens.
+fn params(rest: &[u8]) -> Result<impl Iterator<Item = &[u8]>, CommandError> {
+    if !rest.is_empty() && rest[0] != b' ' {
+        return Err(CommandError::InvalidPath);
+    }
+    Ok(rest.split(|b| *b == b' ').filter(|t| !t.is_empty()))
+}
+
+fn split_param(token: &[u8], utf8: bool) -> Result<(&[u8], Option<&[u8]>), CommandError> {
+    let (k, v) = match memchr::memchr(b'=', token) {
+        Some(p) => (&token[..p], Some(&token[p + 1..])),
+        None => (token, None),
+    };
+    if !is_keyword(k) || v.is_some_and(|v| !is_esmtp_value(v, utf8)) {
+        return Err(CommandError::MalformedParameter);
+    }
+    Ok((k, v))
+}
+
+fn invalid(keyword: &str) -> CommandError {
+    CommandError::InvalidParameter {
+        keyword: keyword.to_owned(),
+    }
+}
+
+/// Records a known keyword (by its index in `KNOWN_PARAMETERS`), refusing a second occurrence.
+fn seen(done: &mut u16, keyword: &'static str) -> Result<(), CommandError> {
+    let bit = 1u16
+        << crate::types::KNOWN_PARAMETERS
+            .iter()
+            .position(|k| *k == keyword)
+            .unwrap_or(15);
+    if *done & bit != 0 {
+        return Err(CommandError::DuplicateParameter {
+            keyword: keyword.to_owned(),
+        });
+    }
+    *done |= bit;
+    Ok(())
+}
+
+fn mail(args: &[u8], utf8: bool) -> Result<Command, CommandError> {
+    let rest = after_prefix(args, b"FROM:", "MAIL")?;
+    let (path, n) = path(rest, true)?;
+    let from = match path {
+        None => ReversePath::Null,
+        Some(m) => ReversePath::Mailbox(m),
+    };
+    let mut list = Vec::new();
+    let mut done = 0u16;
+    for token in params(&rest[n..])? {
+        let (k, v) = split_param(token, utf8)?;
+        let key = |name: &str| k.eq_ignore_ascii_case(name.as_bytes());
+        let p = if key("SIZE") {
+            seen(&mut done, "SIZE")?;
+            MailParam::Size(v.and_then(number).ok_or_else(|| invalid("SIZE"))?)
+        } else if key("BODY") {
+            seen(&mut done, "BODY")?;
+            let v = v.ok_or_else(|| invalid("BODY"))?;
+            MailParam::Body(if v.eq_ignore_ascii_case(b"7BIT") {
+                BodyType::SevenBit
+            } else if v.eq_ignore_ascii_case(b"8BITMIME") {
+                BodyType::EightBitMime
+            } else if v.eq_ignore_ascii_case(b"BINARYMIME") {
+                BodyType::BinaryMime
+            } else {
+                return Err(invalid("BODY"));
+            })
+        } else if key("SMTPUTF8") {
+            seen(&mut done, "SMTPUTF8")?;
+            if v.is_some() {
+                return Err(invalid("SMTPUTF8"));
+            }
+            MailParam::SmtpUtf8
+        } else if key("REQUIRETLS") {
+            seen(&mut done, "REQUIRETLS")?;
+            if v.is_some() {
+                return Err(invalid("REQUIRETLS"));
+            }
+            MailParam::RequireTls
+        } else if key("RET") {
+            seen(&mut done, "RET")?;
+            let v = v.ok_or_else(|| invalid("RET"))?;
+            MailParam::Ret(if v.eq_ignore_ascii_case(b"FULL") {
+                Ret::Full
+            } else if v.eq_ignore_ascii_case(b"HDRS") {
+                Ret::Hdrs
+            } else {
+                return Err(invalid("RET"));
+            })
+        } else if key("ENVID") {
+            seen(&mut done, "ENVID")?;
+            let v = v.ok_or_else(|| invalid("ENVID"))?;
+            MailParam::EnvId(XText::decode(v).map_err(|_| invalid("ENVID"))?)
+        } else if key("AUTH") {
+            seen(&mut done, "AUTH")?;
+            let v = v.ok_or_else(|| invalid("AUTH"))?;
+            let x = XText::decode(v).map_err(|_| invalid("AUTH"))?;
+            MailParam::Auth(if x.as_bytes() == b"<>" { None } else { Some(x) })
+        } else {
+            MailParam::Other(EsmtpParam::from_validated(k, v))
+        };
+        list.push(p);
+    }
+    let utf8_allowed = utf8 && list.contains(&MailParam::SmtpUtf8);
+    if !from.is_ascii() && !utf8_allowed {
+        return Err(CommandError::Utf8NotPermitted);
+    }
+    Ok(Command::Mail { from, params: list })
+}
+
+fn rcpt(args: &[u8], utf8: bool) -> Result<Command, CommandError> {
+    let rest = after_prefix(args, b"TO:", "RCPT")?;
+    let (to, n) = if rest.len() >= 12 && rest[..12].eq_ignore_ascii_case(b"<Postmaster>") {
+        (ForwardPath::Postmaster, 12)
+    } else {
+        match path(rest, false)? {
+            (Some(m), n) => (ForwardPath::Mailbox(m), n),
+            (None, _) => return Err(CommandError::InvalidPath),
+        }
+    };
+    if !utf8 && !to.is_ascii() {
+        return Err(CommandError::Utf8NotPermitted);
+    }
+    let mut list = Vec::new();
+    let mut done = 0u16;
+    for token in params(&rest[n..])? {
+        let (k, v) = split_param(token, utf8)?;
+        let p = if k.eq_ignore_ascii_case(b"NOTIFY") {
+            seen(&mut done, "NOTIFY")?;
+            RcptParam::Notify(notify(v.ok_or_else(|| invalid("NOTIFY"))?)?)
+        } else if k.eq_ignore_ascii_case(b"ORCPT") {
+            seen(&mut done, "ORCPT")?;
+            let v = v.ok_or_else(|| invalid("ORCPT"))?;
+            let semi = memchr::memchr(b';', v).ok_or_else(|| invalid("ORCPT"))?;
+            let addr_type = &v[..semi];
+            if addr_type.is_empty() || !addr_type.iter().all(|b| is_atext(*b)) {
+                return Err(invalid("ORCPT"));
+            }
+            let address = XText::decode(&v[semi + 1..]).map_err(|_| invalid("ORCPT"))?;
+            RcptParam::Orcpt(Orcpt::new(&String::from_utf8_lossy(addr_type), address)?)
+        } else {
+            RcptParam::Other(EsmtpParam::from_validated(k, v))
+        };
+        list.push(p);
+    }
+    Ok(Command::Rcpt { to, params: list })
+}
+
+/// `NEVER` alone, or a comma list of `SUCCESS`, `FAILURE`, `DELAY` (RFC 3461 §4.1).
+fn notify(v: &[u8]) -> Result<Notify, CommandError> {
+    if v.eq_ignore_ascii_case(b"NEVER") {
+        return Ok(Notify::NEVER);
+    }
+    let mut n = Notify::NEVER;
+    for item in v.split(|b| *b == b',') {
+        let flag = if item.eq_ignore_ascii_case(b"SUCCESS") {
+            &mut n.success
+        } else if item.eq_ignore_ascii_case(b"FAILURE") {
+            &mut n.failure
+        } else if item.eq_ignore_ascii_case(b"DELAY") {
+            &mut n.delay
+        } else {
+            return Err(invalid("NOTIFY"));
+        };
+        if *flag {
+            return Err(invalid("NOTIFY"));
+        }
+        *flag = true;
+    }
+    Ok(n)
+}
+
+/// `<…>` path: `Ok((None, n))` for `<>` when `null_ok`. A source route is dropped.
+fn path(b: &[u8], null_ok: bool) -> Result<(Option<Mailbox>, usize), CommandError> {
+    if b.first() != Some(&b'<') {
+        return Err(CommandError::InvalidPath);
+    }
+    let mut i = 1;
+    if b.get(i) == Some(&b'>') {
+        return if null_ok {
+            Ok((None, 2))
+        } else {
+            Err(CommandError::InvalidPath)
+        };
+    }
+    // A-d-l = At-domain *( "," At-domain ) ":"   (RFC 5321 §4.1.2)
+    if b.get(i) == Some(&b'@') {
+        loop {
+            i += 1; // '@'
+            let (_, n) = domain(&b[i..], true).map_err(|_| CommandError::InvalidPath)?;
+            i += n;
+            match b.get(i) {
+                Some(b',') if b.get(i + 1) == Some(&b'@') => i += 1,
+                Some(b':') => {
+                    i += 1;
+                    break;
+                }
+                _ => return Err(CommandError::InvalidPath),
+            }
+        }
+    }
+    let (m, n) = mailbox(&b[i..], true)?;
+    i += n;
+    if b.get(i) != Some(&b'>') {
+        return Err(CommandError::InvalidPath);
+    }
+    Ok((Some(m), i + 1))
+}
+
+pub(crate) fn mailbox(b: &[u8], utf8: bool) -> Result<(Mailbox, usize), CommandError> {
+    let (local, n) = local_part(b, utf8)?;
+    if b.get(n) != Some(&b'@') {
+        return Err(CommandError::InvalidPath);
+    }
+    let (h, m) = host(&b[n + 1..], utf8)?;
+    Ok((Mailbox::new(local, h), n + 1 + m))
+}
+
+/// RFC 5322 `atext`.
+pub(crate) fn is_atext(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
+}
+
+pub(crate) fn local_part(b: &[u8], utf8: bool) -> Result<(LocalPart, usize), CommandError> {
+    let bad = CommandError::InvalidLocalPart;
+    let n = if b.first() == Some(&b'"') {
+        // Quoted-string = DQUOTE *QcontentSMTP DQUOTE
+        let mut i = 1;
+        loop {
+            match b.get(i) {
+                None => return Err(bad),
+                Some(b'"') => break i + 1,
+                Some(b'\\') => match b.get(i + 1) {
+                    Some(32..=126) => i += 2,
+                    _ => return Err(bad),
+                },
+                Some(32..=126) => i += 1,
+                Some(128..) if utf8 => i += 1,
+                Some(_) => return Err(bad),
+            }
+        }
+    } else {
+        // Dot-string = Atom *("." Atom)
+        let mut i = 0;
+        let mut atom_len = 0;
+        loop {
+            match b.get(i) {
+                Some(&c) if is_atext(c) || (utf8 && c >= 128) => atom_len += 1,
+                Some(b'.') if atom_len > 0 => atom_len = 0,
+                _ => break,
+            }
+            i += 1;
+        }
+        if atom_len == 0 {
+            return Err(bad);
+        }
+        i
+    };
+    if !b[..n].is_ascii() && std::str::from_utf8(&b[..n]).is_err() {
+        return Err(bad);
+    }
+    Ok((LocalPart::from_validated(&b[..n]), n))
+}
+
+pub(crate) fn host(b: &[u8], utf8: bool) -> Result<(Host, usize), CommandError> {
+    if b.first() == Some(&b'[') {
+        let (a, n) = address_literal(b)?;
+        Ok((Host::Literal(a), n))
+    } else {
+        let (d, n) = domain(b, utf8)?;
+        Ok((Host::Domain(d), n))
+    }
+}
+
+/// The longest domain at the start of `b` (RFC 5321 §4.1.2; U-labels when `utf8`).
+pub(crate) fn domain(b: &[u8], utf8: bool) -> Result<(Domain, usize), CommandError> {
+    let n = b
+        .iter()
+        .position(|&c| !(c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || (utf8 && c >= 128)))
+        .unwrap_or(b.len());
+    let name = &b[..n];
+    if name.is_empty()
+        || name.len() > MAX_DOMAIN
+        || (!name.is_ascii() && std::str::from_utf8(name).is_err())
+    {
+        return Err(CommandError::InvalidDomain);
+    }
+    for label in name.split(|c| *c == b'.') {
+        let ok = !label.is_empty()
+            && label.len() <= MAX_LABEL
+            && label[0] != b'-'
+            && label[label.len() - 1] != b'-';
+        if !ok {
+            return Err(CommandError::InvalidDomain);
+        }
+    }
+    Ok((Domain::from_validated(name), n))
+}
+
+pub(crate) fn address_literal(b: &[u8]) -> Result<(AddressLiteral, usize), CommandError> {
+    let bad = CommandError::InvalidAddressLiteral;
+    if b.first() != Some(&b'[') {
+        return Err(bad);
+    }
+    let end = memchr::memchr(b']', b).ok_or(bad.clone())?;
+    let inner = &b[1..end];
+    // dcontent = %d33-90 / %d94-126 (RFC 5321 §4.1.3)
+    if inner.is_empty() || !inner.iter().all(|c| matches!(c, 33..=90 | 94..=126)) {
+        return Err(bad);
+    }
+    let text = std::str::from_utf8(inner).map_err(|_| bad.clone())?;
+    let lit = if text.len() > 5 && text[..5].eq_ignore_ascii_case("IPv6:") {
+        AddressLiteral::Ipv6(text[5..].parse::<Ipv6Addr>().map_err(|_| bad.clone())?)
+    } else if let Some((tag, content)) = text.split_once(':') {
+        let tag_ok = !tag.is_empty()
+            && tag.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'-')
+            && !tag.ends_with('-')
+            && !tag.eq_ignore_ascii_case("IPv6");
+        if !tag_ok || content.is_empty() {
+            return Err(bad);
+        }
+        AddressLiteral::General {
+            tag: tag.to_owned(),
+            content: content.to_owned(),
+        }
+    } else {
+        AddressLiteral::Ipv4(text.parse::<Ipv4Addr>().map_err(|_| bad.clone())?)
+    };
+    Ok((lit, end + 1))
+}
+
+/// RFC 5321 `esmtp-keyword`.
+pub(crate) fn is_keyword(b: &[u8]) -> bool {
+    !b.is_empty()
+        && b[0].is_ascii_alphanumeric()
+        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+}
+
+/// RFC 5321 `esmtp-value` (1*(%d33-60 / %d62-126)), plus UTF-8 when `utf8` (RFC 6531 §3.3).
+pub(crate) fn is_esmtp_value(b: &[u8], utf8: bool) -> bool {
+    !b.is_empty()
+        && b.iter()
+            .all(|c| matches!(c, 33..=60 | 62..=126) || (utf8 && *c >= 128))
+        && std::str::from_utf8(b).is_ok()
+}
+
+/// Free text: non-empty UTF-8 without control characters.
+pub(crate) fn is_text(b: &[u8]) -> bool {
+    match std::str::from_utf8(b) {
+        Ok(s) => !s.is_empty() && !s.chars().any(char::is_control),
+        Err(_) => false,
+    }
+}
+
+/// Server text for callers: control characters removed, each invalid UTF-8 sequence replaced
+/// by `?` (one octet, so the text never grows past the line limit it was checked against).
+fn sanitize(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len());
+    for chunk in b.utf8_chunks() {
+        out.extend(chunk.valid().chars().filter(|c| !c.is_control()));
+        if !chunk.invalid().is_empty() {
+            out.push('?');
+        }
+    }
+    out
+}
+
+/// An enhanced status code at the start of `text`, of the same class as `code`, followed by
+/// a space or the end (RFC 3463 §2, RFC 2034 §4).
+pub(crate) fn split_enhanced(text: &str, code: ReplyCode) -> Option<(EnhancedCode, &str)> {
+    let end = text.find(' ').unwrap_or(text.len());
+    let mut parts = text[..end].split('.');
+    let class = parts.next()?;
+    let subject = parts.next()?;
+    let detail = parts.next()?;
+    if parts.next().is_some() || class.len() != 1 {
+        return None;
+    }
+    let num = |s: &str| -> Option<u16> {
+        if (1..=3).contains(&s.len()) && s.bytes().all(|c| c.is_ascii_digit()) {
+            s.parse().ok()
+        } else {
+            None
+        }
+    };
+    let class = num(class)? as u8;
+    if class != code.class() {
+        return None;
+    }
+    let e = EnhancedCode::new(class, num(subject)?, num(detail)?).ok()?;
+    let rest = text.get(end + 1..).unwrap_or("");
+    Some((e, rest))
+}
+
+/// Parses one EHLO keyword line.
+pub(crate) fn extension(line: &str) -> Extension {
+    let mut words = line.split(' ').filter(|w| !w.is_empty());
+    let keyword = words.next().unwrap_or("");
+    let params: Vec<&str> = words.collect();
+    let other = || Extension::Other {
+        keyword: keyword.to_owned(),
+        params: params.iter().map(|p| (*p).to_owned()).collect(),
+    };
+    let upper = keyword.to_ascii_uppercase();
+    let flag = |e: Extension| if params.is_empty() { e } else { other() };
+    match upper.as_str() {
+        "PIPELINING" => flag(Extension::Pipelining),
+        "8BITMIME" => flag(Extension::EightBitMime),
+        "SMTPUTF8" => flag(Extension::SmtpUtf8),
+        "CHUNKING" => flag(Extension::Chunking),
+        "BINARYMIME" => flag(Extension::BinaryMime),
+        "ENHANCEDSTATUSCODES" => flag(Extension::EnhancedStatusCodes),
+        "DSN" => flag(Extension::Dsn),
+        "STARTTLS" => flag(Extension::StartTls),
+        "REQUIRETLS" => flag(Extension::RequireTls),
+        "SIZE" => match params.as_slice() {
+            [] => Extension::Size(None),
+            [n] => number(n.as_bytes()).map_or_else(other, |n| Extension::Size(Some(n))),
+            _ => other(),
+        },
+        "AUTH" => mechanisms(params.iter().copied()).unwrap_or_else(other),
+        _ if upper.starts_with("AUTH=") => {
+            // The pre-RFC 4954 form some servers still send: `AUTH=PLAIN LOGIN`.
+            mechanisms(std::iter::once(&keyword[5..]).chain(params.iter().copied()))
+                .unwrap_or_else(other)
+        }
+        _ => other(),
+    }
+}
+
+fn mechanisms<'a>(names: impl Iterator<Item = &'a str>) -> Option<Extension> {
+    names
+        .filter(|n| !n.is_empty())
+        .map(|n| SaslMechanism::new(n.as_bytes()).ok())
+        .collect::<Option<Vec<_>>>()
+        .map(Extension::Auth)
+}
+
+/// Assembles replies from lines, for the client.
+///
+/// Feed it each line the framer returns (without CRLF); it returns the [`Reply`] when the last
+/// line (`ddd SP` or `ddd` alone) arrives. Every line must carry the first line's code
+/// (RFC 5321 §4.2.1); each line may be at most [`MAX_REPLY_LINE`] octets with its CRLF; a reply
+/// may have at most [`MAX_REPLY_LINES`] lines and [`MAX_REPLY_OCTETS`] octets unless set
+/// otherwise. After an error the parser starts afresh with the next line.
+#[derive(Clone, Debug)]
+pub struct ReplyParser {
+    max_lines: usize,
+    max_octets: usize,
+    code: Option<ReplyCode>,
+    enhanced: Option<EnhancedCode>,
+    lines: Vec<String>,
+    octets: usize,
+}
+
+impl Default for ReplyParser {
+    fn default() -> Self {
+        ReplyParser::new()
+    }
+}
+
+impl ReplyParser {
+    /// A parser with the default limits.
+    pub fn new() -> ReplyParser {
+        ReplyParser::with_limits(MAX_REPLY_LINES, MAX_REPLY_OCTETS)
+    }
+
+    /// A parser with other limits on lines and octets (CRLFs included) per reply.
+    pub fn with_limits(max_lines: usize, max_octets: usize) -> ReplyParser {
+        ReplyParser {
+            max_lines,
+            max_octets,
+            code: None,
+            enhanced: None,
+            lines: Vec::new(),
+            octets: 0,
+        }
+    }
+
+    /// Whether no reply is in progress.
+    pub fn is_idle(&self) -> bool {
+        self.code.is_none()
+    }
+
+    /// Drops a reply in progress.
+    pub fn reset(&mut self) {
+        self.code = None;
+        self.enhanced = None;
+        self.lines = Vec::new();
+        self.octets = 0;
+    }
+
+    /// Takes one line without its CRLF.
+    pub fn push_line(&mut self, line: &[u8]) -> Result<Option<Reply>, ReplyError> {
+        let r = self.push_inner(line);
+        if r.is_err() {
+            self.reset();
+        }
+        r
+    }
+
+    fn push_inner(&mut self, line: &[u8]) -> Result<Option<Reply>, ReplyError> {
+        if line.len() + 2 > MAX_REPLY_LINE {
+            return Err(ReplyError::LineTooLong {
+                len: line.len() + 2,
+                limit: MAX_REPLY_LINE,
+            });
+        }
+        if memchr::memchr2(b'\r', b'\n', line).is_some() {
+            return Err(ReplyError::BareLineEnding);
+        }
+        if line.len() < 3 || !line[..3].iter().all(u8::is_ascii_digit) {
+            return Err(ReplyError::Malformed);
+        }
+        let n = u16::from(line[0] - b'0') * 100
+            + u16::from(line[1] - b'0') * 10
+            + u16::from(line[2] - b'0');
+        let code = ReplyCode::new(n)?;
+        let last = match line.get(3) {
+            None | Some(b' ') => true,
+            Some(b'-') => false,
+            Some(_) => return Err(ReplyError::Malformed),
+        };
+        match self.code {
+            Some(first) if first != code => {
+                return Err(ReplyError::MixedCodes {
+                    first: first.get(),
+                    found: n,
+                });
+            }
+            _ => {}
+        }
+        if self.lines.len() >= self.max_lines {
+            return Err(ReplyError::TooManyLines {
+                limit: self.max_lines,
+            });
+        }
+        self.octets += line.len() + 2;
+        if self.octets > self.max_octets {
+            return Err(ReplyError::TooLarge {
+                limit: self.max_octets,
+            });
+        }
+        let text = sanitize(line.get(4..).unwrap_or(b""));
+        let text = if self.code.is_none() {
+            self.code = Some(code);
+            match split_enhanced(&text, code) {
+                Some((e, rest)) => {
+                    self.enhanced = Some(e);
+                    rest.to_owned()
+                }
+                None => text,
+            }
+        } else {
+            match (self.enhanced, split_enhanced(&text, code)) {
+                (Some(e), Some((f, rest))) if e == f => rest.to_owned(),
+                _ => text,
+            }
+        };
+        self.lines.push(text);
+        if !last {
+            return Ok(None);
+        }
+        let reply = Reply::from_parts(code, self.enhanced, std::mem::take(&mut self.lines));
+        self.reset();
+        Ok(Some(reply))
+    }
+}
+
+/// Parses one complete reply from the start of `input` (CRLF-terminated lines), returning it
+/// and the octets it used, or `None` when more input is needed. Convenient for tests and
+/// transcripts; a client machine frames lines with the shared framer and uses
+/// [`ReplyParser`].
+pub fn parse_reply(input: &[u8]) -> Result<Option<(Reply, usize)>, ReplyError> {
+    let mut parser = ReplyParser::new();
+    let mut pos = 0;
+    loop {
+        let rest = &input[pos..];
+        let Some(lf) = memchr::memchr(b'\n', rest) else {
+            if rest.len() > MAX_REPLY_LINE {
+                return Err(ReplyError::LineTooLong {
+                    len: rest.len(),
+                    limit: MAX_REPLY_LINE,
+                });
+            }
+            return Ok(None);
+        };
+        if lf == 0 || rest[lf - 1] != b'\r' {
+            return Err(ReplyError::BareLineEnding);
+        }
+        pos += lf + 1;
+        if let Some(reply) = parser.push_line(&rest[..lf - 1])? {
+            return Ok(Some((reply, pos)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enhanced_code_detection() {
+        let ok = ReplyCode::OK;
+        let (e, rest) = split_enhanced("2.1.5 Recipient OK", ok).unwrap();
+        assert_eq!((e.to_string().as_str(), rest), ("2.1.5", "Recipient OK"));
+        assert_eq!(split_enhanced("2.1.5", ok).unwrap().1, "");
+        assert!(split_enhanced("5.1.5 x", ok).is_none()); // class differs
+        assert!(split_enhanced("2.1.5x", ok).is_none());
+        assert!(split_enhanced("2.1 x", ok).is_none());
+        assert!(split_enhanced("2.1000.1 x", ok).is_none());
+        assert!(split_enhanced("22.1.1 x", ok).is_none());
+        assert!(split_enhanced("2.1.5.6 x", ok).is_none());
+    }
+
+    #[test]
+    fn sanitize_removes_controls_and_never_grows() {
+        assert_eq!(sanitize(b"a\x00b\x1bc\x7f\xc2\x85d"), "abcd");
+        for input in [&b"\xff\xfe\xfd"[..], b"\xe2\x82", b"ok \xf0\x9f\x92"] {
+            assert!(sanitize(input).len() <= input.len());
+        }
+    }
+
+    #[test]
+    fn extension_lines() {
+        assert_eq!(extension("size"), Extension::Size(None));
+        assert_eq!(extension("SIZE 0"), Extension::Size(Some(0)));
+        assert!(matches!(
+            extension("AUTH PLAIN b@d"),
+            Extension::Other { .. }
+        ));
+        assert!(matches!(extension("AUTH=PLAIN"), Extension::Auth(m) if m.len() == 1));
+        assert!(
+            matches!(extension("XCLIENT NAME ADDR"), Extension::Other { params, .. } if params.len() == 2)
+        );
+    }
+}
