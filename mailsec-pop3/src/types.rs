@@ -829,21 +829,11 @@ impl<'a> IntoIterator for &'a Capabilities {
     }
 }
 
-/// Server text made safe to show or log (SECURITY.md invariant 5): decoded as UTF-8 (invalid
-/// sequences become U+FFFD), with control characters (C0, DEL, C1) and the bidirectional
-/// formatting characters (U+200E, U+200F, U+202A–U+202E, U+2066–U+2069) removed, so a server
-/// cannot forge lines, move the cursor or reorder what the user reads.
+/// Server text made safe to show or log (SECURITY.md invariant 5): the shared rule of
+/// [`mailsec_tls::text::sanitize`].
 ///
 /// ```
 /// use mailsec_pop3::sanitize_text;
 /// assert_eq!(sanitize_text(b"ready\x1b[2J\x07 \xe2\x80\xaeevil"), "ready[2J evil");
 /// ```
-pub fn sanitize_text(text: &[u8]) -> String {
-    String::from_utf8_lossy(text)
-        .chars()
-        .filter(|c| {
-            !c.is_control()
-                && !matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-        })
-        .collect()
-}
+pub use mailsec_tls::text::sanitize as sanitize_text;

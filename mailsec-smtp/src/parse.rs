@@ -566,19 +566,6 @@ pub(crate) fn is_text(b: &[u8]) -> bool {
     }
 }
 
-/// Server text for callers: control characters removed, each invalid UTF-8 sequence replaced
-/// by `?` (one octet, so the text never grows past the line limit it was checked against).
-fn sanitize(b: &[u8]) -> String {
-    let mut out = String::with_capacity(b.len());
-    for chunk in b.utf8_chunks() {
-        out.extend(chunk.valid().chars().filter(|c| !c.is_control()));
-        if !chunk.invalid().is_empty() {
-            out.push('?');
-        }
-    }
-    out
-}
-
 /// An enhanced status code at the start of `text`, of the same class as `code`, followed by
 /// a space or the end (RFC 3463 §2, RFC 2034 §4).
 pub(crate) fn split_enhanced(text: &str, code: ReplyCode) -> Option<(EnhancedCode, &str)> {
@@ -755,7 +742,7 @@ impl ReplyParser {
                 limit: self.max_octets,
             });
         }
-        let text = sanitize(line.get(4..).unwrap_or(b""));
+        let text = mailsec_tls::text::sanitize(line.get(4..).unwrap_or(b""));
         let text = if self.code.is_none() {
             self.code = Some(code);
             match split_enhanced(&text, code) {
@@ -825,14 +812,6 @@ mod tests {
         assert!(split_enhanced("2.1000.1 x", ok).is_none());
         assert!(split_enhanced("22.1.1 x", ok).is_none());
         assert!(split_enhanced("2.1.5.6 x", ok).is_none());
-    }
-
-    #[test]
-    fn sanitize_removes_controls_and_never_grows() {
-        assert_eq!(sanitize(b"a\x00b\x1bc\x7f\xc2\x85d"), "abcd");
-        for input in [&b"\xff\xfe\xfd"[..], b"\xe2\x82", b"ok \xf0\x9f\x92"] {
-            assert!(sanitize(input).len() <= input.len());
-        }
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //!   name verification; [`TlsInfo`] describes an established session.
 //! - [`policy`]: [`ClientTls`] (implicit TLS by default) and [`ServerPolicy`] ("require secure
 //!   channel").
+//! - [`text`]: peer text made safe to show (control and bidi characters removed).
 //! - [`sasl`]: PLAIN, LOGIN, XOAUTH2, OAUTHBEARER and SCRAM-SHA-256 as Sans-IO exchanges.
 //! - [`testing`] (feature `testing`): generated certificates and an in-memory client⇄server pair.
 //!
@@ -43,6 +44,7 @@ pub mod policy;
 pub mod sasl;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod text;
 
 pub use config::{
     CertStore, ClientTlsConfig, ClientTlsConfigBuilder, ServerTlsConfig, ServerTlsConfigBuilder,

@@ -112,9 +112,5 @@ impl SaslError {
 /// Keeps printable ASCII and spaces of peer text, at most `max` characters (SECURITY.md: server
 /// text passed to callers has control characters removed).
 pub(crate) fn sanitize(bytes: &[u8], max: usize) -> String {
-    String::from_utf8_lossy(bytes)
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(max)
-        .collect()
+    crate::text::sanitize(bytes).chars().take(max).collect()
 }

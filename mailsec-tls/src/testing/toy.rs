@@ -85,13 +85,6 @@ pub enum ToyEvent {
     Closed,
 }
 
-fn clean(line: &[u8]) -> String {
-    String::from_utf8_lossy(line)
-        .chars()
-        .filter(|c| !c.is_control())
-        .collect()
-}
-
 /// The toy server machine.
 #[derive(Debug)]
 pub struct ToyServer {
@@ -376,7 +369,7 @@ impl ToyClient {
     }
 
     fn line(&mut self, line: &[u8]) {
-        let text = clean(line);
+        let text = crate::text::sanitize(line);
         match self.state {
             ClientState::Greeting => {
                 if !text.starts_with("* OK") {
