@@ -75,8 +75,8 @@
 //! # Ok::<(), mailsec_pop3::MultilineError>(())
 //! ```
 
-use bytes::{BufMut, Bytes, BytesMut};
-use memchr::{memchr, memchr2};
+use bytes::{Bytes, BytesMut};
+use mailsec_tls::dotstuff;
 
 use crate::error::MultilineError;
 
@@ -98,39 +98,35 @@ pub enum BareLineEndings {
     ToCrlf,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum DecState {
-    /// At the start of a line.
-    LineStart,
-    /// Consumed a `.` at the start of a line.
-    Dot,
-    /// Consumed `.` and CR at the start of a line.
-    DotCr,
-    /// Inside a line.
-    Mid,
-    /// Inside a line, the last byte consumed (and given out) was CR.
-    Cr,
-    /// Consumed the terminator.
-    Done,
-    /// Returned an error.
-    Failed,
+fn multiline_error(e: dotstuff::DecodeError) -> MultilineError {
+    match e {
+        dotstuff::DecodeError::BareLf => MultilineError::BareLf,
+        dotstuff::DecodeError::BareCr => MultilineError::BareCr,
+        dotstuff::DecodeError::UnstuffedDot => MultilineError::UnstuffedDot,
+        dotstuff::DecodeError::LineTooLong { limit } => MultilineError::LineTooLong { limit },
+        // No size limit is set; any other rule broken leaves the decoder failed.
+        _ => MultilineError::Failed,
+    }
 }
 
-/// What one step of the decoder gives out.
-enum Emit {
-    None,
-    Range(usize, usize),
-    Static(&'static [u8]),
+fn encode_error(e: dotstuff::EncodeError) -> MultilineError {
+    match e {
+        dotstuff::EncodeError::BareLf => MultilineError::BareLf,
+        dotstuff::EncodeError::BareCr => MultilineError::BareCr,
+        dotstuff::EncodeError::LineTooLong { limit } => MultilineError::LineTooLong { limit },
+        _ => MultilineError::Finished,
+    }
 }
 
 /// The streaming decoder of a multi-line body. See the [module documentation](self).
+///
+/// A layer over [`mailsec_tls::dotstuff::Decoder`]: no size limit, the stuffed dot counted
+/// in the line, a step ending before a stuffed dot, and strict ([`BareLineEndings::Reject`]:
+/// bare endings and unstuffed dots rejected) or tolerant (passed through, kept).
 #[derive(Clone, Debug)]
 pub struct MultilineDecoder {
-    state: DecState,
-    /// Octets of the current line consumed so far (stuffing included, CRLF not).
-    line_len: usize,
-    max_line: usize,
-    bare: BareLineEndings,
+    inner: dotstuff::Decoder,
+    failed: bool,
     body_len: u64,
 }
 
@@ -144,18 +140,20 @@ impl MultilineDecoder {
     /// A strict decoder with the default line limit, at the start of a body.
     pub fn new() -> Self {
         MultilineDecoder {
-            state: DecState::LineStart,
-            line_len: 0,
-            max_line: DEFAULT_MAX_BODY_LINE,
-            bare: BareLineEndings::Reject,
+            inner: dotstuff::Decoder::new()
+                .with_max_line(DEFAULT_MAX_BODY_LINE)
+                .with_counted_stuffing(true)
+                .with_split_before_dot(true),
+            failed: false,
             body_len: 0,
         }
+        .with_bare_line_endings(BareLineEndings::Reject)
     }
 
     /// The same decoder with another line limit, counting the CRLF (at least 3).
     #[must_use]
     pub fn with_max_line(mut self, max_line: usize) -> Self {
-        self.max_line = max_line.max(3);
+        self.inner = self.inner.with_max_line(max_line.max(3));
         self
     }
 
@@ -163,13 +161,21 @@ impl MultilineDecoder {
     /// acts as [`BareLineEndings::Pass`] here).
     #[must_use]
     pub fn with_bare_line_endings(mut self, bare: BareLineEndings) -> Self {
-        self.bare = bare;
+        self.inner = if bare == BareLineEndings::Reject {
+            self.inner
+                .with_bare_line_endings(dotstuff::BareLineEndings::Reject)
+                .with_unstuffed_dot(dotstuff::UnstuffedDot::Reject)
+        } else {
+            self.inner
+                .with_bare_line_endings(dotstuff::BareLineEndings::Pass)
+                .with_unstuffed_dot(dotstuff::UnstuffedDot::Keep)
+        };
         self
     }
 
     /// Whether the terminator has been consumed.
     pub fn is_done(&self) -> bool {
-        self.state == DecState::Done
+        self.inner.is_done()
     }
 
     /// Body octets given out so far (after unstuffing).
@@ -177,130 +183,17 @@ impl MultilineDecoder {
         self.body_len
     }
 
-    fn strict(&self) -> bool {
-        self.bare == BareLineEndings::Reject
-    }
-
-    fn fail(&mut self, e: MultilineError) -> Result<(usize, Emit), MultilineError> {
-        self.state = DecState::Failed;
-        Err(e)
-    }
-
-    fn grow_line(&mut self, n: usize) -> Result<(), MultilineError> {
-        self.line_len += n;
-        if self.line_len + 2 > self.max_line {
-            self.state = DecState::Failed;
-            return Err(MultilineError::LineTooLong {
-                limit: self.max_line,
-            });
+    /// One step: the shared decoder's, or the error that leaves this one failed.
+    fn step(&mut self, input: &[u8]) -> Result<dotstuff::Step, MultilineError> {
+        if self.failed {
+            return Err(MultilineError::Failed);
         }
-        Ok(())
-    }
-
-    /// One step: consumed count and what to give out.
-    fn step(&mut self, input: &[u8]) -> Result<(usize, Emit), MultilineError> {
-        let mut i = 0;
-        let mut run: Option<usize> = None;
-        let emit_run = |run: Option<usize>, end: usize| match run {
-            Some(s) if s < end => Emit::Range(s, end),
-            _ => Emit::None,
-        };
-        loop {
-            match self.state {
-                DecState::Done => return Ok((i, emit_run(run, i))),
-                DecState::Failed => return Err(MultilineError::Failed),
-                _ if i == input.len() => return Ok((i, emit_run(run, i))),
-                DecState::LineStart => {
-                    if input[i] == b'.' {
-                        if run.is_some() {
-                            return Ok((i, emit_run(run, i)));
-                        }
-                        self.grow_line(1)?;
-                        self.state = DecState::Dot;
-                        i += 1;
-                    } else {
-                        run.get_or_insert(i);
-                        self.state = DecState::Mid;
-                    }
-                }
-                DecState::Dot => match input[i] {
-                    b'.' => {
-                        // The stuffed dot is dropped; this one is body.
-                        run = Some(i);
-                        self.state = DecState::Mid;
-                    }
-                    b'\r' => {
-                        self.state = DecState::DotCr;
-                        i += 1;
-                    }
-                    _ if self.strict() => return self.fail(MultilineError::UnstuffedDot),
-                    _ => {
-                        self.state = DecState::Mid;
-                        return Ok((i, Emit::Static(b".")));
-                    }
-                },
-                DecState::DotCr => match input[i] {
-                    b'\n' => {
-                        self.state = DecState::Done;
-                        return Ok((i + 1, Emit::None));
-                    }
-                    _ if self.strict() => return self.fail(MultilineError::BareCr),
-                    _ => {
-                        self.state = DecState::Mid;
-                        self.grow_line(1)?;
-                        return Ok((i, Emit::Static(b".\r")));
-                    }
-                },
-                DecState::Cr => {
-                    run.get_or_insert(i);
-                    if input[i] == b'\n' {
-                        self.state = DecState::LineStart;
-                        self.line_len = 0;
-                        i += 1;
-                    } else if self.strict() {
-                        return self.fail(MultilineError::BareCr);
-                    } else {
-                        self.grow_line(1)?;
-                        self.state = DecState::Mid;
-                    }
-                }
-                DecState::Mid => {
-                    run.get_or_insert(i);
-                    let rest = &input[i..];
-                    let found = if self.strict() {
-                        memchr2(b'\r', b'\n', rest)
-                    } else {
-                        memchr(b'\r', rest)
-                    };
-                    let Some(j) = found else {
-                        self.grow_line(rest.len())?;
-                        i = input.len();
-                        continue;
-                    };
-                    self.grow_line(j)?;
-                    let at = i + j;
-                    if input[at] == b'\n' {
-                        return self.fail(MultilineError::BareLf);
-                    }
-                    match input.get(at + 1) {
-                        None => {
-                            self.state = DecState::Cr;
-                            i = at + 1;
-                        }
-                        Some(b'\n') => {
-                            self.state = DecState::LineStart;
-                            self.line_len = 0;
-                            i = at + 2;
-                        }
-                        Some(_) if self.strict() => return self.fail(MultilineError::BareCr),
-                        Some(_) => {
-                            self.grow_line(1)?;
-                            i = at + 1;
-                        }
-                    }
-                }
-            }
+        let step = self.inner.decode(input);
+        if let dotstuff::Status::Error(e) = step.status {
+            self.failed = true;
+            return Err(multiline_error(e));
         }
+        Ok(step)
     }
 
     /// Decodes from `input`: returns how many bytes were consumed and at most one body chunk.
@@ -312,14 +205,16 @@ impl MultilineDecoder {
         &mut self,
         input: &'a [u8],
     ) -> Result<(usize, Option<&'a [u8]>), MultilineError> {
-        let (used, emit) = self.step(input)?;
-        let chunk = match emit {
-            Emit::None => None,
-            Emit::Range(a, b) => Some(&input[a..b]),
-            Emit::Static(s) => Some(s),
+        let step = self.step(input)?;
+        let chunk = if !step.literal.is_empty() {
+            Some(step.literal)
+        } else if !step.body.is_empty() {
+            Some(&input[step.body])
+        } else {
+            None
         };
         self.body_len += chunk.map_or(0, |c| c.len() as u64);
-        Ok((used, chunk))
+        Ok((step.consumed, chunk))
     }
 
     /// Decodes as much of `input` as possible, handing each body chunk to `sink` as a
@@ -347,13 +242,15 @@ impl MultilineDecoder {
     ) -> Result<usize, MultilineError> {
         let mut at = 0;
         while at < input.len() && !self.is_done() {
-            let (used, emit) = self.step(&input[at..])?;
-            let chunk = match emit {
-                Emit::None => None,
-                Emit::Range(a, b) => Some(input.slice(at + a..at + b)),
-                Emit::Static(s) => Some(Bytes::from_static(s)),
+            let step = self.step(&input[at..])?;
+            let chunk = if !step.literal.is_empty() {
+                Some(Bytes::from_static(step.literal))
+            } else if !step.body.is_empty() {
+                Some(input.slice(at + step.body.start..at + step.body.end))
+            } else {
+                None
             };
-            at += used;
+            at += step.consumed;
             if let Some(c) = chunk {
                 self.body_len += c.len() as u64;
                 sink(c);
@@ -364,18 +261,12 @@ impl MultilineDecoder {
 }
 
 /// The streaming dot-stuffing encoder. See the [module documentation](self).
+///
+/// A layer over [`mailsec_tls::dotstuff::Encoder`] without a line limit, keeping partial
+/// output on error.
 #[derive(Clone, Debug)]
 pub struct MultilineEncoder {
-    bare: BareLineEndings,
-    /// The next byte starts a line.
-    line_start: bool,
-    /// The last body byte was a CR whose LF (or not) has not been seen.
-    pending_cr: bool,
-    /// Nothing has been written yet.
-    empty: bool,
-    /// The last thing written was CRLF.
-    at_crlf: bool,
-    finished: bool,
+    inner: dotstuff::Encoder,
 }
 
 impl Default for MultilineEncoder {
@@ -388,106 +279,40 @@ impl MultilineEncoder {
     /// An encoder that rejects bare CR and LF.
     pub fn new() -> Self {
         MultilineEncoder {
-            bare: BareLineEndings::Reject,
-            line_start: true,
-            pending_cr: false,
-            empty: true,
-            at_crlf: false,
-            finished: false,
+            inner: dotstuff::Encoder::new()
+                .with_max_line(usize::MAX)
+                .with_keep_partial(true),
         }
+        .with_bare_line_endings(BareLineEndings::Reject)
     }
 
     /// The same encoder with another policy for bare CR and LF.
     #[must_use]
     pub fn with_bare_line_endings(mut self, bare: BareLineEndings) -> Self {
-        self.bare = bare;
+        self.inner = self.inner.with_bare_line_endings(match bare {
+            BareLineEndings::Reject => dotstuff::BareLineEndings::Reject,
+            BareLineEndings::Pass => dotstuff::BareLineEndings::Pass,
+            BareLineEndings::ToCrlf => dotstuff::BareLineEndings::ConvertToCrlf,
+        });
         self
-    }
-
-    /// Handles the byte after a pending CR (`next`: `None` at the end of the body). Returns
-    /// whether `next` (a LF) was consumed.
-    fn resolve_cr(&mut self, next: Option<u8>, out: &mut BytesMut) -> Result<bool, MultilineError> {
-        self.pending_cr = false;
-        let crlf = next == Some(b'\n');
-        match self.bare {
-            _ if crlf => out.put_slice(b"\r\n"),
-            BareLineEndings::Reject => return Err(MultilineError::BareCr),
-            BareLineEndings::Pass => out.put_u8(b'\r'),
-            BareLineEndings::ToCrlf => out.put_slice(b"\r\n"),
-        }
-        self.at_crlf = crlf || self.bare == BareLineEndings::ToCrlf;
-        self.line_start = true;
-        Ok(crlf)
     }
 
     /// Encodes the next chunk of body into `out` (which grows by at most twice the chunk).
     ///
     /// In [`BareLineEndings::Reject`] mode an error leaves part of the body written: the
     /// response is broken and the connection must be closed.
-    pub fn encode(&mut self, mut chunk: &[u8], out: &mut BytesMut) -> Result<(), MultilineError> {
-        if self.finished {
+    pub fn encode(&mut self, chunk: &[u8], out: &mut BytesMut) -> Result<(), MultilineError> {
+        if self.inner.is_finished() {
             return Err(MultilineError::Finished);
         }
-        out.reserve(chunk.len() + chunk.len() / 8 + 4);
-        if !chunk.is_empty() {
-            self.empty = false;
-        }
-        while !chunk.is_empty() {
-            if self.pending_cr {
-                let took_lf = self.resolve_cr(chunk.first().copied(), out)?;
-                if took_lf {
-                    chunk = &chunk[1..];
-                }
-                continue;
-            }
-            if self.line_start {
-                if chunk[0] == b'.' {
-                    out.put_u8(b'.');
-                }
-                self.line_start = false;
-            }
-            let Some(j) = memchr2(b'\r', b'\n', chunk) else {
-                out.put_slice(chunk);
-                self.at_crlf = false;
-                return Ok(());
-            };
-            out.put_slice(&chunk[..j]);
-            self.at_crlf = false;
-            if chunk[j] == b'\r' {
-                self.pending_cr = true;
-            } else {
-                // A LF not preceded by CR (a preceding CR would be pending).
-                match self.bare {
-                    BareLineEndings::Reject => return Err(MultilineError::BareLf),
-                    BareLineEndings::Pass => out.put_u8(b'\n'),
-                    BareLineEndings::ToCrlf => {
-                        out.put_slice(b"\r\n");
-                        self.at_crlf = true;
-                    }
-                }
-                self.line_start = true;
-            }
-            chunk = &chunk[j + 1..];
-        }
-        Ok(())
+        self.inner.encode(chunk, out).map_err(encode_error)
     }
 
     /// Ends the body: a pending CR is resolved, CRLF is added unless the body is empty or
     /// ended with a line end, and the terminator `.\r\n` is written.
     pub fn finish(&mut self, out: &mut BytesMut) -> Result<(), MultilineError> {
-        if self.finished {
-            return Err(MultilineError::Finished);
-        }
-        if self.pending_cr {
-            self.resolve_cr(None, out)?;
-        }
         // In Pass mode a body ending in a bare CR or LF gets a full CRLF too.
-        if !self.empty && !self.at_crlf {
-            out.put_slice(b"\r\n");
-        }
-        out.put_slice(b".\r\n");
-        self.finished = true;
-        Ok(())
+        self.inner.finish(out).map_err(encode_error)
     }
 }
 

@@ -35,27 +35,29 @@
 use std::ops::Range;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use mailsec_tls::dotstuff;
 
 use crate::error::{DataError, EncodeError};
 use crate::types::{Command, MAX_TEXT_LINE};
 
-const CR: u8 = b'\r';
-const LF: u8 = b'\n';
+fn data_error(e: dotstuff::DecodeError) -> DataError {
+    match e {
+        dotstuff::DecodeError::BareLf => DataError::BareLf,
+        dotstuff::DecodeError::BareCr => DataError::BareCr,
+        dotstuff::DecodeError::LineTooLong { limit } => DataError::LineTooLong { limit },
+        dotstuff::DecodeError::MessageTooBig { limit } => DataError::MessageTooBig { limit },
+        // Not produced with `UnstuffedDot::Remove`; the nearest rule is the bare ending's.
+        _ => DataError::BareCr,
+    }
+}
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum State {
-    /// After CRLF, or at the very start of the data.
-    LineStart,
-    /// A dot at the start of a line has been consumed.
-    Dot,
-    /// `.` then CR at the start of a line.
-    DotCr,
-    /// Inside a line.
-    Mid,
-    /// After a CR inside a line (the CR already handed out).
-    Cr,
-    /// The terminator has been consumed.
-    Done,
+fn encode_error(e: dotstuff::EncodeError) -> EncodeError {
+    match e {
+        dotstuff::EncodeError::BareLf => EncodeError::BareLf,
+        dotstuff::EncodeError::BareCr => EncodeError::BareCr,
+        dotstuff::EncodeError::LineTooLong { limit } => EncodeError::LineTooLong { limit },
+        _ => EncodeError::Finished,
+    }
 }
 
 /// What one [`DataDecoder::decode`] call did.
@@ -108,333 +110,81 @@ pub struct Fed {
 /// input is chunked: a text line at most [`MAX_TEXT_LINE`] octets counting its CRLF and not
 /// counting a stuffed dot (RFC 5321 §4.5.3.1.6), and a body (after unstuffing, CRLFs counted)
 /// at most `max_size` octets.
+///
+/// A layer over [`mailsec_tls::dotstuff::Decoder`] (strict: bare line endings rejected, a
+/// leading dot removed).
 #[derive(Clone, Debug)]
 pub struct DataDecoder {
-    state: State,
-    failed: Option<DataError>,
-    max_content: usize,
-    max_size: u64,
-    line_len: usize,
-    size: u64,
-    consumed: u64,
+    inner: dotstuff::Decoder,
 }
 
 impl DataDecoder {
     /// A decoder for a message of at most `max_size` body octets (from SIZE, RFC 1870).
     pub fn new(max_size: u64) -> DataDecoder {
         DataDecoder {
-            state: State::LineStart,
-            failed: None,
-            max_content: MAX_TEXT_LINE - 2,
-            max_size,
-            line_len: 0,
-            size: 0,
-            consumed: 0,
+            inner: dotstuff::Decoder::new()
+                .with_max_size(max_size)
+                .with_max_line(MAX_TEXT_LINE)
+                .with_bare_line_endings(dotstuff::BareLineEndings::Reject)
+                .with_unstuffed_dot(dotstuff::UnstuffedDot::Remove),
         }
     }
 
     /// Sets another line limit, counting the CRLF (at least 2).
     pub fn with_max_line(mut self, max_line: usize) -> DataDecoder {
-        self.max_content = max_line.saturating_sub(2);
+        self.inner = self.inner.with_max_line(max_line);
         self
     }
 
     /// Starts over for a new message.
     pub fn reset(&mut self) {
-        self.state = State::LineStart;
-        self.failed = None;
-        self.line_len = 0;
-        self.size = 0;
-        self.consumed = 0;
+        self.inner.reset();
     }
 
     /// Whether the terminator has been consumed.
     pub fn is_done(&self) -> bool {
-        self.state == State::Done
+        self.inner.is_done()
     }
 
     /// The error reported, if any.
     pub fn error(&self) -> Option<DataError> {
-        self.failed
+        self.inner.error().map(data_error)
     }
 
     /// Body octets handed out so far.
     pub fn body_size(&self) -> u64 {
-        self.size
+        self.inner.body_size()
     }
 
     /// Input octets consumed so far.
     pub fn consumed(&self) -> u64 {
-        self.consumed
+        self.inner.consumed()
     }
 
     /// Decodes from the start of `input` up to the next stuffed dot, the end of the input,
     /// an error or the terminator.
     pub fn decode(&mut self, input: &[u8]) -> Step {
-        let step = if self.state == State::Done {
-            Step {
-                consumed: 0,
-                body: 0..0,
-                status: Status::End,
-            }
-        } else if self.failed.is_some() {
-            self.discard(input)
-        } else {
-            self.strict(input)
-        };
-        self.consumed += step.consumed as u64;
-        step
+        let step = self.inner.decode(input);
+        Step {
+            consumed: step.consumed,
+            body: step.body,
+            status: match step.status {
+                dotstuff::Status::Continue => Status::Continue,
+                dotstuff::Status::End => Status::End,
+                dotstuff::Status::Error(e) => Status::Error(data_error(e)),
+            },
+        }
     }
 
     /// Decodes as much of `input` as belongs to the message, handing each body chunk (a slice
     /// of `input`) to `on_body`. Stops after the terminator; goes on past an error (which is
     /// returned) to find it.
-    pub fn feed(&mut self, input: &Bytes, mut on_body: impl FnMut(Bytes)) -> Fed {
-        let mut pos = 0;
-        let mut error = None;
-        loop {
-            let step = self.decode(&input[pos..]);
-            if !step.body.is_empty() {
-                on_body(input.slice(pos + step.body.start..pos + step.body.end));
-            }
-            pos += step.consumed;
-            match step.status {
-                Status::End => {
-                    return Fed {
-                        consumed: pos,
-                        ended: true,
-                        error,
-                    };
-                }
-                Status::Error(e) => error = Some(e),
-                Status::Continue if pos == input.len() => {
-                    return Fed {
-                        consumed: pos,
-                        ended: false,
-                        error,
-                    };
-                }
-                Status::Continue => {}
-            }
-        }
-    }
-
-    fn fail(&mut self, start: usize, i: usize, e: DataError) -> Step {
-        self.failed = Some(e);
-        Step {
-            consumed: i,
-            body: start..i,
-            status: Status::Error(e),
-        }
-    }
-
-    fn strict(&mut self, input: &[u8]) -> Step {
-        let len = input.len();
-        let mut i = 0;
-        let mut start = 0;
-        let cont = |start: usize, i: usize| Step {
-            consumed: i,
-            body: start..i,
-            status: Status::Continue,
-        };
-        loop {
-            match self.state {
-                State::Mid => {
-                    let content_budget = self.max_content - self.line_len;
-                    let size_budget = self.max_size - self.size;
-                    let w = (content_budget as u64).min(size_budget);
-                    let remaining = len - i;
-                    let window_end = if w >= remaining as u64 {
-                        len
-                    } else {
-                        i + w as usize + 1
-                    };
-                    match memchr::memchr2(CR, LF, &input[i..window_end]) {
-                        None => {
-                            let n = window_end - i;
-                            if (n as u64) <= w {
-                                self.line_len += n;
-                                self.size += n as u64;
-                                return cont(start, len);
-                            }
-                            // The octet at i + w is over a limit.
-                            self.line_len += w as usize;
-                            self.size += w;
-                            let e = if content_budget as u64 <= size_budget {
-                                DataError::LineTooLong {
-                                    limit: self.max_content + 2,
-                                }
-                            } else {
-                                DataError::MessageTooBig {
-                                    limit: self.max_size,
-                                }
-                            };
-                            return self.fail(start, i + w as usize, e);
-                        }
-                        Some(off) => {
-                            self.line_len += off;
-                            self.size += off as u64;
-                            i += off;
-                            if input[i] == LF {
-                                return self.fail(start, i, DataError::BareLf);
-                            }
-                            if self.size >= self.max_size {
-                                return self.fail(start, i, self.too_big());
-                            }
-                            self.size += 1;
-                            i += 1;
-                            self.state = State::Cr;
-                        }
-                    }
-                }
-                State::Cr => {
-                    if i == len {
-                        return cont(start, i);
-                    }
-                    if input[i] != LF {
-                        self.state = State::Mid;
-                        return self.fail(start, i, DataError::BareCr);
-                    }
-                    if self.size >= self.max_size {
-                        return self.fail(start, i, self.too_big());
-                    }
-                    self.size += 1;
-                    i += 1;
-                    self.line_len = 0;
-                    self.state = State::LineStart;
-                }
-                State::LineStart => {
-                    if i == len {
-                        return cont(start, i);
-                    }
-                    if input[i] == b'.' {
-                        if input.get(i + 1..i + 3) == Some(b"\r\n") {
-                            // The terminator: the body so far ends here.
-                            self.state = State::Done;
-                            return Step {
-                                consumed: i + 3,
-                                body: start..i,
-                                status: Status::End,
-                            };
-                        }
-                        self.state = State::Dot;
-                        if i > start {
-                            return Step {
-                                consumed: i + 1,
-                                body: start..i,
-                                status: Status::Continue,
-                            };
-                        }
-                        i += 1;
-                        start = i;
-                    } else {
-                        self.state = State::Mid;
-                    }
-                }
-                State::Dot => {
-                    if i == len {
-                        return cont(start, i);
-                    }
-                    if input[i] == CR {
-                        i += 1;
-                        start = i;
-                        self.state = State::DotCr;
-                    } else {
-                        // RFC 5321 §4.5.2: a leading dot with more on the line is removed.
-                        self.state = State::Mid;
-                    }
-                }
-                State::DotCr => {
-                    if i == len {
-                        return cont(start, i);
-                    }
-                    if input[i] != LF {
-                        self.state = State::Mid;
-                        return self.fail(start, i, DataError::BareCr);
-                    }
-                    self.state = State::Done;
-                    return Step {
-                        consumed: i + 1,
-                        body: start..start,
-                        status: Status::End,
-                    };
-                }
-                State::Done => {
-                    return Step {
-                        consumed: i,
-                        body: start..i,
-                        status: Status::End,
-                    };
-                }
-            }
-        }
-    }
-
-    fn too_big(&self) -> DataError {
-        DataError::MessageTooBig {
-            limit: self.max_size,
-        }
-    }
-
-    /// After an error: no body, no limits, only the real `CRLF.CRLF` ends the data.
-    fn discard(&mut self, input: &[u8]) -> Step {
-        let len = input.len();
-        let mut i = 0;
-        while i < len {
-            match self.state {
-                State::Mid => match memchr::memchr(CR, &input[i..]) {
-                    None => i = len,
-                    Some(off) => {
-                        i += off + 1;
-                        self.state = State::Cr;
-                    }
-                },
-                State::Cr => {
-                    if input[i] == LF {
-                        i += 1;
-                        self.state = State::LineStart;
-                    } else {
-                        self.state = State::Mid;
-                    }
-                }
-                State::LineStart => {
-                    if input[i] == b'.' {
-                        i += 1;
-                        self.state = State::Dot;
-                    } else {
-                        self.state = State::Mid;
-                    }
-                }
-                State::Dot => {
-                    if input[i] == CR {
-                        i += 1;
-                        self.state = State::DotCr;
-                    } else {
-                        self.state = State::Mid;
-                    }
-                }
-                State::DotCr => {
-                    if input[i] == LF {
-                        self.state = State::Done;
-                        return Step {
-                            consumed: i + 1,
-                            body: 0..0,
-                            status: Status::End,
-                        };
-                    }
-                    self.state = State::Mid;
-                }
-                State::Done => break,
-            }
-        }
-        Step {
-            consumed: i,
-            body: 0..0,
-            status: if self.state == State::Done {
-                Status::End
-            } else {
-                Status::Continue
-            },
+    pub fn feed(&mut self, input: &Bytes, on_body: impl FnMut(Bytes)) -> Fed {
+        let fed = self.inner.feed(input, on_body);
+        Fed {
+            consumed: fed.consumed,
+            ended: fed.ended,
+            error: fed.error.map(data_error),
         }
     }
 }
@@ -451,15 +201,6 @@ pub enum BareLineEndings {
     ConvertToCrlf,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum EncState {
-    LineStart,
-    Mid,
-    /// A CR has been seen and not yet written.
-    Cr,
-    Finished,
-}
-
 /// The client's DATA sender: dot-stuffs the body (RFC 5321 §4.5.2), checks line lengths,
 /// adds a final CRLF if the body lacks one, and the terminator `.CRLF`. Stream the body with
 /// any chunking through [`encode`](Self::encode), then call [`finish`](Self::finish).
@@ -467,12 +208,11 @@ enum EncState {
 /// On error nothing of that call is written and the encoder is unchanged. The message cannot
 /// be sent as it is: do not finish (that would deliver a truncated message); close the
 /// connection instead.
+///
+/// A layer over [`mailsec_tls::dotstuff::Encoder`].
 #[derive(Clone, Debug)]
 pub struct DataEncoder {
-    state: EncState,
-    mode: BareLineEndings,
-    max_content: usize,
-    line_len: usize,
+    inner: dotstuff::Encoder,
 }
 
 impl Default for DataEncoder {
@@ -485,105 +225,35 @@ impl DataEncoder {
     /// An encoder refusing bare line endings, with lines limited to [`MAX_TEXT_LINE`].
     pub fn new() -> DataEncoder {
         DataEncoder {
-            state: EncState::LineStart,
-            mode: BareLineEndings::Reject,
-            max_content: MAX_TEXT_LINE - 2,
-            line_len: 0,
+            inner: dotstuff::Encoder::new()
+                .with_bare_line_endings(dotstuff::BareLineEndings::Reject)
+                .with_max_line(MAX_TEXT_LINE),
         }
     }
 
     /// Sets what to do with bare line endings.
     pub fn with_bare_line_endings(mut self, mode: BareLineEndings) -> DataEncoder {
-        self.mode = mode;
+        self.inner = self.inner.with_bare_line_endings(match mode {
+            BareLineEndings::Reject => dotstuff::BareLineEndings::Reject,
+            BareLineEndings::ConvertToCrlf => dotstuff::BareLineEndings::ConvertToCrlf,
+        });
         self
     }
 
     /// Sets another line limit, counting the CRLF; `usize::MAX` disables the check.
     pub fn with_max_line(mut self, max_line: usize) -> DataEncoder {
-        self.max_content = max_line.saturating_sub(2);
+        self.inner = self.inner.with_max_line(max_line);
         self
     }
 
     /// Appends the encoded form of the next piece of the body.
     pub fn encode(&mut self, body: &[u8], out: &mut BytesMut) -> Result<(), EncodeError> {
-        let saved = (self.state, self.line_len);
-        let mark = out.len();
-        let r = self.encode_inner(body, out);
-        if r.is_err() {
-            (self.state, self.line_len) = saved;
-            out.truncate(mark);
-        }
-        r
-    }
-
-    fn line_end(&mut self, out: &mut BytesMut) {
-        out.put_slice(b"\r\n");
-        self.line_len = 0;
-        self.state = EncState::LineStart;
-    }
-
-    fn encode_inner(&mut self, body: &[u8], out: &mut BytesMut) -> Result<(), EncodeError> {
-        let len = body.len();
-        let mut i = 0;
-        out.reserve(len + len / 64 + 8);
-        while i < len {
-            match self.state {
-                EncState::Finished => return Err(EncodeError::Finished),
-                EncState::Cr => {
-                    if body[i] == LF {
-                        i += 1;
-                    } else if self.mode == BareLineEndings::Reject {
-                        return Err(EncodeError::BareCr);
-                    }
-                    self.line_end(out);
-                }
-                EncState::LineStart => {
-                    if body[i] == b'.' {
-                        out.put_u8(b'.');
-                    }
-                    self.state = EncState::Mid;
-                }
-                EncState::Mid => {
-                    let rest = &body[i..];
-                    let n = memchr::memchr2(CR, LF, rest).unwrap_or(rest.len());
-                    if self.line_len + n > self.max_content {
-                        return Err(EncodeError::LineTooLong {
-                            limit: self.max_content.saturating_add(2),
-                        });
-                    }
-                    out.put_slice(&rest[..n]);
-                    self.line_len += n;
-                    i += n;
-                    if i < len {
-                        if body[i] == LF {
-                            if self.mode == BareLineEndings::Reject {
-                                return Err(EncodeError::BareLf);
-                            }
-                            self.line_end(out);
-                        } else {
-                            self.state = EncState::Cr;
-                        }
-                        i += 1;
-                    }
-                }
-            }
-        }
-        Ok(())
+        self.inner.encode(body, out).map_err(encode_error)
     }
 
     /// Ends the body: a CRLF if the last line lacks one, then `.CRLF`.
     pub fn finish(&mut self, out: &mut BytesMut) -> Result<(), EncodeError> {
-        match self.state {
-            EncState::Finished => return Err(EncodeError::Finished),
-            EncState::Cr if self.mode == BareLineEndings::Reject => {
-                return Err(EncodeError::BareCr);
-            }
-            EncState::Cr | EncState::Mid => out.put_slice(b"\r\n"),
-            EncState::LineStart => {}
-        }
-        out.put_slice(b".\r\n");
-        self.state = EncState::Finished;
-        Ok(())
+        self.inner.finish(out).map_err(encode_error)
     }
 }
 

@@ -15,6 +15,8 @@
 //!
 //! - [`Machine`] and [`Output`]: the one contract of every client and server machine.
 //! - [`framer::LineFramer`]: the bounded CRLF line framer all three protocols share.
+//! - [`dotstuff`]: the dot-stuffing codec (`CRLF.CRLF`-terminated bodies) of SMTP DATA and
+//!   POP3 multi-line responses.
 //! - [`Pipe`]: plaintext, implicit TLS, or a STARTTLS upgrade at an exact byte boundary.
 //! - [`Driver`]: runs any machine over `futures_io::{AsyncRead, AsyncWrite}` (tokio through
 //!   `tokio_util::compat`, smol directly).
@@ -34,6 +36,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod config;
+pub mod dotstuff;
 pub mod driver;
 mod error;
 pub mod framer;
