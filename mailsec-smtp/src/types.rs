@@ -1114,7 +1114,9 @@ impl Extensions {
         };
         let list = reply.lines[1..]
             .iter()
-            .filter(|l| !l.is_empty())
+            // A line of nothing but spaces names no extension (and would not survive a round
+            // trip as one).
+            .filter(|l| !l.trim_matches(' ').is_empty())
             .map(|l| parse::extension(l))
             .collect();
         Ok(Extensions {

@@ -24,6 +24,19 @@ fn domain() -> impl Strategy<Value = Domain> {
 }
 
 #[test]
+fn blank_ehlo_lines_name_no_extension() {
+    // Found by the smtp_reply fuzz target: a `250-` line of spaces became an empty keyword.
+    let (reply, _) = parse_reply(b"250-mx.example\r\n250-   \r\n250 SIZE 100\r\n")
+        .unwrap()
+        .unwrap();
+    let ext = Extensions::from_reply(&reply).unwrap();
+    assert_eq!(
+        ext.iter().collect::<Vec<_>>(),
+        [&Extension::Size(Some(100))]
+    );
+}
+
+#[test]
 fn ambiguous_greeting_domain_is_refused() {
     let e = Extensions::new(&Domain::new(b"2.0.0").unwrap())
         .with_greeting("hello")
