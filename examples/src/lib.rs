@@ -13,3 +13,4 @@
 pub mod capture;
 pub mod maildir;
 pub mod toy_server;
+pub mod users;
