@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod capture;
+pub mod listener;
 pub mod maildir;
 pub mod toy_server;
 pub mod users;
