@@ -13,5 +13,6 @@
 pub mod capture;
 pub mod listener;
 pub mod maildir;
+pub mod server_cli;
 pub mod toy_server;
 pub mod users;

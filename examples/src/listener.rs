@@ -52,7 +52,6 @@
 //! # Ok(()) }
 //! ```
 
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -238,7 +237,11 @@ impl Listener {
     /// Accepts connections until `shutdown` fires, then lets the running sessions end (see the
     /// [module docs](self)) and returns. `make_session` builds the machine and handler of each
     /// connection; it runs in the accept loop, so it must be quick.
-    pub async fn serve<M, H, F>(self, mut make_session: F, shutdown: CancellationToken) -> ServeReport
+    pub async fn serve<M, H, F>(
+        self,
+        mut make_session: F,
+        shutdown: CancellationToken,
+    ) -> ServeReport
     where
         M: Machine + Send + 'static,
         M::Event: Send,
@@ -321,7 +324,7 @@ fn tally(report: &mut ServeReport, done: Result<bool, tokio::task::JoinError>) {
 }
 
 /// Drives one session to its end; returns whether it was aborted at the end of the grace.
-fn run_session<M, H>(
+async fn run_session<M, H>(
     stream: TcpStream,
     tls: ConnectionTls,
     mut info: ConnectionInfo,
@@ -329,70 +332,64 @@ fn run_session<M, H>(
     mut handler: H,
     shutdown: CancellationToken,
     options: Arc<ListenerOptions>,
-) -> impl Future<Output = bool> + Send + 'static
+) -> bool
 where
     M: Machine + Send + 'static,
     M::Event: Send,
     H: SessionHandler<M>,
 {
-    async move {
-        let _ = stream.set_nodelay(true);
-        let stream = stream.compat();
-        let mut driver = match tls {
-            ConnectionTls::None => Driver::new(machine, stream, TokioTimer, None),
-            ConnectionTls::StartTls(config) => Driver::new(
-                machine,
-                stream,
-                TokioTimer,
-                Some(TlsSetup::Server(config)),
-            ),
-            ConnectionTls::Implicit(config) => {
-                match Driver::implicit_tls(machine, stream, TokioTimer, TlsSetup::Server(config))
-                {
-                    Ok(driver) => driver,
-                    Err(err) => {
-                        handler.on_end(SessionEnd::TlsSetup(err), &info);
-                        return false;
-                    }
+    let _ = stream.set_nodelay(true);
+    let stream = stream.compat();
+    let mut driver = match tls {
+        ConnectionTls::None => Driver::new(machine, stream, TokioTimer, None),
+        ConnectionTls::StartTls(config) => {
+            Driver::new(machine, stream, TokioTimer, Some(TlsSetup::Server(config)))
+        }
+        ConnectionTls::Implicit(config) => {
+            match Driver::implicit_tls(machine, stream, TokioTimer, TlsSetup::Server(config)) {
+                Ok(driver) => driver,
+                Err(err) => {
+                    handler.on_end(SessionEnd::TlsSetup(err), &info);
+                    return false;
                 }
             }
+        }
+    };
+    driver.set_max_pending_wire(options.max_pending_wire);
+    driver.set_close_timeout(options.close_timeout);
+    let mut grace_deadline: Option<tokio::time::Instant> = None;
+    let end = loop {
+        let grace = async {
+            match grace_deadline {
+                Some(deadline) => tokio::time::sleep_until(deadline).await,
+                None => std::future::pending().await,
+            }
         };
-        driver.set_max_pending_wire(options.max_pending_wire);
-        driver.set_close_timeout(options.close_timeout);
-        let mut grace_deadline: Option<tokio::time::Instant> = None;
-        let end = loop {
-            let grace = async {
-                match grace_deadline {
-                    Some(deadline) => tokio::time::sleep_until(deadline).await,
-                    None => std::future::pending().await,
-                }
-            };
-            let step = tokio::select! {
-                biased;
-                _ = grace => break SessionEnd::Aborted,
-                _ = shutdown.cancelled(), if grace_deadline.is_none() => None,
-                step = driver.next_event() => Some(step),
-            };
-            let Some(step) = step else {
-                grace_deadline = Some(tokio::time::Instant::now() + options.shutdown_grace);
+        let step = tokio::select! {
+            biased;
+            _ = grace => break SessionEnd::Aborted,
+            _ = shutdown.cancelled(), if grace_deadline.is_none() => None,
+            step = driver.next_event() => Some(step),
+        };
+        let Some(step) = step else {
+            grace_deadline = Some(tokio::time::Instant::now() + options.shutdown_grace);
+            refresh(&mut info, &driver);
+            handler.on_shutdown(driver.machine_mut(), &info);
+            continue;
+        };
+        match step {
+            Ok(Some(event)) => {
                 refresh(&mut info, &driver);
-                handler.on_shutdown(driver.machine_mut(), &info);
-                continue;
-            };
-            match step {
-                Ok(Some(event)) => {
-                    refresh(&mut info, &driver);
-                    handler.on_event(driver.machine_mut(), event, &info);
-                }
-                Ok(None) => break SessionEnd::Closed,
-                Err(err) => break SessionEnd::Failed(err),
+                handler.on_event(driver.machine_mut(), event, &info);
             }
-        };
-        refresh(&mut info, &driver);
-        let aborted = matches!(end, SessionEnd::Aborted);
-        handler.on_end(end, &info);
-        aborted
-    }
+            Ok(None) => break SessionEnd::Closed,
+            Err(err) => break SessionEnd::Failed(err),
+        }
+    };
+    refresh(&mut info, &driver);
+    let aborted = matches!(end, SessionEnd::Aborted);
+    handler.on_end(end, &info);
+    aborted
 }
 
 fn refresh<M, S, T>(info: &mut ConnectionInfo, driver: &Driver<M, S, T>)
@@ -439,7 +436,11 @@ mod tests {
                 .unwrap()
                 .push((conn.id, "shutdown".into(), conn.secure));
         }
-        fn on_end(&mut self, end: SessionEnd<mailsec_tls::testing::toy::ToyError>, conn: &ConnectionInfo) {
+        fn on_end(
+            &mut self,
+            end: SessionEnd<mailsec_tls::testing::toy::ToyError>,
+            conn: &ConnectionInfo,
+        ) {
             let what = match end {
                 SessionEnd::Closed => "end:closed".to_owned(),
                 SessionEnd::Aborted => "end:aborted".to_owned(),
@@ -612,7 +613,10 @@ mod tests {
         raw.write_all(b"CAPA\r\n").await.unwrap();
         let mut buf = Vec::new();
         let _ = tokio::time::timeout(Duration::from_secs(5), raw.read_to_end(&mut buf)).await;
-        assert!(!buf.windows(4).any(|w| w == b"* OK"), "no greeting in clear");
+        assert!(
+            !buf.windows(4).any(|w| w == b"* OK"),
+            "no greeting in clear"
+        );
         let seen = server.seen.clone();
         stop(server).await;
         let seen = events_of(&seen);
@@ -732,7 +736,9 @@ mod tests {
         server.shutdown.cancel();
         // The session is still served during the grace period.
         tokio::time::sleep(Duration::from_millis(100)).await;
-        conn.write_all(b"ECHO still here\r\nQUIT\r\n").await.unwrap();
+        conn.write_all(b"ECHO still here\r\nQUIT\r\n")
+            .await
+            .unwrap();
         assert!(read_until(&mut conn, b"BYE", Duration::from_secs(5)).await);
         let report = tokio::time::timeout(Duration::from_secs(5), server.task)
             .await
@@ -777,7 +783,9 @@ mod tests {
             shutdown.clone(),
         ));
         let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
-        conn.write_all(b"ECHO a\r\nECHO b\r\nQUIT\r\n").await.unwrap();
+        conn.write_all(b"ECHO a\r\nECHO b\r\nQUIT\r\n")
+            .await
+            .unwrap();
         assert!(read_until(&mut conn, b"BYE", Duration::from_secs(5)).await);
         drop(conn);
         shutdown.cancel();

@@ -213,7 +213,11 @@ fn host_part(hostname: &str) -> String {
 
 /// The leading decimal number of a maildir name (its delivery second), for ordering.
 fn leading_number(name: &str) -> u64 {
-    let digits: String = name.chars().take_while(char::is_ascii_digit).take(19).collect();
+    let digits: String = name
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .take(19)
+        .collect();
     digits.parse().unwrap_or(u64::MAX)
 }
 
@@ -510,9 +514,7 @@ impl Mailbox {
                 });
             }
         }
-        out.sort_by(|a, b| {
-            (leading_number(&a.id), &a.id).cmp(&(leading_number(&b.id), &b.id))
-        });
+        out.sort_by(|a, b| (leading_number(&a.id), &a.id).cmp(&(leading_number(&b.id), &b.id)));
         Ok(out)
     }
 
@@ -660,7 +662,7 @@ mod tests {
         let id = d.id().to_owned();
         let tmp_dir = tmp.path().join("mail/alice/tmp");
         d.write_chunk(&body[..10]).unwrap();
-        assert_eq!(files(&tmp_dir), [id.clone()], "in tmp/ while writing");
+        assert_eq!(files(&tmp_dir), vec![id.clone()], "in tmp/ while writing");
         assert!(files(&tmp.path().join("mail/alice/new")).is_empty());
         d.write_chunk(&body[10..]).unwrap();
         assert_eq!(d.len(), body.len() as u64);
@@ -668,7 +670,7 @@ mod tests {
         assert_eq!(info.id, id);
         assert_eq!(info.location, Location::New);
         assert!(files(&tmp_dir).is_empty());
-        assert_eq!(files(&tmp.path().join("mail/alice/new")), [id.clone()]);
+        assert_eq!(files(&tmp.path().join("mail/alice/new")), vec![id.clone()]);
         assert_eq!(fs::read(&info.path).unwrap(), body);
         assert_eq!(info.size, body.len() as u64);
     }
@@ -740,11 +742,7 @@ mod tests {
         let got: Vec<(&str, u64)> = list.iter().map(|m| (m.id.as_str(), m.size)).collect();
         assert_eq!(
             got,
-            [
-                (a.id.as_str(), 7),
-                (b.id.as_str(), 16),
-                (c.id.as_str(), 3)
-            ]
+            [(a.id.as_str(), 7), (b.id.as_str(), 16), (c.id.as_str(), 3)]
         );
         assert_eq!(list[1].location, Location::Cur);
         assert_eq!(list[1].flags, flags);
@@ -770,17 +768,11 @@ mod tests {
         let cur = mailbox.move_to_cur(&a.id).unwrap();
         assert_eq!(cur.location, Location::Cur);
         assert_eq!(cur.flags, Flags::default());
-        assert_eq!(
-            files(&mailbox.path().join("cur")),
-            [format!("{}:2,", a.id)]
-        );
+        assert_eq!(files(&mailbox.path().join("cur")), [format!("{}:2,", a.id)]);
         // Still readable by the same id after the move.
         assert!(mailbox.open_message(&a.id).is_ok());
         mailbox.delete(&b.id).unwrap();
-        assert!(matches!(
-            mailbox.delete(&b.id),
-            Err(MaildirError::NotFound)
-        ));
+        assert!(matches!(mailbox.delete(&b.id), Err(MaildirError::NotFound)));
         assert!(matches!(
             mailbox.open_message(&b.id),
             Err(MaildirError::NotFound)
@@ -822,7 +814,10 @@ mod tests {
                 "{bad:?}"
             );
             assert!(matches!(store.deliver(bad), Err(MaildirError::InvalidUser)));
-            assert!(matches!(store.try_lock(bad), Err(MaildirError::InvalidUser)));
+            assert!(matches!(
+                store.try_lock(bad),
+                Err(MaildirError::InvalidUser)
+            ));
         }
         assert!(matches!(
             store.mailbox(&"a".repeat(MAX_USER_LEN + 1)),

@@ -217,7 +217,10 @@ fn prepared_digest(secret: &str) -> Option<[u8; 32]> {
 
 /// Compares two digests without an early exit.
 fn ct_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    let diff = a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    let diff = a
+        .iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y));
     std::hint::black_box(diff) == 0
 }
 
@@ -411,7 +414,11 @@ impl Authenticator for Users {
 /// Hashes `password` for `scheme` with today's default costs (Argon2id m=19 MiB t=2 p=1,
 /// SCRAM [`mailsec_tls::sasl::DEFAULT_ITERATIONS`]) and returns the users-file line
 /// `user:scheme:secret`, for a `hash-password` subcommand to print.
-pub fn hash_password_line(user: &str, scheme: Scheme, password: &str) -> Result<String, UsersError> {
+pub fn hash_password_line(
+    user: &str,
+    scheme: Scheme,
+    password: &str,
+) -> Result<String, UsersError> {
     hash_password_line_with(
         user,
         scheme,
@@ -534,10 +541,7 @@ mod tests {
         // An Argon2 hash whose costs would make every login allocate gigabytes.
         let huge = "a:argon2:$argon2id$v=19$m=4194304,t=2,p=1$c2FsdHNhbHRzYWx0$\
                     YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY\n";
-        assert!(matches!(
-            line_err(huge),
-            (1, LineProblem::BadSecret { .. })
-        ));
+        assert!(matches!(line_err(huge), (1, LineProblem::BadSecret { .. })));
         // The same hash with today's default cost loads: the cost alone was refused.
         assert!(Users::parse(&huge.replace("m=4194304", "m=19456")).is_ok());
     }
@@ -564,7 +568,10 @@ mod tests {
         assert!(!users.get("alice").unwrap().has_scram());
 
         // Through the SASL exchange, PLAIN and LOGIN.
-        assert_eq!(plain(&users, "alice", "correct horse").unwrap().authcid, "alice");
+        assert_eq!(
+            plain(&users, "alice", "correct horse").unwrap().authcid,
+            "alice"
+        );
         assert!(plain(&users, "alice", "wrong").is_none());
         assert!(plain(&users, "mallory", "correct horse").is_none());
         assert!(login(&users, "alice", "correct horse"));
@@ -615,12 +622,15 @@ mod tests {
 
     /// A real SCRAM-SHA-256 exchange, both sides, with the server's signature checked.
     fn scram(users: &Users, user: &str, password: &str) -> Option<Identity> {
-        let mut client =
-            ClientExchange::new(Mechanism::ScramSha256, Credentials::password(user, password))
-                .unwrap();
+        let mut client = ClientExchange::new(
+            Mechanism::ScramSha256,
+            Credentials::password(user, password),
+        )
+        .unwrap();
         let mut server = ServerExchange::new(Mechanism::ScramSha256);
         let first = client.initial_response().unwrap().unwrap();
-        let ServerStep::Challenge(server_first) = server.start_with(Some(first.expose_secret()), users)
+        let ServerStep::Challenge(server_first) =
+            server.start_with(Some(first.expose_secret()), users)
         else {
             panic!("expected the server-first message");
         };
@@ -676,7 +686,10 @@ mod tests {
         assert!(scram(&users, "demo", "x").is_none());
         // A second SCRAM line would conflict with the derived keys.
         let both = format!("demo:plain:x\n{}\n", line("demo", Scheme::ScramSha256, "x"));
-        assert_eq!(line_err(&both), (2, LineProblem::Duplicate(Scheme::ScramSha256)));
+        assert_eq!(
+            line_err(&both),
+            (2, LineProblem::Duplicate(Scheme::ScramSha256))
+        );
     }
 
     #[test]
@@ -709,7 +722,10 @@ mod tests {
             "md5".parse::<Scheme>(),
             Err(UsersError::UnknownScheme(_))
         ));
-        assert_eq!("SCRAM-SHA-256".parse::<Scheme>().unwrap(), Scheme::ScramSha256);
+        assert_eq!(
+            "SCRAM-SHA-256".parse::<Scheme>().unwrap(),
+            Scheme::ScramSha256
+        );
         for scheme in [Scheme::Plain, Scheme::Argon2, Scheme::ScramSha256] {
             let text = line("round", scheme, "trip");
             let users = Users::parse(&text).unwrap();
