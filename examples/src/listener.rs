@@ -62,6 +62,7 @@ use mailsec_tls::{Machine, ServerTlsConfig, TlsError, TlsInfo, TlsSetup};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::compat::TokioAsyncReadCompatExt;
 use tokio_util::sync::CancellationToken;
 
@@ -93,6 +94,10 @@ pub struct ListenerOptions {
     pub max_pending_wire: usize,
     /// How long a closing session may spend flushing its last bytes (default 10 s).
     pub close_timeout: Duration,
+    /// Implicit TLS: how long the handshake may take before the connection is dropped
+    /// (default 30 s), so that a client that connects and sends nothing does not hold a slot
+    /// until the machine's own idle timer (if it started one) fires.
+    pub tls_handshake_timeout: Duration,
 }
 
 impl ListenerOptions {
@@ -104,12 +109,19 @@ impl ListenerOptions {
             shutdown_grace: Duration::from_secs(10),
             max_pending_wire: mailsec_tls::driver::DEFAULT_MAX_PENDING_WIRE,
             close_timeout: Duration::from_secs(10),
+            tls_handshake_timeout: Duration::from_secs(30),
         }
     }
 
     /// Sets [`ListenerOptions::max_connections`] (at least 1).
     pub fn max_connections(mut self, n: usize) -> Self {
         self.max_connections = n.max(1);
+        self
+    }
+
+    /// Sets [`ListenerOptions::tls_handshake_timeout`].
+    pub fn tls_handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.tls_handshake_timeout = timeout;
         self
     }
 
@@ -151,6 +163,9 @@ pub enum SessionEnd<E: std::error::Error + 'static> {
     TlsSetup(TlsError),
     /// Still running when the shutdown grace period ended; the connection was dropped.
     Aborted,
+    /// Implicit TLS: the handshake did not complete within
+    /// [`ListenerOptions::tls_handshake_timeout`]; the connection was dropped.
+    HandshakeTimeout,
 }
 
 /// The application side of one session: answers the machine's events.
@@ -323,6 +338,13 @@ fn tally(report: &mut ServeReport, done: Result<bool, tokio::task::JoinError>) {
     }
 }
 
+/// Why a session's task woke up.
+enum Wake<E: std::error::Error + 'static, Ev> {
+    HandshakeDeadline,
+    Shutdown,
+    Step(Result<Option<Ev>, DriverError<E>>),
+}
+
 /// Drives one session to its end; returns whether it was aborted at the end of the grace.
 async fn run_session<M, H>(
     stream: TcpStream,
@@ -340,6 +362,7 @@ where
 {
     let _ = stream.set_nodelay(true);
     let stream = stream.compat();
+    let implicit = matches!(tls, ConnectionTls::Implicit(_));
     let mut driver = match tls {
         ConnectionTls::None => Driver::new(machine, stream, TokioTimer, None),
         ConnectionTls::StartTls(config) => {
@@ -357,33 +380,39 @@ where
     };
     driver.set_max_pending_wire(options.max_pending_wire);
     driver.set_close_timeout(options.close_timeout);
-    let mut grace_deadline: Option<tokio::time::Instant> = None;
+    let mut grace_deadline: Option<Instant> = None;
+    let mut handshake_deadline = implicit.then(|| Instant::now() + options.tls_handshake_timeout);
     let end = loop {
-        let grace = async {
-            match grace_deadline {
+        let sleep = |deadline: Option<Instant>| async move {
+            match deadline {
                 Some(deadline) => tokio::time::sleep_until(deadline).await,
                 None => std::future::pending().await,
             }
         };
-        let step = tokio::select! {
+        let wake = tokio::select! {
             biased;
-            _ = grace => break SessionEnd::Aborted,
-            _ = shutdown.cancelled(), if grace_deadline.is_none() => None,
-            step = driver.next_event() => Some(step),
+            _ = sleep(grace_deadline) => break SessionEnd::Aborted,
+            _ = sleep(handshake_deadline) => Wake::HandshakeDeadline,
+            _ = shutdown.cancelled(), if grace_deadline.is_none() => Wake::Shutdown,
+            step = driver.next_event() => Wake::Step(step),
         };
-        let Some(step) = step else {
-            grace_deadline = Some(tokio::time::Instant::now() + options.shutdown_grace);
-            refresh(&mut info, &driver);
-            handler.on_shutdown(driver.machine_mut(), &info);
-            continue;
-        };
-        match step {
-            Ok(Some(event)) => {
+        match wake {
+            Wake::HandshakeDeadline if driver.is_secure() => handshake_deadline = None,
+            Wake::HandshakeDeadline => break SessionEnd::HandshakeTimeout,
+            Wake::Shutdown => {
+                grace_deadline = Some(Instant::now() + options.shutdown_grace);
                 refresh(&mut info, &driver);
+                handler.on_shutdown(driver.machine_mut(), &info);
+            }
+            Wake::Step(Ok(Some(event))) => {
+                refresh(&mut info, &driver);
+                if info.secure {
+                    handshake_deadline = None;
+                }
                 handler.on_event(driver.machine_mut(), event, &info);
             }
-            Ok(None) => break SessionEnd::Closed,
-            Err(err) => break SessionEnd::Failed(err),
+            Wake::Step(Ok(None)) => break SessionEnd::Closed,
+            Wake::Step(Err(err)) => break SessionEnd::Failed(err),
         }
     };
     refresh(&mut info, &driver);
@@ -444,6 +473,7 @@ mod tests {
             let what = match end {
                 SessionEnd::Closed => "end:closed".to_owned(),
                 SessionEnd::Aborted => "end:aborted".to_owned(),
+                SessionEnd::HandshakeTimeout => "end:handshake-timeout".to_owned(),
                 SessionEnd::Failed(e) => format!("end:failed:{e}"),
                 SessionEnd::TlsSetup(e) => format!("end:tls:{e}"),
             };
@@ -706,6 +736,54 @@ mod tests {
             .await
             .expect("connection dropped");
         assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn implicit_tls_handshake_must_finish_in_time() {
+        let pki = TestPki::new("mail.example.test");
+        let server = start(
+            ConnectionTls::Implicit(pki.server_config()),
+            ServerPolicy::implicit_tls(),
+            ListenerOptions::new("slow")
+                .tls_handshake_timeout(Duration::from_millis(300))
+                .max_connections(1),
+        )
+        .await;
+        // Connects and never says anything: dropped at the deadline, slot freed.
+        let mut silent = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        let mut rest = Vec::new();
+        tokio::time::timeout(Duration::from_secs(5), silent.read_to_end(&mut rest))
+            .await
+            .expect("dropped after the handshake timeout")
+            .unwrap();
+        assert!(rest.is_empty());
+        // A real client still gets through afterwards, and its session outlives the deadline.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let stream = tokio::net::TcpStream::connect(server.addr)
+            .await
+            .unwrap()
+            .compat();
+        let mut driver = Driver::implicit_tls(
+            ToyClient::new(ClientTls::Implicit),
+            stream,
+            TokioTimer,
+            pki.client_setup(),
+        )
+        .unwrap();
+        while let Some(event) = driver.next_event().await.unwrap() {
+            if event == ToyEvent::Ready {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                driver.machine_mut().send_line("QUIT");
+            }
+        }
+        let seen = server.seen.clone();
+        stop(server).await;
+        let got: Vec<_> = events_of(&seen)
+            .into_iter()
+            .map(|(i, e, _)| (i, e))
+            .collect();
+        assert_eq!(got[0], (1, "end:handshake-timeout".to_owned()));
+        assert!(got.contains(&(2, "end:closed".to_owned())), "{got:?}");
     }
 
     #[tokio::test]
