@@ -14,8 +14,8 @@
 //! a demo CA and a certificate for `--hostname`, `localhost` and `127.0.0.1`, and writes the CA
 //! certificate where clients can trust it with `--ca` ([`ServerArgs::generated_ca_path`]).
 //! With `--cert`/`--key`, [`CertReloader`] rereads both files every `--reload-interval`
-//! seconds and serves a changed pair from the next handshake on (a timer works on every
-//! platform; no signal handling is needed).
+//! seconds and on `SIGHUP` (Unix), and serves a changed pair from the next handshake on.
+//! [`cancel_on_signal`] turns Ctrl-C or `SIGTERM` into a graceful shutdown of the listeners.
 
 use std::fmt;
 use std::io::BufRead;
@@ -160,7 +160,7 @@ pub struct ServerArgs {
     #[arg(long)]
     pub allow_plaintext_auth: bool,
     /// With `--cert`/`--key`: seconds between checks of the files for a renewed certificate
-    /// (0: never).
+    /// (0: only on SIGHUP).
     #[arg(long, default_value_t = 60)]
     pub reload_interval: u64,
     /// Sessions per listener at once.
@@ -525,22 +525,36 @@ impl CertReloader {
         }
     }
 
-    /// Checks every `interval` in a tokio task until `shutdown` fires; `report` hears every
-    /// outcome other than [`ReloadOutcome::Unchanged`].
+    /// Checks the files in a tokio task every `interval` (if given) and, on Unix, whenever the
+    /// process receives `SIGHUP`, until `shutdown` fires. `report` hears every outcome other
+    /// than [`ReloadOutcome::Unchanged`].
     pub fn spawn(
         mut self,
-        interval: Duration,
+        interval: Option<Duration>,
         shutdown: CancellationToken,
         mut report: impl FnMut(ReloadOutcome) + Send + 'static,
     ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(interval);
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            ticks.tick().await; // the first tick is immediate
+            let mut ticks = interval.map(|every| {
+                let mut ticks =
+                    tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+                ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                ticks
+            });
+            let mut hangups = Hangups::new();
             loop {
+                let tick = async {
+                    match ticks.as_mut() {
+                        Some(ticks) => {
+                            ticks.tick().await;
+                        }
+                        None => std::future::pending().await,
+                    }
+                };
                 tokio::select! {
                     _ = shutdown.cancelled() => return,
-                    _ = ticks.tick() => {}
+                    _ = tick => {}
+                    _ = hangups.recv() => {}
                 }
                 match self.check() {
                     ReloadOutcome::Unchanged => {}
@@ -549,6 +563,58 @@ impl CertReloader {
             }
         })
     }
+}
+
+/// `SIGHUP` deliveries on Unix; never on other platforms or when the handler cannot be set.
+struct Hangups {
+    #[cfg(unix)]
+    signal: Option<tokio::signal::unix::Signal>,
+}
+
+impl Hangups {
+    fn new() -> Self {
+        Hangups {
+            #[cfg(unix)]
+            signal: tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok(),
+        }
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if let Some(signal) = self.signal.as_mut() {
+            if signal.recv().await.is_some() {
+                return;
+            }
+        }
+        std::future::pending::<()>().await
+    }
+}
+
+/// Cancels `shutdown` on Ctrl-C (and `SIGTERM` on Unix), for a graceful stop of every listener
+/// sharing the token.
+pub fn cancel_on_signal(shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        #[cfg(unix)]
+        let terminated = async {
+            match term.as_mut() {
+                Some(term) => {
+                    term.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let terminated = std::future::pending::<()>();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminated => {}
+            _ = shutdown.cancelled() => return,
+        }
+        shutdown.cancel();
+    })
 }
 
 #[cfg(test)]
@@ -784,6 +850,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn signal_tasks_end_with_the_token() {
+        let shutdown = CancellationToken::new();
+        let watcher = cancel_on_signal(shutdown.clone());
+        let pki = TestPki::new("mail.example.test");
+        let store = TestPki::store_with(pki.leaf());
+        let reloader = CertReloader::new(store, "/nonexistent/c".into(), "/nonexistent/k".into());
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+        // No interval: only SIGHUP would trigger a check, so nothing is reported.
+        let task = reloader.spawn(None, shutdown.clone(), move |_| {
+            let _ = tx.send(());
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!watcher.is_finished(), "waits for a signal");
+        shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(5), watcher)
+            .await
+            .unwrap()
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            rx.recv().await.is_none(),
+            "no check ran without a tick or signal"
+        );
+    }
+
+    #[tokio::test]
     async fn reloader_task_reports_and_stops() {
         let dir = TempDir::new("reload-task");
         let cert = dir.0.join("chain.pem");
@@ -795,9 +890,13 @@ mod tests {
         let reloader = CertReloader::new(store.clone(), cert.clone(), key.clone());
         let shutdown = CancellationToken::new();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let task = reloader.spawn(Duration::from_millis(20), shutdown.clone(), move |o| {
-            let _ = tx.send(matches!(o, ReloadOutcome::Reloaded));
-        });
+        let task = reloader.spawn(
+            Some(Duration::from_millis(20)),
+            shutdown.clone(),
+            move |o| {
+                let _ = tx.send(matches!(o, ReloadOutcome::Reloaded));
+            },
+        );
         let renewed = pki.issue(&["mail.example.test"], Validity::Current);
         // Write both files into place at once (as a renewal tool renaming them would).
         std::fs::write(dir.0.join("k.tmp"), &renewed.key).unwrap();
