@@ -298,7 +298,8 @@ impl Maildir {
         )
     }
 
-    /// Starts a delivery to `user`'s maildir: a new file in `tmp/`.
+    /// Starts a delivery to `user`'s maildir: a new file in `tmp/`. The maildir is created for
+    /// any valid name, so check the recipient against the users first (SMTP `RCPT TO`).
     pub fn deliver(&self, user: &str) -> Result<Delivery, MaildirError> {
         let mailbox = self.mailbox(user)?;
         // The name is unique within this process; `create_new` still refuses to reuse a file

@@ -204,9 +204,11 @@ impl UserEntry {
 pub struct Users {
     users: HashMap<String, UserEntry>,
     warnings: Vec<String>,
-    /// An Argon2 hash of some user, verified (result ignored) for unknown users, so that a
-    /// PLAIN attempt for an unknown name costs as much as one for a known name.
+    /// A user whose credentials are checked (result ignored) for unknown names, so that a
+    /// PLAIN attempt for an unknown name costs about as much as one for a known name: the
+    /// first user with an Argon2 hash, else the first user.
     decoy: Option<String>,
+    argon2_decoy: Option<String>,
 }
 
 /// SHA-256 of a SASLprepped secret, or `None` when it does not prepare.
@@ -291,6 +293,7 @@ impl Users {
             if secret.is_empty() {
                 return Err(bad("empty".to_owned()));
             }
+            users.decoy.get_or_insert_with(|| name.to_owned());
             let entry = users.users.entry(name.to_owned()).or_default();
             match scheme {
                 Scheme::Plain => {
@@ -316,9 +319,7 @@ impl Users {
                     }
                     check_argon2(secret).map_err(bad)?;
                     entry.argon2 = Some(secret.to_owned());
-                    if users.decoy.is_none() {
-                        users.decoy = Some(secret.to_owned());
-                    }
+                    users.argon2_decoy.get_or_insert_with(|| name.to_owned());
                 }
                 Scheme::ScramSha256 => {
                     if entry.scram.is_some() {
@@ -354,39 +355,48 @@ impl Users {
     }
 
     /// Whether `password` is `name`'s password (PLAIN, LOGIN, POP3 `USER`/`PASS`). Checks the
-    /// Argon2 hash if there is one, else the SCRAM keys, else the plain secret. An unknown user
-    /// costs one Argon2 verification too when the file has any Argon2 line.
+    /// Argon2 hash if there is one, else the plain secret, else the SCRAM keys. An unknown name
+    /// costs one check of another user's credentials (an Argon2 one when the file has any), so
+    /// that timing tells little about which names exist.
     pub fn verify_password(&self, name: &str, password: &str) -> bool {
-        let Some(entry) = self.users.get(name) else {
-            if let Some(decoy) = &self.decoy {
-                let _ = argon2_verify(decoy, password);
+        match self.users.get(name) {
+            Some(entry) => check_entry(entry, password),
+            None => {
+                let decoy = self.argon2_decoy.as_ref().or(self.decoy.as_ref());
+                if let Some(entry) = decoy.and_then(|d| self.users.get(d)) {
+                    let _ = std::hint::black_box(check_entry(entry, password));
+                }
+                false
             }
-            return false;
-        };
-        if let Some(phc) = &entry.argon2 {
-            return argon2_verify(phc, password);
         }
-        if let Some(plain) = &entry.plain {
-            return match (
-                prepared_digest(plain.expose_secret()),
-                prepared_digest(password),
-            ) {
-                (Some(a), Some(b)) => ct_eq(&a, &b),
-                _ => false,
-            };
-        }
-        if let Some(stored) = &entry.scram {
-            return ScramStored::derive(password, stored.salt(), stored.iterations())
-                .map(|d| {
-                    // Equal salt and count: equal keys iff equal (prepared) passwords.
-                    let a = Sha256::digest(d.stored_key()).into();
-                    let b = Sha256::digest(stored.stored_key()).into();
-                    ct_eq(&a, &b)
-                })
-                .unwrap_or(false);
-        }
-        false
     }
+}
+
+/// Checks a password against one user's credentials (see [`Users::verify_password`]).
+fn check_entry(entry: &UserEntry, password: &str) -> bool {
+    if let Some(phc) = &entry.argon2 {
+        return argon2_verify(phc, password);
+    }
+    if let Some(plain) = &entry.plain {
+        return match (
+            prepared_digest(plain.expose_secret()),
+            prepared_digest(password),
+        ) {
+            (Some(a), Some(b)) => ct_eq(&a, &b),
+            _ => false,
+        };
+    }
+    if let Some(stored) = &entry.scram {
+        return ScramStored::derive(password, stored.salt(), stored.iterations())
+            .map(|d| {
+                // Equal salt and count: equal keys iff equal (prepared) passwords.
+                let a = Sha256::digest(d.stored_key()).into();
+                let b = Sha256::digest(stored.stored_key()).into();
+                ct_eq(&a, &b)
+            })
+            .unwrap_or(false);
+    }
+    false
 }
 
 impl Authenticator for Users {
