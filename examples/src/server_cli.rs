@@ -31,7 +31,7 @@ use mailsec_tls::{CertStore, ServerPolicy, ServerTlsConfig, TlsError};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-use crate::listener::ConnectionTls;
+use crate::listener::{ConnectionTls, Listener, ListenerOptions};
 use crate::maildir::{Maildir, MaildirError};
 use crate::users::{Scheme, Users, UsersError, hash_password_line};
 
@@ -269,6 +269,17 @@ pub enum CliError {
         #[source]
         source: std::io::Error,
     },
+    /// A listener could not bind its address.
+    #[error("{}: cannot listen on {addr}: {source}", kind.name())]
+    Bind {
+        /// Which listener.
+        kind: ListenerKind,
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The command line does not make sense.
     #[error("{0}")]
     Usage(String),
@@ -425,6 +436,25 @@ impl ServerArgs {
             provider,
             source,
         })
+    }
+
+    /// Binds every listener that is on, each with its [`ConnectionTls`] (from
+    /// [`TlsMaterial::connection_tls`]) and [`ListenerOptions`] named after its kind with
+    /// `--max-connections`. The caller serves each with the machine of its kind.
+    pub async fn bind_listeners(
+        &self,
+        tls: &TlsMaterial,
+    ) -> Result<Vec<(ListenerKind, Listener)>, CliError> {
+        let mut out = Vec::new();
+        for (kind, addr) in self.listeners() {
+            let connection_tls = tls.connection_tls(kind, self.allow_plaintext_auth)?;
+            let options = ListenerOptions::new(kind.name()).max_connections(self.max_connections);
+            let listener = Listener::bind(addr, connection_tls, options)
+                .await
+                .map_err(|source| CliError::Bind { kind, addr, source })?;
+            out.push((kind, listener));
+        }
+        Ok(out)
     }
 
     /// Opens the maildir root (created if missing).
@@ -847,6 +877,61 @@ mod tests {
         std::fs::remove_file(&key).unwrap();
         assert!(matches!(reloader.check(), ReloadOutcome::Failed(_)));
         assert_eq!(leaf_of(&tls.store), second);
+    }
+
+    #[tokio::test]
+    async fn binds_the_listeners_that_are_on() {
+        let dir = TempDir::new("bind");
+        let ca = dir.0.join("ca.pem");
+        let any = "127.0.0.1:0";
+        let cli = parse(&[
+            "--ca-out",
+            ca.to_str().unwrap(),
+            "--smtp-mx",
+            any,
+            "--smtp-submission",
+            "off",
+            "--smtps",
+            any,
+            "--pop3",
+            any,
+            "--pop3s",
+            "off",
+            "--max-connections",
+            "7",
+        ])
+        .unwrap();
+        let tls = cli.server.tls_material().unwrap();
+        let bound = cli.server.bind_listeners(&tls).await.unwrap();
+        let kinds: Vec<_> = bound.iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            kinds,
+            [
+                ListenerKind::SmtpMx,
+                ListenerKind::Smtps,
+                ListenerKind::Pop3
+            ]
+        );
+        for (kind, listener) in &bound {
+            assert_eq!(&*listener.options().name, kind.name());
+            assert_eq!(listener.options().max_connections, 7);
+            assert_ne!(listener.local_addr().unwrap().port(), 0);
+        }
+        // A taken address is reported with its listener.
+        let taken = bound[0].1.local_addr().unwrap().to_string();
+        let clash = parse(&["--ca-out", ca.to_str().unwrap(), "--smtp-mx", &taken]).unwrap();
+        let mut only_mx = clash.server.clone();
+        only_mx.smtp_submission = Endpoint::Off;
+        only_mx.smtps = Endpoint::Off;
+        only_mx.pop3 = Endpoint::Off;
+        only_mx.pop3s = Endpoint::Off;
+        assert!(matches!(
+            only_mx.bind_listeners(&tls).await,
+            Err(CliError::Bind {
+                kind: ListenerKind::SmtpMx,
+                ..
+            })
+        ));
     }
 
     #[tokio::test]
