@@ -1,5 +1,18 @@
 //! Support code shared by the mailsec example binaries and their interop tests.
+//!
+//! - [`maildir`]: the maildir store of the example server (delivery, listing, flags, locks).
+//! - [`users`]: the users file and the SASL [`Authenticator`](mailsec_tls::sasl::Authenticator)
+//!   over it (PLAIN, LOGIN, SCRAM-SHA-256).
+//! - [`server_cli`]: the command line of `mailsec-server`, its TLS material and certificate
+//!   reload.
+//! - [`listener`]: a tokio accept loop that drives any server [`Machine`](mailsec_tls::Machine)
+//!   per connection, with a connection limit and graceful shutdown.
+//! - [`toy_server`], [`capture`]: the toy demo and its network tap.
 #![forbid(unsafe_code)]
 
 pub mod capture;
+pub mod listener;
+pub mod maildir;
+pub mod server_cli;
 pub mod toy_server;
+pub mod users;
