@@ -1069,6 +1069,10 @@ impl Client {
             }
             Pending::Bdat { last } => {
                 txn.bdat_in_flight = txn.bdat_in_flight.saturating_sub(1);
+                if last && txn.failure.is_none() {
+                    // The final reply decides the message; no reset needed.
+                    return self.finish_transaction(ok, Phase::Message, reply);
+                }
                 if !ok && txn.failure.is_none() {
                     // RFC 3030 §2: no more chunks; the state is indeterminate until RSET.
                     txn.failure = Some((Phase::Bdat, reply.clone()));
@@ -1081,9 +1085,7 @@ impl Client {
                     }
                     return;
                 }
-                if last {
-                    self.finish_transaction(true, Phase::Message, reply);
-                } else if txn.streaming
+                if txn.streaming
                     && !txn.may_send
                     && !self.pending.iter().any(|p| matches!(p, Pending::Bdat { last: true }))
                 {
