@@ -141,7 +141,12 @@ impl Run {
 
     fn failed_with(&self, check: impl Fn(&ClientError) -> bool) {
         assert_eq!(self.errors.len(), 1, "{:?}: {:?}", self.how, self.errors);
-        assert!(check(&self.errors[0]), "{:?}: {:?}", self.how, self.errors[0]);
+        assert!(
+            check(&self.errors[0]),
+            "{:?}: {:?}",
+            self.how,
+            self.errors[0]
+        );
         assert!(self.closed, "{:?}: not closed", self.how);
         assert!(self.client.is_closed());
     }
@@ -195,7 +200,10 @@ fn codes(events: &[Event]) -> Vec<String> {
 fn rfc5321_d1_happy_path() {
     for how in CUTS {
         let mut r = Run::new(plain_config(), how);
-        assert_eq!(r.client.poll_timeout(), Some(r.now + Duration::from_secs(300)));
+        assert_eq!(
+            r.client.poll_timeout(),
+            Some(r.now + Duration::from_secs(300))
+        );
         r.s("220 foo.com Simple Mail Transfer Service Ready\r\n");
         r.c("EHLO bar.com\r\n");
         r.s("250-foo.com greets bar.com\r\n250-8BITMIME\r\n250-SIZE\r\n250-DSN\r\n250 HELP\r\n");
@@ -337,7 +345,11 @@ fn auth_failure_is_a_typed_error_and_no_mail_follows() {
         });
         assert_eq!(r.errors[0].phase(), Some(Phase::Auth));
         assert!(!contains(&r.wire, b"MAIL"));
-        assert!(r.client.send_message(r.now, env("a@b.c", &["d@e.f"])).is_err());
+        assert!(
+            r.client
+                .send_message(r.now, env("a@b.c", &["d@e.f"]))
+                .is_err()
+        );
     }
 }
 
@@ -367,8 +379,10 @@ fn rfc2920_pipelining_with_one_recipient_refused() {
             codes(&events),
             ["rcpt0:250", "rcpt1:550", "rcpt2:250", "data"]
         );
-        assert!(matches!(&events[1], Event::RecipientResult { index: 1, recipient, .. }
-            if recipient.to_string() == "<dan@innosoft.com>"));
+        assert!(
+            matches!(&events[1], Event::RecipientResult { index: 1, recipient, .. }
+            if recipient.to_string() == "<dan@innosoft.com>")
+        );
         r.client.finish_data(r.now).unwrap();
         r.drain();
         r.c(".\r\n");
@@ -458,7 +472,8 @@ fn rfc3030_bdat_pipelined() {
         r.s("220 mx\r\n250-mx\r\n250-PIPELINING\r\n250-BINARYMIME\r\n250 CHUNKING\r\n");
         r.c("EHLO bar.com\r\n");
         r.ready();
-        let envelope = env("Sam@Random.com", &["Susan@Random.com"]).with_body_type(BodyType::BinaryMime);
+        let envelope =
+            env("Sam@Random.com", &["Susan@Random.com"]).with_body_type(BodyType::BinaryMime);
         r.client.send_message(r.now, envelope).unwrap();
         r.drain();
         r.c("MAIL FROM:<Sam@Random.com> BODY=BINARYMIME\r\nRCPT TO:<Susan@Random.com>\r\n");
@@ -466,7 +481,11 @@ fn rfc3030_bdat_pipelined() {
         assert_eq!(codes(&r.take_events()), ["rcpt0:250", "data"]);
         r.client.send_data(r.now, b"bare\nLF\r.\r\n").unwrap();
         r.drain();
-        assert_eq!(codes(&r.take_events()), ["data"], "pipelined: ready at once");
+        assert_eq!(
+            codes(&r.take_events()),
+            ["data"],
+            "pipelined: ready at once"
+        );
         r.client.send_data(r.now, b"\x00\xff").unwrap();
         r.drain();
         r.client.finish_data(r.now).unwrap();
@@ -500,7 +519,10 @@ fn bdat_without_pipelining_waits_for_each_chunk() {
             r.client.send_data(r.now, b"more"),
             Err(ClientError::Misuse(_))
         ));
-        assert_eq!(r.client.poll_timeout(), Some(r.now + Duration::from_secs(180)));
+        assert_eq!(
+            r.client.poll_timeout(),
+            Some(r.now + Duration::from_secs(180))
+        );
         r.s("250 5 octets\r\n");
         assert_eq!(codes(&r.take_events()), ["data"]);
         r.client.finish_data(r.now).unwrap();
@@ -530,7 +552,10 @@ fn bdat_chunk_refused_stops_and_resets() {
         r.drain();
         r.take_events();
         r.s("452 4.3.1 disk full\r\n");
-        assert!(r.client.send_data(r.now, b"three").is_err(), "no more chunks");
+        assert!(
+            r.client.send_data(r.now, b"three").is_err(),
+            "no more chunks"
+        );
         r.s("503 5.5.1 out of sequence\r\n");
         r.c("EHLO bar.com\r\nMAIL FROM:<a@b.example>\r\nRCPT TO:<x@mx.example>\r\nBDAT 3\r\noneBDAT 3\r\ntwoRSET\r\n");
         r.s("250 ok\r\n");
@@ -757,7 +782,12 @@ fn unbounded_replies_end_the_session() {
             huge.push_str(&format!("250-EXT{i}\r\n"));
         }
         r.s(&huge);
-        r.failed_with(|e| matches!(e, ClientError::Reply(ReplyError::TooManyLines { limit: 100 })));
+        r.failed_with(|e| {
+            matches!(
+                e,
+                ClientError::Reply(ReplyError::TooManyLines { limit: 100 })
+            )
+        });
 
         // A configured octet limit.
         let mut r = Run::new(plain_config().with_reply_limits(1000, 200), how);
@@ -790,7 +820,14 @@ fn timeouts_follow_rfc5321() {
     r.ok();
     r.client.handle_timeout(t0 + Duration::from_secs(300));
     r.drain();
-    r.failed_with(|e| matches!(e, ClientError::Timeout { phase: Phase::Greeting }));
+    r.failed_with(|e| {
+        matches!(
+            e,
+            ClientError::Timeout {
+                phase: Phase::Greeting
+            }
+        )
+    });
     assert_eq!(r.client.poll_timeout(), None);
 
     // DATA: 2 minutes for the 354.
@@ -801,10 +838,18 @@ fn timeouts_follow_rfc5321() {
         .send_message(r.now, env("a@b.example", &["x@y.example"]))
         .unwrap();
     r.drain();
-    assert_eq!(r.client.poll_timeout(), Some(r.now + Duration::from_secs(300)), "MAIL: 5 min");
+    assert_eq!(
+        r.client.poll_timeout(),
+        Some(r.now + Duration::from_secs(300)),
+        "MAIL: 5 min"
+    );
     r.now += Duration::from_secs(10);
     r.s("250 ok\r\n250 ok\r\n");
-    assert_eq!(r.client.poll_timeout(), Some(r.now + Duration::from_secs(120)), "DATA: 2 min");
+    assert_eq!(
+        r.client.poll_timeout(),
+        Some(r.now + Duration::from_secs(120)),
+        "DATA: 2 min"
+    );
     r.s("354 go\r\n");
     assert_eq!(
         r.client.poll_timeout(),
@@ -820,7 +865,10 @@ fn timeouts_follow_rfc5321() {
     let mut t = Timeouts::default();
     t.greeting = Duration::from_secs(5);
     let r = Run::new(plain_config().with_timeouts(t), Cut::Whole);
-    assert_eq!(r.client.poll_timeout(), Some(r.now + Duration::from_secs(5)));
+    assert_eq!(
+        r.client.poll_timeout(),
+        Some(r.now + Duration::from_secs(5))
+    );
 }
 
 fn ready_with(ehlo: &str) -> Run {
@@ -859,8 +907,12 @@ fn missing_extensions_are_clear_errors_before_mail() {
         })
     );
     let dsn = Envelope::new(mailsec_smtp::types::ReversePath::Null).to_recipient(
-        Recipient::new(env("a@b.example", &["c@d.example"]).recipients()[0].path().clone())
-            .with_notify(Notify::NEVER),
+        Recipient::new(
+            env("a@b.example", &["c@d.example"]).recipients()[0]
+                .path()
+                .clone(),
+        )
+        .with_notify(Notify::NEVER),
     );
     assert_eq!(
         r.client.send_message(r.now, dsn),
@@ -932,7 +984,15 @@ fn service_closing_at_any_point_is_a_typed_error() {
         r.s("220 mx\r\n250 mx\r\n");
         r.ready();
         r.s("421 idle too long\r\n");
-        r.failed_with(|e| matches!(e, ClientError::ServiceClosing { phase: Phase::Idle, .. }));
+        r.failed_with(|e| {
+            matches!(
+                e,
+                ClientError::ServiceClosing {
+                    phase: Phase::Idle,
+                    ..
+                }
+            )
+        });
     }
 }
 
@@ -963,7 +1023,8 @@ fn bad_body_ends_the_session_rather_than_truncate() {
 fn misuse_is_refused_without_changing_the_session() {
     let mut r = Run::new(plain_config(), Cut::Whole);
     assert!(matches!(
-        r.client.send_message(r.now, env("a@b.example", &["x@y.example"])),
+        r.client
+            .send_message(r.now, env("a@b.example", &["x@y.example"])),
         Err(ClientError::Misuse(_))
     ));
     assert!(r.client.quit(r.now).is_err());
@@ -977,8 +1038,13 @@ fn misuse_is_refused_without_changing_the_session() {
     r.s("220 mx\r\n250 mx\r\n");
     r.ready();
     assert_eq!(
-        r.client
-            .send_message(r.now, env("a@b.example", &["a@x.example", "b@x.example", "c@x.example"])),
+        r.client.send_message(
+            r.now,
+            env(
+                "a@b.example",
+                &["a@x.example", "b@x.example", "c@x.example"]
+            )
+        ),
         Err(ClientError::TooManyRecipients { count: 3, limit: 2 })
     );
     r.ok();
@@ -1007,7 +1073,10 @@ fn long_initial_response_waits_for_the_empty_challenge() {
     let token = "t".repeat(10_000);
     let config = ClientConfig::for_domain("c.example")
         .unwrap()
-        .with_credentials(Credentials::bearer_token("alice@example.org", token.clone()));
+        .with_credentials(Credentials::bearer_token(
+            "alice@example.org",
+            token.clone(),
+        ));
     let mut r = Run::new(config, Cut::Whole);
     r.client
         .handle_tls_established(r.now, &TlsInfo::for_testing("mx"));
@@ -1075,9 +1144,7 @@ impl MiniServer {
         let verb = text.split(' ').next().unwrap_or("").to_ascii_uppercase();
         self.out.push_back(Output::Event(format!("cmd:{verb}")));
         match verb.as_str() {
-            "EHLO" if self.secure => {
-                self.send("250-mini.example\n250-PIPELINING\n250 AUTH PLAIN")
-            }
+            "EHLO" if self.secure => self.send("250-mini.example\n250-PIPELINING\n250 AUTH PLAIN"),
             "EHLO" => self.send("250-mini.example\n250-AUTH PLAIN\n250 STARTTLS"),
             "STARTTLS" => {
                 self.send("220 go ahead");
@@ -1210,7 +1277,10 @@ fn starttls_session_over_real_tls() {
         let (pair, server_events) = session_over_pair(pair);
         assert_eq!(pair.client.tls_established, 1);
         // The upgrade is visible in the capture, nothing after it is.
-        assert!(contains(&pair.client.wire, b"EHLO client.example\r\nSTARTTLS\r\n"));
+        assert!(contains(
+            &pair.client.wire,
+            b"EHLO client.example\r\nSTARTTLS\r\n"
+        ));
         assert!(!contains(&pair.client.wire, b"AUTH"));
         let server_cmds: Vec<_> = server_events
             .iter()
@@ -1219,7 +1289,16 @@ fn starttls_session_over_real_tls() {
             .collect();
         assert_eq!(
             server_cmds,
-            ["cmd:EHLO", "cmd:STARTTLS", "cmd:EHLO", "cmd:AUTH", "cmd:MAIL", "cmd:RCPT", "cmd:DATA", "cmd:QUIT"]
+            [
+                "cmd:EHLO",
+                "cmd:STARTTLS",
+                "cmd:EHLO",
+                "cmd:AUTH",
+                "cmd:MAIL",
+                "cmd:RCPT",
+                "cmd:DATA",
+                "cmd:QUIT"
+            ]
         );
     }
 }
@@ -1235,6 +1314,9 @@ fn implicit_tls_session_over_real_tls() {
         );
         pair.set_chunking(chunking);
         let (pair, _) = session_over_pair(pair);
-        assert!(!contains(&pair.server.wire, b"mini.example"), "greeting encrypted");
+        assert!(
+            !contains(&pair.server.wire, b"mini.example"),
+            "greeting encrypted"
+        );
     }
 }

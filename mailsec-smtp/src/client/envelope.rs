@@ -1,9 +1,7 @@
 //! What one message needs besides its body: sender, recipients and the extensions it uses.
 
 use crate::error::CommandError;
-use crate::types::{
-    BodyType, ForwardPath, Mailbox, Notify, Orcpt, Ret, ReversePath, XText,
-};
+use crate::types::{BodyType, ForwardPath, Mailbox, Notify, Orcpt, Ret, ReversePath, XText};
 
 /// One recipient, with its DSN options (RFC 3461 §4.1, §4.2).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -197,9 +195,7 @@ impl Envelope {
 
     /// Whether the message needs SMTPUTF8: asked for, or a non-ASCII address.
     pub fn needs_smtputf8(&self) -> bool {
-        self.smtputf8
-            || !self.from.is_ascii()
-            || self.recipients.iter().any(|r| !r.path.is_ascii())
+        self.smtputf8 || !self.from.is_ascii() || self.recipients.iter().any(|r| !r.path.is_ascii())
     }
 
     /// Whether any DSN option is set (they need the server's DSN).

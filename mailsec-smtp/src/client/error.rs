@@ -127,7 +127,10 @@ pub enum ClientError {
     #[error("TLS required but the server does not offer STARTTLS")]
     StartTlsNotOffered,
     /// The policy requires TLS and the server did not answer STARTTLS with `220`.
-    #[error("TLS required but the server answered STARTTLS with {}", ShowReply(reply))]
+    #[error(
+        "TLS required but the server answered STARTTLS with {}",
+        ShowReply(reply)
+    )]
     StartTlsRefused {
         /// The server's reply.
         reply: Reply,

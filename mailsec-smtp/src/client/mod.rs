@@ -403,14 +403,18 @@ impl Client {
     /// [`Event::ReadyForData`] if any recipient was accepted, or [`Event::MessageRejected`].
     pub fn send_message(&mut self, now: Instant, envelope: Envelope) -> Result<(), ClientError> {
         if self.state != State::Ready {
-            return Err(ClientError::Misuse("send_message before Ready or during a message"));
+            return Err(ClientError::Misuse(
+                "send_message before Ready or during a message",
+            ));
         }
         let Some(ext) = self.extensions.as_ref() else {
             return Err(ClientError::Misuse("send_message before Ready"));
         };
         let count = envelope.recipients().len();
         if count == 0 {
-            return Err(ClientError::Misuse("an envelope needs at least one recipient"));
+            return Err(ClientError::Misuse(
+                "an envelope needs at least one recipient",
+            ));
         }
         if count > self.config.max_recipients {
             return Err(ClientError::TooManyRecipients {
@@ -497,7 +501,11 @@ impl Client {
         let bdat = bdat_offered;
         let pipelined = self.config.pipelining && ext.pipelining();
         self.txn = Some(Transaction {
-            recipients: envelope.recipients().iter().map(|r| r.path().clone()).collect(),
+            recipients: envelope
+                .recipients()
+                .iter()
+                .map(|r| r.path().clone())
+                .collect(),
             bdat,
             pipelined,
             mail_ok: false,
@@ -1080,14 +1088,21 @@ impl Client {
                     txn.may_send = false;
                 }
                 if txn.failure.is_some() {
-                    if !self.pending.iter().any(|p| matches!(p, Pending::Bdat { .. })) {
+                    if !self
+                        .pending
+                        .iter()
+                        .any(|p| matches!(p, Pending::Bdat { .. }))
+                    {
                         self.end_transaction(now, true);
                     }
                     return;
                 }
                 if txn.streaming
                     && !txn.may_send
-                    && !self.pending.iter().any(|p| matches!(p, Pending::Bdat { last: true }))
+                    && !self
+                        .pending
+                        .iter()
+                        .any(|p| matches!(p, Pending::Bdat { last: true }))
                 {
                     self.data_ready(now);
                 }
@@ -1099,10 +1114,7 @@ impl Client {
                         reply,
                     });
                 }
-                let (phase, reply) = txn
-                    .failure
-                    .take()
-                    .unwrap_or((Phase::Rset, reply));
+                let (phase, reply) = txn.failure.take().unwrap_or((Phase::Rset, reply));
                 self.txn = None;
                 self.state = State::Ready;
                 self.out
