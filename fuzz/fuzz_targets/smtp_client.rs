@@ -33,7 +33,10 @@ fn drain(client: &mut Client, seen: &mut Seen) {
         match output {
             Output::Transmit(bytes) => {
                 assert!(!seen.closed, "bytes after Close");
-                assert!(!seen.start_tls || client.is_secure(), "bytes between STARTTLS and TLS");
+                assert!(
+                    !seen.start_tls || client.is_secure(),
+                    "bytes between STARTTLS and TLS"
+                );
                 seen.wire.extend_from_slice(&bytes);
             }
             Output::StartTls => seen.start_tls = true,
@@ -53,7 +56,9 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let [control, size, input @ ..] = data else { return };
+    let [control, size, input @ ..] = data else {
+        return;
+    };
     let tls = match control & 3 {
         0 => ClientTls::StartTlsRequired,
         1 => ClientTls::StartTlsOpportunistic,
@@ -92,7 +97,9 @@ fuzz_target!(|data: &[u8]| {
         }
         if seen.ready && !sent_message && client.is_ready() {
             sent_message = true;
-            let envelope = Envelope::from_addresses("a@example.org", ["b@example.net", "c@example.net"]).unwrap();
+            let envelope =
+                Envelope::from_addresses("a@example.org", ["b@example.net", "c@example.net"])
+                    .unwrap();
             let _ = client.send_message(now, envelope);
         } else if seen.message_done && client.is_ready() {
             let _ = client.quit(now);

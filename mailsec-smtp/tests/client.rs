@@ -1320,3 +1320,64 @@ fn implicit_tls_session_over_real_tls() {
         );
     }
 }
+
+/// SCRAM-SHA-256 over AUTH: the server-final message comes as a `334` challenge (RFC 4954 §4
+/// has no additional data with `235`), the client checks the server's signature.
+#[test]
+fn scram_sha256_checks_the_server_signature() {
+    use mailsec_tls::sasl::{CheckAnswer, ScramStored, ServerExchange, ServerStep, wire};
+
+    for forge in [false, true] {
+        let stored = ScramStored::derive_with_random_salt("pencil", 4096).unwrap();
+        let config = ClientConfig::for_domain("c.example")
+            .unwrap()
+            .with_credentials(Credentials::password("user", "pencil"));
+        let mut r = Run::new(config, Cut::Whole);
+        r.client
+            .handle_tls_established(r.now, &TlsInfo::for_testing("mx"));
+        r.s("220 mx\r\n250-mx\r\n250 AUTH PLAIN SCRAM-SHA-256\r\n");
+        let sent = String::from_utf8(std::mem::take(&mut r.recent)).unwrap();
+        let ir = sent
+            .strip_prefix("EHLO c.example\r\nAUTH SCRAM-SHA-256 ")
+            .and_then(|s| s.strip_suffix("\r\n"))
+            .expect("SCRAM preferred, with an initial response");
+        let mut server = ServerExchange::new(Mechanism::ScramSha256);
+        assert!(matches!(
+            server.start(Some(&wire::decode(ir.as_bytes()).unwrap())),
+            ServerStep::Verify(_)
+        ));
+        let ServerStep::Challenge(first) =
+            server.answer(CheckAnswer::ScramCredentials(Some(stored)))
+        else {
+            panic!("no server-first")
+        };
+        r.s(&format!("334 {}\r\n", wire::encode(&first)));
+        let final_line = String::from_utf8(std::mem::take(&mut r.recent)).unwrap();
+        let ServerStep::Success {
+            additional_data: Some(v),
+            ..
+        } = server.respond(&wire::decode(final_line.trim_end().as_bytes()).unwrap())
+        else {
+            panic!("server did not accept the proof")
+        };
+        let v = if forge {
+            b"v=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_vec()
+        } else {
+            v
+        };
+        r.s(&format!("334 {}\r\n", wire::encode(&v)));
+        if forge {
+            r.failed_with(|e| {
+                matches!(
+                    e,
+                    ClientError::Sasl(mailsec_tls::sasl::SaslError::ServerSignatureMismatch)
+                )
+            });
+            continue;
+        }
+        r.c("\r\n");
+        r.s("235 2.7.0 ok\r\n");
+        assert_eq!(r.ready().authenticated, Some(Mechanism::ScramSha256));
+        r.ok();
+    }
+}
