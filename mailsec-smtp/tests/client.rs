@@ -1381,3 +1381,71 @@ fn scram_sha256_checks_the_server_signature() {
         r.ok();
     }
 }
+
+#[test]
+fn two_messages_in_one_session() {
+    for how in CUTS {
+        let mut r = ready_with("250-mx\r\n250 PIPELINING\r\n");
+        r.how = how;
+        for n in 0..2 {
+            r.client
+                .send_message(r.now, env("a@b.example", &["x@y.example"]))
+                .unwrap();
+            r.drain();
+            r.c("MAIL FROM:<a@b.example>\r\nRCPT TO:<x@y.example>\r\nDATA\r\n");
+            r.s("250 ok\r\n250 ok\r\n354 go\r\n");
+            r.client
+                .send_data(r.now, format!("message {n}").as_bytes())
+                .unwrap();
+            r.drain();
+            r.client.finish_data(r.now).unwrap();
+            r.drain();
+            r.c(&format!("message {n}\r\n.\r\n"));
+            r.s("250 queued\r\n");
+            assert_eq!(
+                codes(&r.take_events()),
+                ["rcpt0:250", "data", "data", "accepted:250"]
+            );
+        }
+        r.client.quit(r.now).unwrap();
+        r.drain();
+        r.c("QUIT\r\n");
+        r.s("221 bye\r\n");
+        assert_eq!(codes(&r.take_events()), ["closed"]);
+        r.ok();
+    }
+}
+
+/// RFC 4954 §4: a challenge may be longer than an RFC 5321 reply line (here an OAuth error
+/// challenge of 900 octets); the client answers it and reports the refusal.
+#[test]
+fn long_sasl_challenge_is_read() {
+    for how in CUTS {
+        let config = ClientConfig::for_domain("c.example")
+            .unwrap()
+            .with_credentials(Credentials::bearer_token("alice", "tok"));
+        let mut r = Run::new(config, how);
+        r.client
+            .handle_tls_established(r.now, &TlsInfo::for_testing("mx"));
+        r.s("220 mx\r\n250-mx\r\n250 AUTH OAUTHBEARER\r\n");
+        r.recent.clear();
+        let error = format!(
+            "{{\"status\":\"invalid_token\",\"pad\":\"{}\"}}",
+            "x".repeat(600)
+        );
+        let challenge = mailsec_tls::sasl::wire::encode(error.as_bytes());
+        assert!(challenge.len() > 512);
+        r.s(&format!("334 {challenge}\r\n"));
+        r.c("AQ==\r\n");
+        r.s("535 5.7.8 invalid token\r\n");
+        r.failed_with(|e| {
+            matches!(
+                e,
+                ClientError::Rejected {
+                    phase: Phase::Auth,
+                    ..
+                }
+            )
+        });
+    }
+}
