@@ -51,6 +51,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod data;
 pub mod error;
 pub mod parse;

@@ -646,6 +646,7 @@ fn mechanisms<'a>(names: impl Iterator<Item = &'a str>) -> Option<Extension> {
 /// otherwise. After an error the parser starts afresh with the next line.
 #[derive(Clone, Debug)]
 pub struct ReplyParser {
+    max_line: usize,
     max_lines: usize,
     max_octets: usize,
     code: Option<ReplyCode>,
@@ -669,6 +670,7 @@ impl ReplyParser {
     /// A parser with other limits on lines and octets (CRLFs included) per reply.
     pub fn with_limits(max_lines: usize, max_octets: usize) -> ReplyParser {
         ReplyParser {
+            max_line: MAX_REPLY_LINE,
             max_lines,
             max_octets,
             code: None,
@@ -676,6 +678,18 @@ impl ReplyParser {
             lines: Vec::new(),
             octets: 0,
         }
+    }
+
+    /// Changes the longest accepted line, counting its CRLF (default [`MAX_REPLY_LINE`]). A
+    /// client raises it to [`MAX_AUTH_LINE`] while it expects `334` SASL challenges, which
+    /// RFC 4954 §4 lets grow past the RFC 5321 reply line limit.
+    pub fn set_max_line(&mut self, max_line: usize) {
+        self.max_line = max_line;
+    }
+
+    /// The longest accepted line, counting its CRLF.
+    pub fn max_line(&self) -> usize {
+        self.max_line
     }
 
     /// Whether no reply is in progress.
@@ -701,10 +715,10 @@ impl ReplyParser {
     }
 
     fn push_inner(&mut self, line: &[u8]) -> Result<Option<Reply>, ReplyError> {
-        if line.len() + 2 > MAX_REPLY_LINE {
+        if line.len() + 2 > self.max_line {
             return Err(ReplyError::LineTooLong {
                 len: line.len() + 2,
-                limit: MAX_REPLY_LINE,
+                limit: self.max_line,
             });
         }
         if memchr::memchr2(b'\r', b'\n', line).is_some() {
