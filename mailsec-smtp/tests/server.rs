@@ -1191,3 +1191,190 @@ fn shutdown_and_eof() {
     assert!(run.errors.is_empty() && run.closed);
     assert!(matches!(run.events.last(), Some(Event::Closed)));
 }
+
+// ----- real STARTTLS handshake through the test Pair -----
+
+mod pair {
+    use std::collections::VecDeque;
+    use std::time::Instant;
+
+    use bytes::Bytes;
+    use mailsec_smtp::server::{Event, Role, Server};
+    use mailsec_tls::sasl::{CheckAnswer, CredentialCheck, ExposeSecret};
+    use mailsec_tls::testing::{Chunking, Pair, TestPki};
+    use mailsec_tls::{Machine, Output, TlsInfo};
+
+    /// A tiny scripted client: sends the next line of its script after each final reply line,
+    /// upgrades after `220` to STARTTLS, and records every reply line as an event.
+    struct ScriptClient {
+        script: VecDeque<String>,
+        buf: Vec<u8>,
+        out: VecDeque<Output<String, std::io::Error>>,
+        awaiting_go_ahead: bool,
+    }
+
+    impl ScriptClient {
+        fn new(script: &[&str]) -> Self {
+            ScriptClient {
+                script: script.iter().map(|s| (*s).to_owned()).collect(),
+                buf: Vec::new(),
+                out: VecDeque::new(),
+                awaiting_go_ahead: false,
+            }
+        }
+
+        fn send_next(&mut self) {
+            if let Some(line) = self.script.pop_front() {
+                self.awaiting_go_ahead = line == "STARTTLS";
+                self.out
+                    .push_back(Output::Transmit(Bytes::from(format!("{line}\r\n"))));
+            }
+        }
+    }
+
+    impl Machine for ScriptClient {
+        type Event = String;
+        type Error = std::io::Error;
+
+        fn handle_input(&mut self, _now: Instant, data: &[u8]) {
+            self.buf.extend_from_slice(data);
+            while let Some(pos) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line: Vec<u8> = self.buf.drain(..pos + 2).collect();
+                let line = String::from_utf8_lossy(&line[..pos]).into_owned();
+                let last = line.as_bytes().get(3) != Some(&b'-');
+                self.out.push_back(Output::Event(line.clone()));
+                if !last {
+                    continue;
+                }
+                if self.awaiting_go_ahead && line.starts_with("220 ") {
+                    assert!(self.buf.is_empty(), "response injection");
+                    self.awaiting_go_ahead = false;
+                    self.out.push_back(Output::StartTls);
+                    return;
+                }
+                self.send_next();
+            }
+        }
+        fn handle_eof(&mut self, _now: Instant) {
+            self.out.push_back(Output::Close);
+        }
+        fn handle_timeout(&mut self, _now: Instant) {}
+        fn handle_tls_established(&mut self, _now: Instant, _info: &TlsInfo) {
+            self.send_next();
+        }
+        fn poll_output(&mut self) -> Option<Output<String, std::io::Error>> {
+            self.out.pop_front()
+        }
+        fn poll_timeout(&self) -> Option<Instant> {
+            None
+        }
+    }
+
+    fn settle(pair: &mut Pair<ScriptClient, Server>) -> Vec<Event> {
+        let mut all = Vec::new();
+        loop {
+            pair.run();
+            let events = pair.server.take_events();
+            if events.is_empty() {
+                return all;
+            }
+            for e in &events {
+                let server = &mut pair.server.machine;
+                match e {
+                    Event::MailFrom { .. } => server.accept_sender().unwrap(),
+                    Event::Recipient { .. } => server.accept_recipient().unwrap(),
+                    Event::MessageEnd { .. } => server.accept_message().unwrap(),
+                    Event::CredentialCheck(CredentialCheck::Password {
+                        authcid, password, ..
+                    }) => {
+                        let ok = authcid == "tim" && password.expose_secret() == "tanstaaftanstaaf";
+                        server
+                            .answer_credentials(if ok {
+                                CheckAnswer::Accept
+                            } else {
+                                CheckAnswer::Reject
+                            })
+                            .unwrap();
+                    }
+                    _ => {}
+                }
+            }
+            all.extend(events);
+        }
+    }
+
+    #[test]
+    fn submission_over_real_starttls_in_every_chunking() {
+        let pki = TestPki::new(super::HOST);
+        let auth = format!(
+            "AUTH PLAIN {}",
+            mailsec_tls::sasl::wire::encode(b"\0tim\0tanstaaftanstaaf")
+        );
+        let script = [
+            "EHLO client.example",
+            "STARTTLS",
+            "EHLO client.example",
+            auth.as_str(),
+            "MAIL FROM:<tim@example.org>",
+            "RCPT TO:<b@example.net>",
+            "DATA",
+            "Subject: hi\r\n\r\nover TLS\r\n.",
+            "QUIT",
+        ];
+        let mut chunkings = Chunking::BASIC.to_vec();
+        chunkings.extend((1..40).map(Chunking::SplitAt));
+        for chunking in chunkings {
+            let mut pair = Pair::new(
+                ScriptClient::new(&script),
+                Server::new(super::config(Role::Submission)),
+                &pki,
+            );
+            pair.set_chunking(chunking);
+            let events = settle(&mut pair);
+            // (Both pipes are closed after QUIT; the handshake count tells that TLS was up.)
+            assert_eq!(pair.server.tls_established, 1, "{chunking:?}");
+            assert_eq!(pair.client.tls_established, 1);
+            assert!(pair.server.errors.is_empty() && pair.client.errors.is_empty());
+            let lines = pair.client.take_events();
+            let go = lines
+                .iter()
+                .position(|l| l == "220 2.0.0 Ready to start TLS")
+                .unwrap();
+            assert!(
+                lines[..go].iter().all(|l| !l.contains("AUTH")),
+                "{chunking:?}"
+            );
+            assert!(lines[go..].iter().any(|l| l == "250-AUTH PLAIN LOGIN"));
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l == "235 2.7.0 Authentication successful")
+            );
+            assert!(
+                lines.iter().any(|l| l == "250 2.0.0 Message accepted"),
+                "{chunking:?}: {lines:?}"
+            );
+            assert_eq!(
+                lines.last().map(String::as_str),
+                Some("221 2.0.0 mx.example.org closing connection")
+            );
+            let body: Vec<u8> = events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::MessageData(b) => Some(b.to_vec()),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+            assert_eq!(body, b"Subject: hi\r\n\r\nover TLS\r\n");
+            assert!(events.iter().any(|e| matches!(e, Event::Secured)));
+            assert!(pair.server.closed);
+            // Nothing of the session after the cut crossed the wire in clear.
+            let wire = &pair.client.wire;
+            assert!(
+                !wire.windows(4).any(|w| w == b"AUTH"),
+                "credentials in clear"
+            );
+        }
+    }
+}
