@@ -156,6 +156,9 @@ pub enum IntentError {
     /// A refusal was given a reply that is not `4xx` or `5xx`.
     #[error("a refusal needs a 4xx or 5xx reply")]
     NotARefusal,
+    /// An acceptance was given a reply that is not `2xx`.
+    #[error("an acceptance needs a 2xx reply")]
+    NotAnAcceptance,
     /// The session has ended.
     #[error("the session has ended")]
     Closed,
