@@ -1378,3 +1378,42 @@ mod pair {
         }
     }
 }
+
+#[test]
+fn smtputf8_addresses_need_the_parameter() {
+    let input = "EHLO a.example\r\nMAIL FROM:<jürgen@example.net>\r\nMAIL FROM:<a@example.net>\r\n\
+RCPT TO:<ößé@example.org>\r\nRSET\r\nMAIL FROM:<jürgen@example.net> SMTPUTF8\r\nRCPT TO:<ößé@example.org>\r\n";
+    for (how, run) in run_all(config(Role::Mx), &[input.as_bytes()], &App::default()) {
+        let tail: Vec<String> = run
+            .lines()
+            .into_iter()
+            .skip_while(|l| !l.starts_with("553"))
+            .collect();
+        assert_eq!(
+            tail,
+            [
+                "553 5.6.7 Non-ASCII address needs SMTPUTF8",
+                "250 2.1.0 Sender OK",
+                "553 5.6.7 Non-ASCII address needs SMTPUTF8",
+                "250 2.0.0 OK",
+                "250 2.1.0 Sender OK",
+                "250 2.1.5 Recipient OK",
+            ],
+            "{how:?}"
+        );
+        assert!(run.has(
+            |e| matches!(e, Event::Recipient { to, .. } if to.to_string() == "<ößé@example.org>")
+        ));
+    }
+    // Not offered: refused even with the parameter.
+    let mut features = Features::default();
+    features.smtputf8 = false;
+    let run = session(
+        &mut Server::new(config(Role::Mx).with_features(features)),
+        &[b"EHLO a.example\r\nMAIL FROM:<a@example.net> SMTPUTF8\r\n"],
+        Cut::Whole,
+        &App::default(),
+    );
+    assert!(!run.text().contains("SMTPUTF8\r\n"));
+    assert!(run.text().ends_with("555 5.5.4 Unsupported parameter\r\n"));
+}
