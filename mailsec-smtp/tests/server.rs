@@ -1417,3 +1417,65 @@ RCPT TO:<ößé@example.org>\r\nRSET\r\nMAIL FROM:<jürgen@example.net> SMTPUTF8
     assert!(!run.text().contains("SMTPUTF8\r\n"));
     assert!(run.text().ends_with("555 5.5.4 Unsupported parameter\r\n"));
 }
+
+/// SCRAM-SHA-256 over SMTP: 235 cannot carry data, so the server's final message (`v=`) comes
+/// as a last `334` challenge, answered with an empty line.
+#[test]
+fn scram_final_message_as_last_challenge() {
+    use mailsec_tls::sasl::{ClientExchange, Credentials, ScramStored};
+
+    let cfg = config(Role::ImplicitSubmission).with_mechanisms(vec![Mechanism::ScramSha256]);
+    let mut server = Server::new(cfg);
+    let now = Instant::now();
+    server.handle_tls_established(now, &TlsInfo::for_testing(HOST));
+    let stored = ScramStored::derive_with_random_salt("pencil", 4096).unwrap();
+    let mut client = ClientExchange::new(
+        Mechanism::ScramSha256,
+        Credentials::password("user", "pencil"),
+    )
+    .unwrap();
+    let first = client.initial_response().unwrap().unwrap();
+    let line = format!(
+        "EHLO c.example\r\nAUTH SCRAM-SHA-256 {}\r\n",
+        encode(first.expose_secret())
+    );
+    server.handle_input(now, line.as_bytes());
+    let mut wire = Vec::new();
+    let mut stored = Some(stored);
+    let mut step = |server: &mut Server, wire: &mut Vec<u8>| {
+        while let Some(o) = server.poll_output() {
+            match o {
+                Output::Transmit(b) => wire.extend_from_slice(&b),
+                Output::Event(Event::CredentialCheck(CredentialCheck::ScramLookup { .. })) => {
+                    server
+                        .answer_credentials(CheckAnswer::ScramCredentials(stored.take()))
+                        .unwrap()
+                }
+                _ => {}
+            }
+        }
+    };
+    step(&mut server, &mut wire);
+    let text = String::from_utf8(wire.clone()).unwrap();
+    let challenge = text.lines().last().unwrap().strip_prefix("334 ").unwrap();
+    let server_first = mailsec_tls::sasl::wire::decode(challenge.as_bytes()).unwrap();
+    let client_final = client.step(&server_first).unwrap();
+    server.handle_input(
+        now,
+        format!("{}\r\n", encode(client_final.expose_secret())).as_bytes(),
+    );
+    wire.clear();
+    step(&mut server, &mut wire);
+    let text = String::from_utf8(wire.clone()).unwrap();
+    let v = text.trim_end().strip_prefix("334 ").unwrap();
+    client
+        .finish(Some(
+            &mailsec_tls::sasl::wire::decode(v.as_bytes()).unwrap(),
+        ))
+        .unwrap();
+    server.handle_input(now, b"\r\n");
+    wire.clear();
+    step(&mut server, &mut wire);
+    assert_eq!(wire, b"235 2.7.0 Authentication successful\r\n");
+    assert_eq!(server.identity().map(|i| i.authcid.as_str()), Some("user"));
+}
