@@ -56,6 +56,7 @@ pub mod data;
 pub mod error;
 pub mod parse;
 pub mod serialize;
+pub mod server;
 pub mod types;
 
 pub use error::{CommandError, DataError, EncodeError, ReplyError};
