@@ -284,6 +284,8 @@ pub struct Client {
     auth: Option<Auth>,
     authenticated: Option<Mechanism>,
     txn: Option<Transaction>,
+    /// The message ended while the application held an unanswered `ReadyForData`.
+    stale_ready: bool,
     /// The RCPT commands of a message sent one command at a time.
     rcpt_commands: Vec<Command>,
 }
@@ -328,6 +330,7 @@ impl Client {
             auth: None,
             authenticated: None,
             txn: None,
+            stale_ready: false,
             rcpt_commands: Vec::new(),
             config,
         };

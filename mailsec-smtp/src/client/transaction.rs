@@ -45,6 +45,7 @@ impl Client {
                 "send_message before Ready or during a message",
             ));
         }
+        self.stale_ready = false;
         let Some(ext) = self.extensions.as_ref() else {
             return Err(ClientError::Misuse("send_message before Ready"));
         };
@@ -189,7 +190,14 @@ impl Client {
     /// A body that cannot be sent (bare CR or LF with [`crate::data::BareLineEndings::Reject`],
     /// a DATA line over 1000 octets) ends the session with [`ClientError::Body`] through the
     /// output queue: DATA cannot be aborted, and a truncated message must not be delivered.
+    ///
+    /// When the message failed while the application still held a `ReadyForData` (a refused
+    /// BDAT chunk, say), the answer to that event is accepted and dropped: the
+    /// [`Event::MessageRejected`] queued after it tells the outcome.
     pub fn send_data(&mut self, now: Instant, data: &[u8]) -> Result<(), ClientError> {
+        if std::mem::take(&mut self.stale_ready) {
+            return Ok(());
+        }
         let txn = self.ready_txn()?;
         txn.may_send = false;
         if txn.bdat {
@@ -223,6 +231,9 @@ impl Client {
     /// Ends the body: the end-of-data dot (DATA) or `BDAT 0 LAST`. The final reply comes as
     /// [`Event::MessageAccepted`] or [`Event::MessageRejected`].
     pub fn finish_data(&mut self, now: Instant) -> Result<(), ClientError> {
+        if std::mem::take(&mut self.stale_ready) {
+            return Ok(());
+        }
         let txn = self.ready_txn()?;
         txn.may_send = false;
         txn.streaming = false;
@@ -267,6 +278,10 @@ impl Client {
     pub(super) fn data_ready(&mut self, now: Instant) {
         if let Some(txn) = self.txn.as_mut() {
             txn.streaming = true;
+            if txn.may_send {
+                // The application already holds an unanswered `ReadyForData`: one at a time.
+                return;
+            }
             txn.may_send = true;
             self.out.push_back(Output::Event(Event::ReadyForData));
             if self.pending.is_empty() {
@@ -356,7 +371,7 @@ impl Client {
                     // RFC 3030 §2: no more chunks; the state is indeterminate until RSET.
                     txn.failure = Some((Phase::Bdat, reply.clone()));
                     txn.streaming = false;
-                    txn.may_send = false;
+                    self.stale_ready |= std::mem::take(&mut txn.may_send);
                 }
                 if txn.failure.is_some() {
                     if !self
@@ -422,6 +437,8 @@ impl Client {
         let Some(txn) = self.txn.as_mut() else {
             return;
         };
+        // A `ReadyForData` the application holds but has not answered yet is now void.
+        self.stale_ready |= txn.may_send;
         txn.streaming = false;
         txn.may_send = false;
         if reset {
@@ -444,6 +461,7 @@ impl Client {
     }
 
     fn finish_transaction(&mut self, ok: bool, phase: Phase, reply: Reply) {
+        self.stale_ready |= self.txn.as_ref().is_some_and(|t| t.may_send);
         self.txn = None;
         self.state = State::Ready;
         self.deadline = None;
