@@ -483,13 +483,7 @@ impl Client {
         match self.phase {
             Phase::CapaList => return self.capa_line(line),
             Phase::Transaction
-                if matches!(
-                    self.inflight.front(),
-                    Some(InFlight {
-                        multi: Some(_),
-                        ..
-                    })
-                ) =>
+                if matches!(self.inflight.front(), Some(InFlight { multi: Some(_), .. })) =>
             {
                 return self.listing_line(line);
             }
@@ -634,8 +628,7 @@ impl Client {
     // ----- AUTHORIZATION: credentials -----
 
     fn may_use_credentials(&self) -> bool {
-        self.secure
-            || self.config.insecure_auth == InsecureAuth::AllowPlaintextMechanismsWithoutTls
+        self.secure || self.config.insecure_auth == InsecureAuth::AllowPlaintextMechanismsWithoutTls
     }
 
     fn choose_sasl(&self) -> Option<Mechanism> {
@@ -959,18 +952,22 @@ impl Client {
         let result = match &mut front.multi {
             Some(Multi::List(v)) if v.len() >= limit => Err(ClientError::TooManyEntries { limit }),
             Some(Multi::Uidl(v)) if v.len() >= limit => Err(ClientError::TooManyEntries { limit }),
-            Some(Multi::List(v)) => parse::scan_listing(content)
-                .map(|l| v.push(l))
-                .map_err(|error| ClientError::Malformed {
-                    what: "LIST entry",
-                    error,
-                }),
-            Some(Multi::Uidl(v)) => parse::uidl_listing(content)
-                .map(|l| v.push(l))
-                .map_err(|error| ClientError::Malformed {
-                    what: "UIDL entry",
-                    error,
-                }),
+            Some(Multi::List(v)) => {
+                parse::scan_listing(content)
+                    .map(|l| v.push(l))
+                    .map_err(|error| ClientError::Malformed {
+                        what: "LIST entry",
+                        error,
+                    })
+            }
+            Some(Multi::Uidl(v)) => {
+                parse::uidl_listing(content)
+                    .map(|l| v.push(l))
+                    .map_err(|error| ClientError::Malformed {
+                        what: "UIDL entry",
+                        error,
+                    })
+            }
             _ => Ok(()),
         };
         if let Err(e) = result {
