@@ -586,7 +586,8 @@ fn response_injection_after_stls_go_ahead() {
 
 #[test]
 fn stls_stripping_fails_closed() {
-    let cases: [(&str, &str, fn(&ClientError) -> bool); 6] = [
+    type Check = fn(&ClientError) -> bool;
+    let cases: [(&str, &str, Check); 6] = [
         ("+OK\r\nUSER\r\nSASL PLAIN\r\n.\r\n", "", |e| {
             matches!(e, ClientError::StlsNotOffered)
         }),
@@ -727,7 +728,7 @@ fn plaintext_capabilities_do_not_pick_the_mechanism() {
             ],
             how,
         );
-        assert_eq!(&run.clear_wire()[..], b"CAPA\r\nSTLS\r\n");
+        assert_eq!(run.clear_wire(), b"CAPA\r\nSTLS\r\n");
         assert!(run.errors.is_empty());
     }
 }
