@@ -638,12 +638,9 @@ impl Client {
         if self.config.mechanisms.is_empty() {
             return choose_mechanism(&offered, self.secure, insecure, kind);
         }
-        self.config
-            .mechanisms
-            .iter()
-            .copied()
-            .find(|m| choose_mechanism(&[*m], self.secure, insecure, kind) == Some(*m))
-            .filter(|m| offered.contains(m))
+        self.config.mechanisms.iter().copied().find(|m| {
+            offered.contains(m) && choose_mechanism(&[*m], self.secure, insecure, kind) == Some(*m)
+        })
     }
 
     fn authenticate(&mut self) {

@@ -519,6 +519,111 @@ fn rfc5034_continuations() {
 }
 
 #[test]
+fn preferred_mechanism_order_and_policy() {
+    // The configured order wins among offered, permitted mechanisms.
+    let mut run = Run::new(
+        ClientConfig::builder(alice())
+            .mechanisms([Mechanism::Login, Mechanism::Plain])
+            .build(),
+    );
+    run.tls();
+    run.feed(
+        b"+OK\r\n+OK\r\nSASL SCRAM-SHA-256 PLAIN\r\n.\r\n",
+        Cut::Whole,
+    );
+    let wire = String::from_utf8(run.take_wire()).unwrap();
+    assert!(
+        wire.ends_with("AUTH PLAIN AGFsaWNlAHMzY3JldC1wdw==\r\n"),
+        "{wire:?} {:?}",
+        run.errors
+    );
+    // Preferences naming nothing offered fall back to USER/PASS, or fail when it is off.
+    let mut run = Run::new(
+        ClientConfig::builder(alice())
+            .mechanisms([Mechanism::Login])
+            .user_pass(false)
+            .build(),
+    );
+    run.tls();
+    run.feed(b"+OK\r\n+OK\r\nSASL PLAIN\r\nUSER\r\n.\r\n", Cut::Whole);
+    assert!(matches!(run.errors[..], [ClientError::NoUsableAuth(_)]));
+    assert_eq!(run.take_wire(), b"CAPA\r\n");
+}
+
+/// The line after the `AUTH ... ` prefix or a continuation answer, decoded.
+fn sent_b64(line: &[u8], prefix: &str) -> Vec<u8> {
+    let text = std::str::from_utf8(line).unwrap();
+    let text = text
+        .strip_prefix(prefix)
+        .unwrap()
+        .strip_suffix("\r\n")
+        .unwrap();
+    mailsec_tls::sasl::wire::decode(text.as_bytes()).unwrap()
+}
+
+/// SCRAM-SHA-256 through AUTH continuations (RFC 5034 §4, RFC 7677), against the shared
+/// SASL server; the client checks the server's signature and refuses a wrong one.
+#[test]
+fn scram_sha_256_with_server_signature() {
+    use mailsec_tls::sasl::{CheckAnswer, ScramStored, ServerExchange, ServerStep};
+    let stored = ScramStored::derive_with_random_salt("s3cret-pw", 4096).unwrap();
+    for tamper in [false, true] {
+        for how in CUTS {
+            let mut run = Run::new(ClientConfig::builder(alice()).build());
+            run.tls();
+            run.feed(b"+OK\r\n", how);
+            assert_eq!(run.take_wire(), b"CAPA\r\n");
+            run.feed(b"+OK\r\nSASL PLAIN SCRAM-SHA-256\r\nUSER\r\n.\r\n", how);
+            let first = sent_b64(&run.take_wire(), "AUTH SCRAM-SHA-256 ");
+            let mut server = ServerExchange::new(Mechanism::ScramSha256);
+            let ServerStep::Verify(_) = server.start(Some(&first)) else {
+                panic!()
+            };
+            let ServerStep::Challenge(server_first) =
+                server.answer(CheckAnswer::ScramCredentials(Some(stored.clone())))
+            else {
+                panic!()
+            };
+            let challenge = format!("+ {}\r\n", mailsec_tls::sasl::wire::encode(&server_first));
+            run.feed(challenge.as_bytes(), how);
+            let wire = run.take_wire();
+            let client_final = sent_b64(&wire, "");
+            let ServerStep::Success {
+                additional_data: Some(mut v),
+                ..
+            } = server.respond(&client_final)
+            else {
+                panic!()
+            };
+            if tamper {
+                let last = v.len() - 2;
+                v[last] ^= 1;
+            }
+            let challenge = format!("+ {}\r\n", mailsec_tls::sasl::wire::encode(&v));
+            run.feed(challenge.as_bytes(), how);
+            if tamper {
+                assert_eq!(run.take_wire(), b"*\r\n");
+                assert!(
+                    matches!(run.errors[..], [ClientError::Sasl(_)]),
+                    "{:?}",
+                    run.errors
+                );
+                assert!(run.closed);
+                continue;
+            }
+            assert_eq!(run.take_wire(), b"\r\n");
+            run.feed(b"+OK\r\n", how);
+            assert!(run.errors.is_empty(), "{:?}", run.errors);
+            assert_eq!(
+                run.client.auth_method(),
+                Some(AuthMethod::Sasl(Mechanism::ScramSha256))
+            );
+            assert!(!contains(&run.log, b"s3cret-pw"));
+        }
+    }
+}
+
+#[test]
 fn auth_failure_ends_the_session_with_the_code() {
     for how in CUTS {
         let mut run = Run::new(plaintext_config(alice()));
