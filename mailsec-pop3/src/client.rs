@@ -1,8 +1,10 @@
 //! The Sans-IO POP3 client machine (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS, RFC 5034 AUTH).
 //!
 //! [`Client`] implements [`mailsec_tls::Machine`]: feed it what the server sent, drain
-//! [`Machine::poll_output`], call intents ([`Client::retr`], [`Client::uidl`], …) once or
-//! before [`ClientEvent::Ready`]. It logs in on its own:
+//! [`Machine::poll_output`] after every call, and call intents ([`Client::retr`],
+//! [`Client::uidl`], …) whenever you like: those made before [`ClientEvent::Ready`] wait
+//! until the login is done. Intents take `now` because sending one may start the response
+//! timeout. The client logs in on its own:
 //!
 //! ```text
 //! greeting (+OK, APOP timestamp kept)       -ERR / garbage → ClientError, whatever the policy

@@ -1208,18 +1208,26 @@ struct MiniServer {
     buf: Vec<u8>,
     secure: bool,
     upgrading: bool,
+    implicit: bool,
 }
 
 impl MiniServer {
     fn new() -> Self {
-        let mut s = MiniServer {
+        let mut s = MiniServer::implicit();
+        s.implicit = false;
+        s.send("+OK mini ready <9.9@mini>\r\n");
+        s
+    }
+
+    /// Greets once TLS is up (port 995).
+    fn implicit() -> Self {
+        MiniServer {
             out: VecDeque::new(),
             buf: Vec::new(),
             secure: false,
             upgrading: false,
-        };
-        s.send("+OK mini ready <9.9@mini>\r\n");
-        s
+            implicit: true,
+        }
     }
 
     fn send(&mut self, text: &str) {
@@ -1275,6 +1283,9 @@ impl Machine for MiniServer {
         self.secure = true;
         self.upgrading = false;
         self.buf.clear();
+        if self.implicit {
+            self.send("+OK mini ready over TLS <7.7@mini>\r\n");
+        }
     }
     fn poll_output(&mut self) -> Option<Output<String, std::io::Error>> {
         self.out.pop_front()
@@ -1354,5 +1365,48 @@ fn stls_session_through_rustls() {
             ]
         );
         assert!(pair.client.closed);
+    }
+}
+
+#[test]
+fn implicit_tls_session_through_rustls_with_apop() {
+    let pki = TestPki::new("pop.example.test");
+    for chunking in mailsec_tls::testing::Chunking::BASIC {
+        // The mini server knows no APOP: the client tries it (allowed, timestamp over TLS),
+        // and the -ERR ends the session as an authentication failure.
+        let config = ClientConfig::builder(alice()).apop(true).build();
+        let mut pair = Pair::implicit_tls(Client::new(config), MiniServer::implicit(), &pki);
+        pair.set_chunking(chunking);
+        pair.run();
+        assert!(matches!(
+            pair.client.errors[..],
+            [ClientError::AuthFailed {
+                method: AuthMethod::Apop,
+                ..
+            }]
+        ));
+        assert_eq!(pair.client.tls_established, 1);
+
+        let mut pair = Pair::implicit_tls(
+            Client::new(ClientConfig::builder(alice()).build()),
+            MiniServer::implicit(),
+            &pki,
+        );
+        pair.set_chunking(chunking);
+        let now = pair.now();
+        pair.client.machine.stat(now).unwrap();
+        pair.client.machine.quit(now).unwrap();
+        pair.run();
+        assert!(pair.client.errors.is_empty(), "{:?}", pair.client.errors);
+        let events = pair.client.take_events();
+        assert_eq!(events[0], ClientEvent::Secured);
+        assert!(matches!(
+            &events[1],
+            ClientEvent::Ready { secure: true, .. }
+        ));
+        assert_eq!(
+            pair.server.take_events(),
+            ["CAPA", "USER alice", "PASS s3cret-pw", "STAT", "QUIT"]
+        );
     }
 }
