@@ -413,6 +413,10 @@ impl Client {
             if self.in_body() {
                 let bytes = Bytes::copy_from_slice(rest);
                 let used = self.feed_body(&bytes);
+                if used == 0 {
+                    // Not reached (a decoder consumes until its terminator); never spin.
+                    return self.fail(ClientError::UnexpectedResponse("body decoder stalled"));
+                }
                 rest = &rest[used.min(rest.len())..];
                 continue;
             }
