@@ -80,6 +80,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod error;
 pub mod multiline;
 pub mod parse;
