@@ -81,9 +81,11 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod maildrop;
 pub mod multiline;
 pub mod parse;
 pub mod serialize;
+pub mod server;
 pub mod types;
 
 pub use error::{MultilineError, ParseError, SerializeError};
