@@ -952,12 +952,8 @@ impl Pop3Server {
     }
 
     fn auth_failed(&mut self) {
-        self.auth_failed_with("Authentication failed");
-    }
-
-    fn auth_failed_with(&mut self, text: &'static str) {
         self.identity = None;
-        self.send(StatusLine::err(text).with_code(ResponseCode::Auth));
+        self.send(StatusLine::err("Authentication failed").with_code(ResponseCode::Auth));
         self.auth_failures = self.auth_failures.saturating_add(1);
         if self.auth_failures >= self.config.max_auth_failures {
             self.fail(ServerError::TooManyAuthFailures);
@@ -1142,10 +1138,15 @@ impl Pop3Server {
         }
     }
 
-    /// A credential command refused because the connection is not secure. Counted as a
-    /// failed login: a client that keeps trying in clear is closed.
+    /// A credential command refused because the connection is not secure. Counted as a bad
+    /// command (no credential was checked): a client that keeps trying in clear is closed.
     fn auth_failed_refused(&mut self) {
-        self.auth_failed_with(PLAINTEXT_DISALLOWED);
+        self.identity = None;
+        self.send(StatusLine::err(PLAINTEXT_DISALLOWED).with_code(ResponseCode::Auth));
+        self.bad_commands = self.bad_commands.saturating_add(1);
+        if self.bad_commands >= self.config.max_bad_commands {
+            self.fail(ServerError::TooManyBadCommands);
+        }
     }
 
     fn stls(&mut self) {
