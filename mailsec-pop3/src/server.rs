@@ -27,10 +27,18 @@
 //!               Close  ◀── EOF / timeout / error: Closed{committed: false}, nothing deleted
 //! ```
 //!
-//! Every session ends with exactly one [`ServerEvent::Closed`] followed by [`Output::Close`];
-//! `committed` is true only when the client sent QUIT in TRANSACTION and the application
-//! reported the deletions done. Marked messages (DELE) are deleted by the application in
-//! UPDATE only; a connection lost in any other way deletes nothing (RFC 1939 §6).
+//! Every session ends with exactly one [`ServerEvent::Closed`], then (for an abnormal end:
+//! injection, flood, timeout, too many failures, broken message data) one [`Output::Error`],
+//! then [`Output::Close`]; nothing is transmitted after `Close`. `committed` is true only when
+//! the client sent QUIT in TRANSACTION and the application reported the deletions done.
+//! Marked messages (DELE) are deleted by the application in UPDATE only; a connection lost in
+//! any other way (end of stream, timeout, error) deletes nothing (RFC 1939 §6). End of stream
+//! after QUIT does not cancel a pending UPDATE. An intent called after the session ended
+//! returns [`UsageError::Closed`] and changes nothing.
+//!
+//! The idle timer ([`Machine::poll_timeout`]) runs from the last input; a deadline that passes
+//! while the machine waits for the application, or before the client had a full period since
+//! the application's last answer, is re-armed instead of fired.
 //!
 //! # Security
 //!
@@ -43,7 +51,7 @@
 //!   any `SASL` mechanism, and USER, PASS, APOP and AUTH are answered
 //!   `-ERR [AUTH] Plaintext authentication disallowed on non-secure (SSL/TLS) connections.`
 //! - **Bounds**: command lines of [`MAX_COMMAND_LINE`] octets, SASL lines of
-//!   [`MAX_SASL_LINE`](crate::MAX_SASL_LINE), buffered input, failed logins and bad commands
+//!   [`MAX_SASL_LINE`], buffered input, failed logins and bad commands
 //!   (then close), an idle timer of at least 10 minutes (RFC 1939 §3). Error replies never
 //!   echo the client's bytes.
 //!
@@ -138,7 +146,9 @@ use crate::types::{
     MessageNumber, ResponseCode, ScanListing, StatusLine, UidlListing, UniqueId,
 };
 
-/// The reply to a credential command refused before TLS (RFC 2595 §2.3, RFC 3206 §5).
+/// The text of the reply to a credential command (USER, PASS, APOP, AUTH) refused because the
+/// connection is not secure, sent as `-ERR [AUTH] ` + this (RFC 2595 §2.3, RFC 3206 §5). Each
+/// refusal counts as a bad command.
 pub const PLAINTEXT_DISALLOWED: &str =
     "Plaintext authentication disallowed on non-secure (SSL/TLS) connections.";
 
@@ -553,6 +563,13 @@ impl Pop3Server {
     /// Takes the maildrop back (after [`ServerEvent::Closed`], to release it).
     pub fn take_maildrop(&mut self) -> Option<Box<dyn Maildrop>> {
         self.maildrop.take()
+    }
+
+    /// Received bytes held unprocessed: pipelined commands waiting while the machine waits
+    /// for the application (bounded by [`ServerConfigBuilder::max_buffered_input`]). Zero
+    /// whenever [`Output::StartTls`] is emitted.
+    pub fn buffered_input(&self) -> usize {
+        self.framer.buffered()
     }
 
     /// The messages currently marked for deletion.
@@ -1440,14 +1457,6 @@ impl Machine for Pop3Server {
 
     fn poll_timeout(&self) -> Option<Instant> {
         if self.done { None } else { self.deadline }
-    }
-}
-
-#[doc(hidden)]
-impl Pop3Server {
-    /// Bytes currently held unprocessed (for tests).
-    pub fn buffered_input(&self) -> usize {
-        self.framer.buffered()
     }
 }
 

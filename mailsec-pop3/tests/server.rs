@@ -761,6 +761,30 @@ fn command_injection_after_stls() {
     }
 }
 
+/// Commands pipelined *before* STLS are fine; the go-ahead is the last transmit before
+/// `StartTls`, and nothing is queued after it.
+#[test]
+fn stls_go_ahead_is_last_before_start_tls() {
+    for chunking in CHUNKINGS {
+        let now = Instant::now();
+        let mut s = Pop3Server::new(Arc::new(default_config()), now);
+        let mut outputs = Vec::new();
+        for piece in cut(b"CAPA\r\nNOOP\r\nSTLS\r\n", chunking) {
+            s.handle_input(now, piece);
+            while let Some(o) = s.poll_output() {
+                outputs.push(o);
+            }
+        }
+        let n = outputs.len();
+        assert!(n >= 3, "{chunking:?}");
+        assert!(
+            matches!(&outputs[n - 2], Output::Transmit(b) if &b[..] == b"+OK Begin TLS negotiation\r\n")
+        );
+        assert!(matches!(outputs[n - 1], Output::StartTls));
+        assert_eq!(s.buffered_input(), 0);
+    }
+}
+
 /// A USER given in clear is forgotten at the cut (RFC 2595 §4; SECURITY.md invariant 2).
 #[test]
 fn user_is_forgotten_across_tls() {
@@ -1234,6 +1258,14 @@ fn errors_never_echo_client_bytes() {
     let text = h.take_text();
     assert!(!text.contains("script") && !text.contains("evil"), "{text}");
     assert_eq!(text.matches("-ERR").count(), 3);
+}
+
+#[test]
+fn machine_is_send() {
+    fn send<T: Send>() {}
+    send::<Pop3Server>();
+    send::<ServerEvent>();
+    send::<MemoryMaildrop>();
 }
 
 #[test]
