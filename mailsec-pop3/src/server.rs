@@ -376,7 +376,7 @@ struct Retrieval {
 /// A credential question the application has not answered yet.
 enum CredWait {
     UserPass { user: String },
-    Apop,
+    Apop { user: String },
     Sasl(ServerExchange),
 }
 
@@ -586,7 +586,9 @@ impl Pop3Server {
     ///
     /// [`CheckAnswer::Accept`] or [`CheckAnswer::AcceptAs`] go on to
     /// [`ServerEvent::OpenMaildrop`] (or the next SASL step); [`CheckAnswer::Reject`] sends
-    /// `-ERR [AUTH] Authentication failed` and counts a failure.
+    /// `-ERR [AUTH] Authentication failed` and counts a failure (the session closes after
+    /// [`ServerConfigBuilder::max_auth_failures`]). The machine has no clock: an application
+    /// that wants to slow down password guessing delays its answer.
     pub fn answer_credentials(&mut self, answer: CheckAnswer) -> Result<(), UsageError> {
         let wait = self.expect("answer_credentials", |w| matches!(w, Wait::Credentials(_)))?;
         let Wait::Credentials(cred) = wait else {
@@ -604,25 +606,16 @@ impl Pop3Server {
                 }),
                 _ => self.auth_failed(),
             },
-            CredWait::Apop => match answer {
-                CheckAnswer::Accept => {
-                    let user = self.user.take().unwrap_or_default();
-                    self.authenticated(Identity {
-                        authcid: user,
-                        authzid: None,
-                    })
-                }
-                CheckAnswer::AcceptAs(name) => {
-                    self.user = None;
-                    self.authenticated(Identity {
-                        authcid: name,
-                        authzid: None,
-                    })
-                }
-                _ => {
-                    self.user = None;
-                    self.auth_failed();
-                }
+            CredWait::Apop { user } => match answer {
+                CheckAnswer::Accept => self.authenticated(Identity {
+                    authcid: user,
+                    authzid: None,
+                }),
+                CheckAnswer::AcceptAs(name) => self.authenticated(Identity {
+                    authcid: name,
+                    authzid: None,
+                }),
+                _ => self.auth_failed(),
             },
             CredWait::Sasl(mut exchange) => {
                 let mechanism = exchange.mechanism();
@@ -1111,8 +1104,7 @@ impl Pop3Server {
                     self.auth_failed();
                     return;
                 };
-                self.user = Some(user.clone());
-                self.wait = Wait::Credentials(CredWait::Apop);
+                self.wait = Wait::Credentials(CredWait::Apop { user: user.clone() });
                 self.out.push_back(Output::Event(ServerEvent::CheckApop {
                     user,
                     digest,
