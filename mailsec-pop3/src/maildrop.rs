@@ -67,7 +67,8 @@ impl Maildrop for Vec<MessageInfo> {
     }
 }
 
-/// A maildrop held in memory: unique-ids and contents (CRLF line endings). Cloning is cheap
+/// A maildrop held in memory: unique-ids and contents. Sizes are
+/// [`transmitted_size`]s, right for the server's default line-ending conversion. Cloning is cheap
 /// (the contents are shared), so a test can hand one clone to the machine and serve
 /// [`ServerEvent::Retrieve`](crate::server::ServerEvent::Retrieve) from another with
 /// [`Pop3Server::serve_message`](crate::server::Pop3Server::serve_message).
@@ -121,7 +122,34 @@ impl Maildrop for MemoryMaildrop {
     fn messages(&self) -> Vec<MessageInfo> {
         self.messages
             .iter()
-            .map(|(uid, content)| MessageInfo::new(content.len() as u64, uid.clone()))
+            .map(|(uid, content)| MessageInfo::new(transmitted_size(content), uid.clone()))
             .collect()
     }
+}
+
+/// The size a message stored as `content` has on the wire (RFC 1939 §5, LIST) when the
+/// server converts bare line endings to CRLF
+/// ([`BareLineEndings::ToCrlf`](crate::multiline::BareLineEndings::ToCrlf), its default):
+/// one more octet for each LF not preceded by CR and each CR not followed by LF. For a
+/// message stored with CRLF endings, its length. Dot-stuffing and the terminator are not
+/// counted; neither is the CRLF the server adds when the content does not end with a line end.
+///
+/// ```
+/// use mailsec_pop3::maildrop::transmitted_size;
+/// assert_eq!(transmitted_size(b"Subject: x\r\n\r\nbody\r\n"), 20);
+/// assert_eq!(transmitted_size(b"Subject: x\n\nbody\n"), 20);
+/// ```
+pub fn transmitted_size(content: &[u8]) -> u64 {
+    let mut size = content.len() as u64;
+    for (i, &b) in content.iter().enumerate() {
+        let bare = match b {
+            b'\n' => i == 0 || content[i - 1] != b'\r',
+            b'\r' => content.get(i + 1) != Some(&b'\n'),
+            _ => false,
+        };
+        if bare {
+            size += 1;
+        }
+    }
+    size
 }

@@ -1260,6 +1260,33 @@ fn errors_never_echo_client_bytes() {
     assert_eq!(text.matches("-ERR").count(), 3);
 }
 
+/// LIST sizes match what RETR transmits, for CRLF and LF-only storage.
+#[test]
+fn list_size_matches_transmitted_octets() {
+    let mut drop = MemoryMaildrop::new();
+    drop.push("crlf", &b"A: 1\r\n\r\n.x\r\ny\r\n"[..]).unwrap();
+    drop.push("lf", &b"A: 1\n\n.x\ny\rz"[..]).unwrap();
+    let mut h = H::plaintext(App {
+        store: drop,
+        ..App::default()
+    });
+    h.feed(b"USER alice\r\nPASS s3cret\r\n");
+    h.take_text();
+    for n in 1..=2 {
+        h.feed(format!("LIST {n}\r\n").as_bytes());
+        let list = h.take_text();
+        let size: usize = list.trim_end().rsplit(' ').next().unwrap().parse().unwrap();
+        h.feed(format!("RETR {n}\r\n").as_bytes());
+        let retr = h.take_text();
+        let body = retr.split_once("\r\n").unwrap().1;
+        let body = body.strip_suffix(".\r\n").unwrap();
+        // Unstuff the one stuffed line; the CRLF the server adds after "z" is not counted.
+        let unstuffed = body.replace("\r\n..", "\r\n.");
+        let expected = unstuffed.len() - usize::from(n == 2) * 2;
+        assert_eq!(size, expected, "message {n}: {retr:?}");
+    }
+}
+
 #[test]
 fn machine_is_send() {
     fn send<T: Send>() {}
