@@ -50,7 +50,11 @@ fn answer(server: &mut Pop3Server, state: &State, event: ServerEvent) {
             }
         }
         ServerEvent::Retrieve { uid, .. } => {
-            let content = state.store.content(uid.as_bytes()).unwrap_or_default().to_vec();
+            let content = state
+                .store
+                .content(uid.as_bytes())
+                .unwrap_or_default()
+                .to_vec();
             if state.control & 4 == 0 {
                 server.serve_message(&content)
             } else {
