@@ -82,9 +82,11 @@
 
 pub mod client;
 pub mod error;
+pub mod maildrop;
 pub mod multiline;
 pub mod parse;
 pub mod serialize;
+pub mod server;
 pub mod types;
 
 pub use error::{MultilineError, ParseError, SerializeError};
