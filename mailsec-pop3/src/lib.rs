@@ -1,5 +1,13 @@
-//! POP3 for mailsec: the syntax layer (parse and serialize); the Sans-IO client and server
-//! machines will build on it and implement [`mailsec_tls::Machine`].
+//! POP3 for mailsec: a syntax layer (parse and serialize) and Sans-IO client and server
+//! machines that implement [`mailsec_tls::Machine`], with STLS (RFC 2595), CAPA and response
+//! codes (RFC 2449), SASL AUTH (RFC 5034) and pipelining.
+//!
+//! - [`server`]: [`server::Pop3Server`]: AUTHORIZATION → TRANSACTION → UPDATE, "require secure
+//!   channel" by default, the maildrop the application's ([`maildrop::Maildrop`]), message
+//!   content streamed through events, deletions applied only in UPDATE after QUIT.
+//! - [`client`]: [`client::Client`]: greeting → CAPA → STLS by policy → CAPA again → AUTH /
+//!   USER-PASS / APOP → queued (pipelined) commands with typed results, RETR streamed, and
+//!   [`client::LeaveOnServer`] for "leave messages on the server" keyed on UIDL.
 //!
 //! ```text
 //!  received bytes ─▶ LineFramer (mailsec_tls) ─▶ parse::command / parse::response ─▶ typed values

@@ -1,5 +1,16 @@
-//! ESMTP for mailsec: the syntax layer (this slice) for the Sans-IO client and server machines
-//! to come.
+//! ESMTP for mailsec: a strict syntax layer and Sans-IO client and server machines that
+//! implement [`mailsec_tls::Machine`] (bytes in → events out; intents in → bytes out), with
+//! STARTTLS (RFC 3207), AUTH (RFC 4954), PIPELINING (RFC 2920), CHUNKING/BINARYMIME (RFC 3030),
+//! SIZE, 8BITMIME, SMTPUTF8, DSN and REQUIRETLS.
+//!
+//! - [`server`]: [`server::Server`], in the MX, submission (STARTTLS and AUTH required) or
+//!   implicit-TLS submission role; the application decides each sender, recipient, credential
+//!   and message through events, and `250` after the data is sent only once it kept the message.
+//! - [`client`]: [`client::Client`]: EHLO → STARTTLS by policy → EHLO again → AUTH with the
+//!   mechanism chosen over TLS → messages streamed with DATA or BDAT, pipelined when offered.
+//!
+//! Any runtime drives either machine; `mailsec_tls::Driver` is one over `futures-io`, and
+//! `mailsec_tls::testing::Pair` runs a client and a server in memory through real rustls.
 //!
 //! ```text
 //!  bytes ──► LineFramer (mailsec-tls) ──► parse::parse_command ──► types::Command   (server)
