@@ -110,6 +110,11 @@ struct TestServer {
 
 impl TestServer {
     fn start(tag: &str) -> TestServer {
+        TestServer::start_with(tag, &[])
+    }
+
+    /// [`TestServer::start`] with more `mailsec-server` options.
+    fn start_with(tag: &str, extra: &[&str]) -> TestServer {
         let dir = TempDir::new(tag);
         let users = users_file(&dir.0);
         let ca = dir.0.join("ca.pem");
@@ -118,28 +123,29 @@ impl TestServer {
         let swaks_message = swaks_message_file(&dir.0);
         let root = dir.0.join("maildir");
         let path = |p: &Path| p.to_str().expect("utf-8 path").to_owned();
-        let cli = ServerCli::try_parse_from([
-            "mailsec-server",
-            "--hostname",
-            "localhost",
-            "--maildir",
-            &path(&root),
-            "--users",
-            &path(&users),
-            "--ca-out",
-            &path(&ca),
-            "--smtp-mx",
-            "127.0.0.1:0",
-            "--smtp-submission",
-            "127.0.0.1:0",
-            "--smtps",
-            "127.0.0.1:0",
-            "--pop3",
-            "off",
-            "--pop3s",
-            "off",
-        ])
-        .expect("arguments");
+        let mut argv = vec![
+            "mailsec-server".to_owned(),
+            "--hostname".to_owned(),
+            "localhost".to_owned(),
+            "--maildir".to_owned(),
+            path(&root),
+            "--users".to_owned(),
+            path(&users),
+            "--ca-out".to_owned(),
+            path(&ca),
+            "--smtp-mx".to_owned(),
+            "127.0.0.1:0".to_owned(),
+            "--smtp-submission".to_owned(),
+            "127.0.0.1:0".to_owned(),
+            "--smtps".to_owned(),
+            "127.0.0.1:0".to_owned(),
+            "--pop3".to_owned(),
+            "off".to_owned(),
+            "--pop3s".to_owned(),
+            "off".to_owned(),
+        ];
+        argv.extend(extra.iter().map(|a| (*a).to_owned()));
+        let cli = ServerCli::try_parse_from(argv).expect("arguments");
         let args = cli.server;
         let shutdown = CancellationToken::new();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -481,8 +487,16 @@ fn swaks_auth_in_clear_on_submission_is_refused() {
     let text = transcript(&out);
     assert!(!out.status.success(), "clear AUTH succeeded:\n{text}");
     assert!(
-        !text.contains(" AUTH "),
+        !String::from_utf8_lossy(&out.stdout).contains("AUTH"),
         "AUTH offered or sent in clear:\n{text}"
+    );
+    assert!(
+        text.contains("250 STARTTLS"),
+        "STARTTLS not offered:\n{text}"
+    );
+    assert!(
+        text.contains("did not advertise authentication"),
+        "unexpected swaks failure:\n{text}"
     );
     // Without AUTH, MAIL in clear gets 530.
     let out = swaks(
@@ -612,6 +626,26 @@ fn curl_starttls_submission() {
         return;
     }
     let server = TestServer::start("curl-starttls");
+    // A CA that did not issue the server's certificate: curl must refuse the server.
+    let other_ca = server.dir.0.join("other-ca.pem");
+    std::fs::write(
+        &other_ca,
+        mailsec_tls::testing::TestPki::new("localhost").ca_pem(),
+    )
+    .expect("other CA");
+    let other = other_ca.display().to_string();
+    let out = curl(
+        &server,
+        "smtp",
+        ListenerKind::SmtpSubmission,
+        &["--ssl-reqd", "--cacert", &other],
+    );
+    assert!(
+        !out.status.success(),
+        "curl trusted a foreign CA:\n{}",
+        transcript(&out)
+    );
+    assert!(server.stored("alice").is_empty());
     let out = curl(
         &server,
         "smtp",
@@ -807,4 +841,33 @@ fn mailsec_server_binary_serves_and_stops_on_sigterm() {
             .any(|l| l.starts_with("smtp-mx: 1 connection(s)")),
         "{rest:?}"
     );
+}
+
+#[test]
+fn swaks_auth_in_clear_on_submission_under_allow_plaintext_auth() {
+    if !swaks_available() {
+        return;
+    }
+    let server = TestServer::start_with("swaks-plain-auth", &["--allow-plaintext-auth"]);
+    let out = swaks(
+        &server,
+        ListenerKind::SmtpSubmission,
+        "alice@localhost",
+        "alice@localhost",
+        &[
+            "--auth",
+            "PLAIN",
+            "--auth-user",
+            "alice",
+            "--auth-password",
+            PASSWORD,
+        ],
+    );
+    assert_success(&out);
+    let text = transcript(&out);
+    assert!(
+        !text.contains("STARTTLS"),
+        "STARTTLS offered without TLS:\n{text}"
+    );
+    assert_delivered_as_sent(&server, "alice", "ESMTPA", "client.test");
 }
