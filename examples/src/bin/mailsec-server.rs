@@ -3,10 +3,10 @@
 //! Loads the users file, opens the maildir, loads or generates the TLS material, binds the
 //! listeners that are on, prints where each listens, and serves until Ctrl-C or `SIGTERM`,
 //! then shuts down gracefully (SMTP sessions get `421`). See `mailsec-server --help` and the
-//! [`server_cli`](mailsec_examples::server_cli) module for the options.
+//! [`mailsec_examples::server_cli`] module for the options.
 //!
 //! Protocols: SMTP (MX, submission with STARTTLS, submission over implicit TLS) is served by
-//! [`smtp_service`](mailsec_examples::smtp_service). POP3 and IMAP listeners are not served yet:
+//! [`mailsec_examples::smtp_service`]. POP3 and IMAP listeners are not served yet:
 //! their kinds are skipped with a note. Adding a protocol is one arm in [`serve_listener`].
 //!
 //! `mailsec-server hash-password <user> [--scheme …]` reads a password on standard input and
