@@ -291,6 +291,7 @@ impl SmtpHandler {
             return;
         }
         self.transaction.started = true;
+        self.messages += 1;
         let received = self
             .settings
             .received_header
@@ -355,7 +356,6 @@ impl SmtpHandler {
 
     fn on_message_end(&mut self, server: &mut Server, size: u64, conn: &ConnectionInfo) {
         self.start_deliveries(conn);
-        self.messages += 1;
         let users = self.transaction.users.join(", ");
         let answer = match self.commit() {
             Ok(n) => {
@@ -523,7 +523,259 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mailsec_tls::{Machine, Output};
+    use std::path::PathBuf;
     use std::time::Duration;
+
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(tag: &str) -> TempDir {
+            static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let path = std::env::temp_dir().join(format!(
+                "mailsec-smtp-service-{tag}-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir_all(&path).unwrap();
+            TempDir(path)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    /// A server machine and our handler over a temporary maildir, driven in memory.
+    struct Session {
+        _dir: TempDir,
+        maildir: Arc<Maildir>,
+        server: Server,
+        handler: SmtpHandler,
+        conn: ConnectionInfo,
+        wire: Vec<u8>,
+        closed: bool,
+    }
+
+    impl Session {
+        fn new(tag: &str, config: ServerConfig, max_size: Option<u64>) -> Session {
+            let dir = TempDir::new(tag);
+            let mut maildir = Maildir::open(dir.0.join("maildir"), "localhost").unwrap();
+            if let Some(limit) = max_size {
+                maildir = maildir.with_max_message_size(limit);
+            }
+            let maildir = Arc::new(maildir);
+            let users = Arc::new(
+                Users::parse("alice:plain:alice-pw\nbob:plain:bob-pw\npostmaster:plain:pm-pw\n")
+                    .unwrap(),
+            );
+            let settings = Arc::new(SmtpSettings::new("localhost").log(false));
+            let role = config.role();
+            let mut server = Server::new(config);
+            server.start_clock(Instant::now());
+            let conn = ConnectionInfo {
+                listener: Arc::from("test"),
+                id: 7,
+                peer: "192.0.2.1:4000".parse().unwrap(),
+                local: "127.0.0.1:25".parse().unwrap(),
+                secure: false,
+                tls: None,
+            };
+            let handler = SmtpHandler::new(users, maildir.clone(), settings, role);
+            let mut s = Session {
+                _dir: dir,
+                maildir,
+                server,
+                handler,
+                conn,
+                wire: Vec::new(),
+                closed: false,
+            };
+            s.drive();
+            s
+        }
+
+        fn mx(tag: &str) -> Session {
+            let config = ServerConfig::new(
+                Role::Mx,
+                mailsec_smtp::types::Domain::new(b"localhost").unwrap(),
+            );
+            Session::new(tag, config, None)
+        }
+
+        fn drive(&mut self) {
+            while let Some(output) = self.server.poll_output() {
+                match output {
+                    Output::Transmit(bytes) => self.wire.extend_from_slice(&bytes),
+                    Output::Event(event) => {
+                        self.handler.on_event(&mut self.server, event, &self.conn)
+                    }
+                    Output::Close => self.closed = true,
+                    _ => {}
+                }
+            }
+        }
+
+        /// Sends `input` and returns the server's replies to it.
+        fn send(&mut self, input: &[u8]) -> String {
+            let start = self.wire.len();
+            self.server.handle_input(Instant::now(), input);
+            self.drive();
+            String::from_utf8_lossy(&self.wire[start..]).into_owned()
+        }
+
+        fn stored(&self, user: &str) -> Vec<Vec<u8>> {
+            self.maildir
+                .mailbox(user)
+                .unwrap()
+                .list()
+                .unwrap()
+                .iter()
+                .map(|m| std::fs::read(&m.path).unwrap())
+                .collect()
+        }
+
+        fn tmp_files(&self, user: &str) -> usize {
+            std::fs::read_dir(self.maildir.root().join(user).join("tmp"))
+                .map(|d| d.count())
+                .unwrap_or(0)
+        }
+    }
+
+    fn after_received(stored: &[u8]) -> &[u8] {
+        assert!(stored.starts_with(b"Received: from "));
+        let end = stored.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+        &stored[end..]
+    }
+
+    const BODY: &[u8] = b"Subject: t\r\n\r\nline one\r\n.dotted\r\n";
+
+    #[test]
+    fn mx_delivers_once_per_user_and_refuses_unknown_users() {
+        let mut s = Session::mx("mx");
+        let replies = s.send(
+            b"EHLO client.example\r\nMAIL FROM:<x@remote.example>\r\n\
+              RCPT TO:<alice@localhost>\r\nRCPT TO:<bob@elsewhere.example>\r\n\
+              RCPT TO:<alice@other.example>\r\nRCPT TO:<nobody@localhost>\r\n\
+              RCPT TO:<\"../etc\"@localhost>\r\nRCPT TO:<Postmaster>\r\nDATA\r\n",
+        );
+        assert_eq!(replies.matches("550 5.1.1").count(), 2, "{replies}");
+        assert!(replies.contains("354"), "{replies}");
+        let replies = s.send(b"Subject: t\r\n\r\nline one\r\n..dotted\r\n.\r\n");
+        assert!(replies.starts_with("250 "), "{replies}");
+        for user in ["alice", "bob", "postmaster"] {
+            let stored = s.stored(user);
+            assert_eq!(stored.len(), 1, "{user}");
+            assert_eq!(after_received(&stored[0]), BODY);
+            let line = String::from_utf8_lossy(&stored[0]);
+            assert!(
+                line.starts_with(
+                    "Received: from client.example ([192.0.2.1]) by localhost with ESMTP id test.7.1; "
+                ),
+                "{line}"
+            );
+        }
+        assert_eq!(s.tmp_files("alice"), 0);
+    }
+
+    #[test]
+    fn received_line_can_be_turned_off() {
+        let mut s = Session::mx("no-received");
+        s.handler.settings = Arc::new(
+            SmtpSettings::new("localhost")
+                .log(false)
+                .received_header(false),
+        );
+        s.send(b"HELO c.example\r\nMAIL FROM:<>\r\nRCPT TO:<bob@x.example>\r\nDATA\r\n");
+        let replies = s.send(b"Subject: t\r\n\r\nline one\r\n..dotted\r\n.\r\n");
+        assert!(replies.starts_with("250 "), "{replies}");
+        assert_eq!(s.stored("bob"), vec![BODY.to_vec()]);
+    }
+
+    #[test]
+    fn aborted_message_leaves_no_file() {
+        let mut s = Session::mx("abort");
+        s.send(
+            b"EHLO c.example\r\nMAIL FROM:<a@x.example>\r\nRCPT TO:<alice@x.example>\r\nDATA\r\n",
+        );
+        // A bare LF in DATA aborts the message (smuggling defence).
+        let replies = s.send(b"Subject: t\r\n\r\nbare\nlf\r\n.\r\n");
+        assert!(replies.starts_with("550 5.5.2"), "{replies}");
+        assert!(s.stored("alice").is_empty());
+        assert_eq!(s.tmp_files("alice"), 0);
+        // The next transaction works.
+        s.send(b"MAIL FROM:<a@x.example>\r\nRCPT TO:<alice@x.example>\r\nDATA\r\n");
+        let replies = s.send(b"Subject: t\r\n\r\nline one\r\n..dotted\r\n.\r\n");
+        assert!(replies.starts_with("250 "), "{replies}");
+        assert_eq!(s.stored("alice").len(), 1);
+    }
+
+    #[test]
+    fn message_too_large_for_the_store_is_refused_with_552() {
+        let config = ServerConfig::new(
+            Role::Mx,
+            mailsec_smtp::types::Domain::new(b"localhost").unwrap(),
+        );
+        let mut s = Session::new("too-large", config, Some(150));
+        s.send(
+            b"EHLO c.example\r\nMAIL FROM:<a@x.example>\r\nRCPT TO:<alice@x.example>\r\nDATA\r\n",
+        );
+        let replies =
+            s.send(b"Subject: t\r\n\r\nthis body is long enough to pass the limit\r\n.\r\n");
+        assert!(replies.starts_with("552 5.3.4"), "{replies}");
+        assert!(s.stored("alice").is_empty());
+        assert_eq!(s.tmp_files("alice"), 0);
+    }
+
+    #[test]
+    fn submission_checks_credentials_and_sender() {
+        let config = ServerConfig::new(
+            Role::Submission,
+            mailsec_smtp::types::Domain::new(b"localhost").unwrap(),
+        )
+        .with_starttls(false)
+        .with_insecure_auth(InsecureAuth::AllowPlaintextMechanismsWithoutTls);
+        let mut s = Session::new("submission", config, None);
+        // \0alice\0wrong, then \0alice\0alice-pw
+        let replies = s.send(b"EHLO c.example\r\nAUTH PLAIN AGFsaWNlAHdyb25n\r\n");
+        assert!(replies.contains("535 5.7.8"), "{replies}");
+        let replies = s.send(b"AUTH PLAIN AGFsaWNlAGFsaWNlLXB3\r\n");
+        assert!(replies.starts_with("235 "), "{replies}");
+        let replies = s.send(b"MAIL FROM:<bob@localhost>\r\n");
+        assert!(replies.starts_with("553 5.7.1"), "{replies}");
+        let replies = s.send(b"MAIL FROM:<>\r\n");
+        assert!(replies.starts_with("553 5.7.1"), "{replies}");
+        let replies =
+            s.send(b"MAIL FROM:<alice@anywhere.example>\r\nRCPT TO:<bob@localhost>\r\nDATA\r\n");
+        assert!(replies.starts_with("250 "), "{replies}");
+        let replies = s.send(b"Subject: t\r\n\r\nline one\r\n..dotted\r\n.\r\n");
+        assert!(replies.starts_with("250 "), "{replies}");
+        let stored = s.stored("bob");
+        assert_eq!(stored.len(), 1);
+        assert!(String::from_utf8_lossy(&stored[0]).contains(" with ESMTPA id "));
+        assert_eq!(after_received(&stored[0]), BODY);
+    }
+
+    #[test]
+    fn shutdown_mid_message_says_421_and_discards() {
+        let mut s = Session::mx("shutdown");
+        s.send(
+            b"EHLO c.example\r\nMAIL FROM:<a@x.example>\r\nRCPT TO:<alice@x.example>\r\nDATA\r\n",
+        );
+        s.send(b"Subject: t\r\n\r\npart of a message\r\n");
+        assert_eq!(s.tmp_files("alice"), 1);
+        let start = s.wire.len();
+        s.handler.on_shutdown(&mut s.server, &s.conn.clone());
+        s.drive();
+        let replies = String::from_utf8_lossy(&s.wire[start..]).into_owned();
+        assert!(replies.starts_with("421 "), "{replies}");
+        assert!(s.closed);
+        assert!(s.stored("alice").is_empty());
+        assert_eq!(s.tmp_files("alice"), 0);
+    }
 
     #[test]
     fn dates_are_rfc5322() {
