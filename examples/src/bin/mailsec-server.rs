@@ -72,7 +72,7 @@ async fn run(args: ServerArgs) -> Result<(), String> {
     let tls = args.tls_material().map_err(|e| e.to_string())?;
     match &tls.source {
         CertSource::Generated { ca_path } => println!(
-            "generated a demo certificate for {}, localhost and 127.0.0.1; trust its CA: {}",
+            "generated a demo certificate for {} (also valid for localhost and 127.0.0.1); trust its CA: {}",
             args.hostname,
             ca_path.display()
         ),
