@@ -14,5 +14,6 @@ pub mod capture;
 pub mod listener;
 pub mod maildir;
 pub mod server_cli;
+pub mod smtp_send;
 pub mod toy_server;
 pub mod users;
