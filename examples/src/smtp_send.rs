@@ -116,6 +116,8 @@ pub struct SendOptions {
     pub to: Vec<String>,
     /// Declare the body 8-bit (`BODY=8BITMIME`, RFC 6152; the server must offer it).
     pub eight_bit: bool,
+    /// Pipeline commands when the server offers PIPELINING (RFC 2920; default true).
+    pub pipelining: bool,
     /// Use BDAT when the server offers CHUNKING (RFC 3030; default true). Off: DATA with
     /// dot-stuffing.
     pub chunking: bool,
@@ -146,6 +148,7 @@ impl SendOptions {
             from: from.to_owned(),
             to: to.into_iter().map(str::to_owned).collect(),
             eight_bit: false,
+            pipelining: true,
             chunking: true,
             line_endings: LineEndings::default(),
             chunk_size: DEFAULT_CHUNK_SIZE,
@@ -449,6 +452,7 @@ where
     let mut config = ClientConfig::for_domain(&options.ehlo_name)
         .map_err(SendError::Envelope)?
         .with_tls(options.tls.client_tls())
+        .with_pipelining(options.pipelining)
         .with_chunking(options.chunking);
     if let Some(credentials) = &options.credentials {
         config = config.with_credentials(credentials.clone());

@@ -76,6 +76,10 @@ struct Cli {
     #[arg(long = "8bitmime")]
     eight_bit: bool,
 
+    /// Send one command at a time even when the server offers PIPELINING.
+    #[arg(long)]
+    no_pipelining: bool,
+
     /// Send the body with DATA even when the server offers CHUNKING (BDAT).
     #[arg(long)]
     no_chunking: bool,
@@ -137,6 +141,7 @@ fn options(cli: &Cli) -> Result<SendOptions, String> {
     }
     options.ehlo_name = cli.ehlo.clone();
     options.eight_bit = cli.eight_bit;
+    options.pipelining = !cli.no_pipelining;
     options.chunking = !cli.no_chunking;
     options.line_endings = if cli.raw {
         LineEndings::AsIs
