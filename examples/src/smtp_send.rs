@@ -574,3 +574,353 @@ where
         None => Err(SendError::Incomplete),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use mailsec_smtp::server::{self, Role, Server, ServerConfig};
+    use mailsec_smtp::types::Domain;
+    use mailsec_tls::sasl::{CheckAnswer, CredentialCheck, ExposeSecret};
+    use mailsec_tls::testing::TestPki;
+    use tokio::io::ReadBuf;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// The four chunkings of SECURITY.md over the converter.
+    fn convert_chunked(input: &[u8]) -> Vec<Vec<u8>> {
+        let mut results = Vec::new();
+        let mut splits: Vec<Vec<&[u8]>> = vec![vec![input], input.chunks(1).collect()];
+        for at in 0..=input.len() {
+            splits.push(vec![&input[..at], &input[at..]]);
+        }
+        splits.push(input.chunks(3).collect());
+        for pieces in splits {
+            let mut c = CrlfConverter::default();
+            let mut out = Vec::new();
+            for p in pieces {
+                c.convert(p, &mut out);
+            }
+            c.finish(&mut out);
+            results.push(out);
+        }
+        results
+    }
+
+    #[test]
+    fn converter_makes_every_line_ending_crlf_in_any_chunking() {
+        let cases: [(&[u8], &[u8]); 6] = [
+            (b"a\nb\n", b"a\r\nb\r\n"),
+            (b"a\r\nb\r\n", b"a\r\nb\r\n"),
+            (b"a\rb\r", b"a\r\nb\r\n"),
+            (b"a\r\r\nb", b"a\r\n\r\nb"),
+            (b"\n\n.\n", b"\r\n\r\n.\r\n"),
+            (b"", b""),
+        ];
+        for (input, expected) in cases {
+            for out in convert_chunked(input) {
+                assert_eq!(out, expected, "{:?}", String::from_utf8_lossy(input));
+            }
+        }
+    }
+
+    #[test]
+    fn tls_modes_map_to_client_policies() {
+        assert_eq!(TlsMode::default(), TlsMode::Implicit);
+        assert_eq!(TlsMode::Implicit.client_tls(), ClientTls::Implicit);
+        assert_eq!(TlsMode::Starttls.client_tls(), ClientTls::StartTlsRequired);
+        assert_eq!(
+            TlsMode::Opportunistic.client_tls(),
+            ClientTls::StartTlsOpportunistic
+        );
+        assert_eq!(TlsMode::None.client_tls(), ClientTls::InsecurePlaintext);
+    }
+
+    /// What the test server saw.
+    #[derive(Debug, Default)]
+    struct Received {
+        body: Vec<u8>,
+        recipients: Vec<String>,
+        accepted: bool,
+        aborted: bool,
+        secure_mail: bool,
+        identity: Option<String>,
+    }
+
+    /// Serves one connection with our SMTP server machine: user alice/s3cret, recipients with
+    /// "nobody" refused with 550 5.1.1.
+    async fn serve_one(
+        listener: TcpListener,
+        role: Role,
+        setup: TlsSetup,
+    ) -> Result<Received, String> {
+        let (sock, _) = listener.accept().await.map_err(|e| e.to_string())?;
+        let config =
+            ServerConfig::new(role, Domain::new(b"mx.example").map_err(|e| e.to_string())?)
+                .with_mechanisms(vec![Mechanism::Plain, Mechanism::Login]);
+        let mut machine = Server::new(config);
+        machine.start_clock(Instant::now());
+        let mut driver = if role == Role::ImplicitSubmission {
+            Driver::implicit_tls(machine, sock.compat(), TokioTimer, setup)
+                .map_err(|e| e.to_string())?
+        } else {
+            Driver::new(machine, sock.compat(), TokioTimer, Some(setup))
+        };
+        let mut got = Received::default();
+        loop {
+            let event = match driver.next_event().await {
+                Ok(Some(event)) => event,
+                Ok(None) => break,
+                // The client dropped the connection mid-message: what was received stands.
+                Err(_) => break,
+            };
+            let m = driver.machine_mut();
+            let r = match event {
+                server::Event::CredentialCheck(check) => {
+                    let ok = matches!(&check, CredentialCheck::Password { authcid, password, .. }
+                        if authcid == "alice" && password.expose_secret() == "s3cret");
+                    m.answer_credentials(if ok {
+                        CheckAnswer::Accept
+                    } else {
+                        CheckAnswer::Reject
+                    })
+                }
+                server::Event::Authenticated { identity } => {
+                    got.identity = Some(identity.authcid.clone());
+                    Ok(())
+                }
+                server::Event::MailFrom { secure, .. } => {
+                    got.secure_mail = secure;
+                    m.accept_sender()
+                }
+                server::Event::Recipient { to, .. } => {
+                    let to = to.to_string();
+                    got.recipients.push(to.clone());
+                    if to.contains("nobody") {
+                        let reply = server::reply(550, (5, 1, 1), "No such user")
+                            .map_err(|e| e.to_string())?;
+                        m.reject_recipient(reply)
+                    } else {
+                        m.accept_recipient()
+                    }
+                }
+                server::Event::MessageData(bytes) => {
+                    got.body.extend_from_slice(&bytes);
+                    Ok(())
+                }
+                server::Event::MessageEnd { .. } => {
+                    got.accepted = true;
+                    m.accept_message()
+                }
+                server::Event::MessageAborted { .. } => {
+                    got.aborted = true;
+                    Ok(())
+                }
+                _ => Ok(()),
+            };
+            r.map_err(|e| e.to_string())?;
+        }
+        Ok(got)
+    }
+
+    /// Starts the test server on loopback; returns its address and its outcome.
+    async fn spawn_server(
+        role: Role,
+        pki: &TestPki,
+    ) -> (String, tokio::task::JoinHandle<Result<Received, String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let setup = pki.server_setup();
+        let task = tokio::spawn(async move { serve_one(listener, role, setup).await });
+        (addr, task)
+    }
+
+    fn options_for(addr: &str, pki: &TestPki, tls: TlsMode) -> SendOptions {
+        let mut o = SendOptions::new(addr, "localhost", "alice@example.org", ["bob@example.net"]);
+        o.tls = tls;
+        o.tls_config = Some(pki.client_config());
+        o.credentials = Some(Credentials::password("alice", "s3cret"));
+        o
+    }
+
+    /// A body of `lines` lines, some starting with dots, LF line endings.
+    fn body(lines: usize) -> Vec<u8> {
+        let mut b = b"Subject: test\n\n.leading dot\n..two\n.\n".to_vec();
+        for i in 0..lines {
+            b.extend_from_slice(format!("line {i} of the test message body\n").as_bytes());
+        }
+        b
+    }
+
+    fn crlf(input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut c = CrlfConverter::default();
+        c.convert(input, &mut out);
+        c.finish(&mut out);
+        out
+    }
+
+    /// An AsyncRead that serves `data` and records the largest read it was asked for.
+    struct Recording {
+        data: Vec<u8>,
+        pos: usize,
+        max_ask: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        fail_at: Option<usize>,
+    }
+
+    impl AsyncRead for Recording {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            self.max_ask
+                .fetch_max(buf.remaining(), std::sync::atomic::Ordering::Relaxed);
+            if self.fail_at.is_some_and(|at| self.pos >= at) {
+                return Poll::Ready(Err(io::Error::other("disk on fire")));
+            }
+            let n = buf.remaining().min(self.data.len() - self.pos).min(1500);
+            let pos = self.pos;
+            buf.put_slice(&self.data[pos..pos + n]);
+            self.pos += n;
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    #[tokio::test]
+    async fn starttls_submission_with_auth_delivers_the_body_byte_for_byte() {
+        let pki = TestPki::new("localhost");
+        for chunking in [true, false] {
+            let (addr, server) = spawn_server(Role::Submission, &pki).await;
+            let mut o = options_for(&addr, &pki, TlsMode::Starttls);
+            o.to.push("nobody@example.net".to_owned());
+            o.chunking = chunking;
+            o.chunk_size = 777;
+            let capture = Capture::default();
+            o.capture = Some(capture.clone());
+            let message = body(5000);
+            let max_ask = std::sync::Arc::default();
+            let reader = Recording {
+                data: message.clone(),
+                pos: 0,
+                max_ask: std::sync::Arc::clone(&max_ask),
+                fail_at: None,
+            };
+            let report = send(&o, reader).await.expect("send");
+            let got = server.await.expect("join").expect("server");
+            assert_eq!(got.body, crlf(&message), "chunking {chunking}");
+            assert!(got.accepted && got.secure_mail);
+            assert_eq!(got.identity.as_deref(), Some("alice"));
+            assert_eq!(
+                got.recipients,
+                ["<bob@example.net>", "<nobody@example.net>"]
+            );
+            assert_eq!(report.recipients.len(), 2);
+            assert!(report.recipients[0].accepted());
+            assert_eq!(report.recipients[1].reply.code().get(), 550);
+            assert!(!report.all_accepted());
+            assert_eq!(report.reply.code().get(), 250);
+            assert_eq!(report.authenticated, Some(Mechanism::Plain));
+            assert_eq!(
+                report.tls.as_ref().and_then(|t| t.server_name.as_deref()),
+                Some("localhost")
+            );
+            assert_eq!(report.octets, crlf(&message).len() as u64);
+            assert!(report.quit_error.is_none());
+            // Read in pieces of the chunk size, never the whole message at once.
+            assert_eq!(max_ask.load(std::sync::atomic::Ordering::Relaxed), 777);
+            // Nothing of the session after STARTTLS is readable on the wire.
+            assert!(capture.contains(b"STARTTLS"));
+            assert!(!capture.contains(b"AUTH"));
+            assert!(!capture.contains(b"leading dot"));
+        }
+    }
+
+    #[tokio::test]
+    async fn implicit_tls_submission() {
+        let pki = TestPki::new("localhost");
+        let (addr, server) = spawn_server(Role::ImplicitSubmission, &pki).await;
+        let o = options_for(&addr, &pki, TlsMode::Implicit);
+        let message = b"Subject: hi\r\n\r\nhello\r\n".to_vec();
+        let report = send(&o, &message[..]).await.expect("send");
+        let got = server.await.expect("join").expect("server");
+        assert_eq!(got.body, message);
+        assert!(report.all_accepted() && report.tls.is_some());
+    }
+
+    #[tokio::test]
+    async fn wrong_password_is_a_session_error_in_the_auth_phase() {
+        let pki = TestPki::new("localhost");
+        let (addr, server) = spawn_server(Role::Submission, &pki).await;
+        let mut o = options_for(&addr, &pki, TlsMode::Starttls);
+        o.credentials = Some(Credentials::password("alice", "wrong"));
+        let err = send(&o, &b"x\r\n"[..]).await.expect_err("bad password");
+        assert!(matches!(err, SendError::Session(_)), "{err:?}");
+        assert_eq!(err.phase(), Some(Phase::Auth));
+        assert_eq!(err.code(), Some(535));
+        assert_eq!(
+            err.enhanced().map(|e| e.to_string()).as_deref(),
+            Some("5.7.8")
+        );
+        let got = server.await.expect("join").expect("server");
+        assert!(!got.accepted && got.recipients.is_empty());
+    }
+
+    #[tokio::test]
+    async fn credentials_are_never_sent_in_clear() {
+        let pki = TestPki::new("localhost");
+        let (addr, server) = spawn_server(Role::Mx, &pki).await;
+        let mut o = options_for(&addr, &pki, TlsMode::None);
+        let capture = Capture::default();
+        o.capture = Some(capture.clone());
+        let err = send(&o, &b"x\r\n"[..]).await.expect_err("no AUTH in clear");
+        assert!(
+            matches!(
+                err,
+                SendError::Session(ClientError::AuthUnavailable { secure: false, .. })
+            ),
+            "{err:?}"
+        );
+        assert!(!capture.contains(b"s3cret"));
+        assert!(!capture.contains(b"AUTH"));
+        let got = server.await.expect("join").expect("server");
+        assert!(got.recipients.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failing_message_source_delivers_nothing() {
+        let pki = TestPki::new("localhost");
+        let (addr, server) = spawn_server(Role::Submission, &pki).await;
+        let mut o = options_for(&addr, &pki, TlsMode::Starttls);
+        o.chunking = false;
+        let reader = Recording {
+            data: body(2000),
+            pos: 0,
+            max_ask: std::sync::Arc::default(),
+            fail_at: Some(10_000),
+        };
+        let err = send(&o, reader).await.expect_err("read error");
+        assert!(matches!(err, SendError::Message(_)), "{err:?}");
+        let got = server.await.expect("join").expect("server");
+        assert!(!got.accepted, "a truncated message was accepted");
+        // The message was under way when the source failed, and the server dropped it.
+        assert_eq!(got.recipients, ["<bob@example.net>"]);
+        assert!(got.aborted, "{got:?}");
+    }
+
+    #[tokio::test]
+    async fn refused_before_connecting() {
+        let mut o = SendOptions::new("127.0.0.1:1", "localhost", "alice@example.org", ["bob"]);
+        assert!(matches!(
+            send(&o, &b""[..]).await,
+            Err(SendError::Envelope(_))
+        ));
+        o.to = vec!["bob@example.net".to_owned()];
+        assert!(matches!(
+            send(&o, &b""[..]).await,
+            Err(SendError::NoTlsConfig(TlsMode::Implicit))
+        ));
+    }
+}

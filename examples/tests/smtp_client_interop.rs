@@ -3,6 +3,7 @@
 //!
 //! Postfix runs from one fixed directory, so every Postfix case lives in the one test below.
 
+#[allow(unreachable_pub)] // shared by several test binaries
 mod common;
 
 use std::path::{Path, PathBuf};
