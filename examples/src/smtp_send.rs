@@ -277,6 +277,9 @@ pub enum SendError {
     /// that nothing truncated is delivered).
     #[error("reading the message: {0}")]
     Message(#[source] io::Error),
+    /// The driver failed in a way none of the above describes.
+    #[error("driver: {0}")]
+    Driver(String),
     /// The connection ended before the message was decided, without an error from the client.
     #[error("the connection ended before the message was accepted or refused")]
     Incomplete,
@@ -318,12 +321,9 @@ impl From<DriverError<ClientError>> for SendError {
             DriverError::Machine(e) => SendError::Session(e),
             DriverError::Tls(e) => SendError::Tls(e),
             DriverError::Io(e) => SendError::Io(e),
-            // Only when the machine asks for STARTTLS without a configuration; `send` refuses
-            // that before connecting.
-            _ => SendError::Tls(TlsError::Pem {
-                what: "TLS configuration".to_owned(),
-                reason: err.to_string(),
-            }),
+            // Only when the machine asks for STARTTLS without a configuration, which `send`
+            // refuses before connecting; or a driver failure added later.
+            other => SendError::Driver(other.to_string()),
         }
     }
 }

@@ -320,13 +320,26 @@ fn postfix_with_starttls_required() {
     // 7. The binary in clear: exit status 1 and the phase, code and enhanced code on stderr.
     let output = Command::new(env!("CARGO_BIN_EXE_mailsec-send"))
         .args(["--server", &format!("127.0.0.1:{}", postfix.port)])
-        .args(["--tls", "none", "--from", "alice@example.test"])
+        .args([
+            "--tls",
+            "none",
+            "--show-wire",
+            "--from",
+            "alice@example.test",
+        ])
         .args(["--to", "bob@example.test"])
         .arg(&file)
         .output()
         .expect("run mailsec-send");
     let stderr = String::from_utf8_lossy(&output.stderr);
+    let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
+    // The capture shows the whole session in clear.
+    assert!(
+        stdout.contains("C: MAIL FROM:<alice@example.test>"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("S: 530 5.7.0"), "{stdout}");
     assert!(
         stderr.contains("code: 530, enhanced code: 5.7.0"),
         "{stderr}"

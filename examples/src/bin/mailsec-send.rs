@@ -237,3 +237,89 @@ async fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn server_name_defaults_to_the_host() {
+        assert_eq!(host_of("mail.example.org:465"), "mail.example.org");
+        assert_eq!(host_of("[::1]:25"), "::1");
+        assert_eq!(host_of("127.0.0.1:587"), "127.0.0.1");
+    }
+
+    #[test]
+    fn flags_parse_into_options() {
+        let cli = Cli::try_parse_from([
+            "mailsec-send",
+            "--server",
+            "mx.example:587",
+            "--tls",
+            "none",
+            "--from",
+            "a@example.org",
+            "--to",
+            "b@example.net",
+            "--to",
+            "c@example.net",
+            "--raw",
+            "--no-chunking",
+        ])
+        .expect("parse");
+        assert_eq!(cli.tls, TlsMode::None);
+        assert_eq!(cli.message, "-");
+        let o = options(&cli).expect("options");
+        assert_eq!(o.server_name, "mx.example");
+        assert_eq!(o.to, ["b@example.net", "c@example.net"]);
+        assert_eq!(o.line_endings, LineEndings::AsIs);
+        assert!(!o.chunking && o.pipelining && o.tls_config.is_none());
+        // The default is implicit TLS; a password needs a user and the other way round.
+        let cli = Cli::try_parse_from([
+            "mailsec-send",
+            "--server",
+            "h:465",
+            "--from",
+            "",
+            "--to",
+            "b@x.y",
+        ])
+        .expect("parse");
+        assert_eq!(cli.tls, TlsMode::Implicit);
+        assert!(
+            Cli::try_parse_from([
+                "mailsec-send",
+                "--server",
+                "h:465",
+                "--from",
+                "",
+                "--to",
+                "b@x.y",
+                "--user",
+                "u",
+            ])
+            .is_err()
+        );
+        assert!(
+            Cli::try_parse_from([
+                "mailsec-send",
+                "--server",
+                "h:465",
+                "--from",
+                "",
+                "--to",
+                "b@x.y",
+                "--password-env",
+                "P",
+            ])
+            .is_err()
+        );
+    }
+}
