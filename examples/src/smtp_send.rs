@@ -38,8 +38,10 @@ use std::time::Instant;
 
 use futures_io::{AsyncRead as FuturesRead, AsyncWrite as FuturesWrite};
 use mailsec_smtp::CommandError;
-use mailsec_smtp::client::{Client, ClientConfig, ClientError, Envelope, Event, Phase};
-use mailsec_smtp::types::{BodyType, EnhancedCode, ForwardPath, Reply};
+use mailsec_smtp::client::{
+    Client, ClientConfig, ClientError, Envelope, Event, Phase, SessionInfo,
+};
+use mailsec_smtp::types::{BodyType, EnhancedCode, Extensions, ForwardPath, Reply};
 use mailsec_tls::driver::{Driver, DriverError, TokioTimer};
 use mailsec_tls::sasl::{Credentials, Mechanism};
 use mailsec_tls::{ClientTls, ClientTlsConfig, TlsError, TlsInfo, TlsSetup};
@@ -197,6 +199,9 @@ pub struct SendReport {
     pub tls: Option<TlsInfo>,
     /// The SASL mechanism the client authenticated with, if it did.
     pub authenticated: Option<Mechanism>,
+    /// The server's EHLO capabilities the message was sent under (over TLS: those received
+    /// over TLS). With [`SendOptions::chunking`], BDAT was used if they include CHUNKING.
+    pub extensions: Option<Extensions>,
     /// Octets of the message as sent (after line-ending conversion, before dot-stuffing).
     pub octets: u64,
     /// The session failed after the message was accepted (QUIT unanswered, say): the message
@@ -467,7 +472,7 @@ where
 
     let mut envelope = Some(envelope);
     let mut recipients = Vec::new();
-    let mut session = None;
+    let mut session: Option<SessionInfo> = None;
     let mut outcome: Option<Result<Reply, SendError>> = None;
     let mut body = Body::Reading;
     let mut converter = CrlfConverter::default();
@@ -485,7 +490,8 @@ where
                     Some(Ok(reply)) => Ok(SendReport {
                         recipients,
                         reply,
-                        tls: session.and_then(|s: mailsec_smtp::client::SessionInfo| s.tls),
+                        tls: session.as_ref().and_then(|s| s.tls.clone()),
+                        extensions: session.map(|s| s.extensions),
                         authenticated: driver.machine().authenticated(),
                         octets,
                         quit_error: Some(err.to_string()),
@@ -565,7 +571,8 @@ where
         Some(Ok(reply)) => Ok(SendReport {
             recipients,
             reply,
-            tls: session.and_then(|s| s.tls),
+            tls: session.as_ref().and_then(|s| s.tls.clone()),
+            extensions: session.map(|s| s.extensions),
             authenticated: driver.machine().authenticated(),
             octets,
             quit_error: None,

@@ -84,6 +84,11 @@ fn assert_delivered(delivered: &[u8], sent: &[u8]) {
         names.iter().any(|n| n == "Received"),
         "no Received header: {names:?}"
     );
+    // RFC 3848: "ESMTPS" records that Postfix received the message over TLS.
+    assert!(
+        prefix.contains("with ESMTPS"),
+        "not received over TLS:\n{prefix}"
+    );
     assert!(
         prefix.contains("Return-Path: <alice@example.test>"),
         "envelope sender not recorded:\n{prefix}"
@@ -183,6 +188,12 @@ fn postfix_with_starttls_required() {
     assert_eq!(report.reply.code().get(), 250);
     assert_eq!(report.octets, sent.len() as u64);
     assert!(report.authenticated.is_none());
+    let ext = report.extensions.as_ref().expect("EHLO reply");
+    assert!(
+        ext.chunking(),
+        "Postfix offers CHUNKING: the body went with BDAT"
+    );
+    assert!(ext.pipelining());
     assert!(report.quit_error.is_none(), "{:?}", report.quit_error);
     // The capture: STARTTLS in clear, then nothing of the message readable.
     assert!(capture.contains(b"STARTTLS\r\n"));
