@@ -14,6 +14,7 @@ pub mod capture;
 pub mod listener;
 pub mod maildir;
 pub mod server_cli;
+pub mod smtp_send;
 pub mod smtp_service;
 pub mod toy_server;
 pub mod users;

@@ -395,10 +395,10 @@ impl Client {
             }
             Pending::Rset => {
                 if !ok {
-                    return self.fail(ClientError::Rejected {
-                        phase: Phase::Rset,
-                        reply,
-                    });
+                    // The session cannot go on; report what failed the message (a server that
+                    // refuses MAIL before STARTTLS refuses the RSET after it too), not the RSET.
+                    let (phase, reply) = txn.failure.take().unwrap_or((Phase::Rset, reply));
+                    return self.fail(ClientError::Rejected { phase, reply });
                 }
                 let (phase, reply) = txn.failure.take().unwrap_or((Phase::Rset, reply));
                 self.txn = None;
