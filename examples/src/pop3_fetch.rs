@@ -799,7 +799,10 @@ impl MboxQuoter {
             }
             LineState::Start { gt, matched } => {
                 if matched == 0 && b == b'>' {
-                    self.state = LineState::Start { gt: gt + 1, matched };
+                    self.state = LineState::Start {
+                        gt: gt + 1,
+                        matched,
+                    };
                 } else if b == FROM[matched] {
                     if matched + 1 == FROM.len() {
                         out.push(b'>');
@@ -976,7 +979,8 @@ mod tests {
     #[test]
     fn mboxrd_quoting_in_every_chunking() {
         let input = b"From: a\r\n\r\nFrom here\r\n>From there\r\n>>From x\r\nFro\r\n>Fr\r\nnot From \r\n>\r\nFrom ";
-        let want = b"From: a\n\n>From here\n>>From there\n>>>From x\nFro\n>Fr\nnot From \n>\n>From \n";
+        let want =
+            b"From: a\n\n>From here\n>>From there\n>>>From x\nFro\n>Fr\nnot From \n>\n>From \n";
         for size in 1..=input.len() {
             assert_eq!(
                 quote_in_chunks(input, size),

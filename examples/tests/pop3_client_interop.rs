@@ -101,7 +101,10 @@ async fn list_and_fetch(pki: &TestPki, port: u16, tls: ClientTls, name: &str) {
     let mut session = Session::connect(&options(pki, port, tls))
         .await
         .expect("login");
-    assert!(session.login().secure, "{name}: TLS with a verified certificate");
+    assert!(
+        session.login().secure,
+        "{name}: TLS with a verified certificate"
+    );
     assert!(session.login().tls.is_some());
     assert!(matches!(
         session.login().auth,
@@ -146,7 +149,11 @@ async fn starttls_list_and_fetch_byte_exact() {
     };
     deliver_all(&dovecot, &messages(), "a");
     list_and_fetch(&pki, dovecot.pop3, ClientTls::StartTlsRequired, "stls").await;
-    assert_eq!(server_count(&dovecot), 3, "nothing deleted without --delete");
+    assert_eq!(
+        server_count(&dovecot),
+        3,
+        "nothing deleted without --delete"
+    );
 }
 
 #[tokio::test]
@@ -186,7 +193,10 @@ async fn implicit_tls_fetch_top0_and_mbox() {
     // The same session into an mbox: From_ separators and >From quoting.
     let mbox = dir.join("mbox");
     session
-        .fetch(&mut Destination::Mbox(mbox.clone()), &FetchOptions::default())
+        .fetch(
+            &mut Destination::Mbox(mbox.clone()),
+            &FetchOptions::default(),
+        )
         .await
         .expect("mbox");
     assert!(session.quit().await.expect("quit"));
@@ -196,10 +206,7 @@ async fn implicit_tls_fetch_top0_and_mbox() {
         .filter(|l| l.starts_with(b"From MAILER-DAEMON "))
         .count();
     assert_eq!(separators, 3);
-    assert!(
-        text.windows(24)
-            .any(|w| w == b"\n>From the start, hello.")
-    );
+    assert!(text.windows(24).any(|w| w == b"\n>From the start, hello."));
     assert!(!text.contains(&b'\r'), "mbox uses LF line endings");
     assert!(text.windows(14).any(|w| w == b"\n.leading dot\n"));
     let _ = std::fs::remove_dir_all(&dir);
@@ -389,7 +396,11 @@ async fn binary_end_to_end() {
     .expect("join")
     .expect("run list");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.starts_with("3 messages,"), "{stdout}");
     assert_eq!(stdout.lines().count(), 4);
 
@@ -411,7 +422,11 @@ async fn binary_end_to_end() {
         .expect("join")
         .expect("run fetch");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("3 fetched"), "{stdout}");
     assert_eq!(maildir_contents(&maildir), sorted(msgs));
     let mut c = fetch(&maildir, &state);

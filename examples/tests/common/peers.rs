@@ -65,7 +65,9 @@ fn open_up(path: &Path) {
         if dir == Path::new("/") {
             break;
         }
-        let Ok(meta) = std::fs::metadata(dir) else { break };
+        let Ok(meta) = std::fs::metadata(dir) else {
+            break;
+        };
         let mut perm = meta.permissions();
         perm.set_mode(perm.mode() | 0o755);
         let _ = std::fs::set_permissions(dir, perm);
@@ -98,10 +100,7 @@ impl Dovecot {
         // One directory per instance: several tests of one binary may each run a Dovecot.
         static INSTANCE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = INSTANCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "mailsec-dovecot-{}-{n}",
-            std::process::id()
-        ));
+        let dir = std::env::temp_dir().join(format!("mailsec-dovecot-{}-{n}", std::process::id()));
         fresh_dir(&dir);
         for sub in ["run", "run/state", "mail"] {
             std::fs::create_dir_all(dir.join(sub)).expect("dovecot dirs");
@@ -113,8 +112,11 @@ impl Dovecot {
         let leaf = pki.issue(&["localhost"], Validity::Current);
         std::fs::write(dir.join("cert.pem"), &leaf.chain).expect("cert");
         std::fs::write(dir.join("key.pem"), &leaf.key).expect("key");
-        std::fs::write(dir.join("passwd"), format!("{user}:{{PLAIN}}{password}:::::::\n"))
-            .expect("passwd");
+        std::fs::write(
+            dir.join("passwd"),
+            format!("{user}:{{PLAIN}}{password}:::::::\n"),
+        )
+        .expect("passwd");
         let (pop3, pop3s, imap, imaps) = (free_port(), free_port(), free_port(), free_port());
         let d = dir.display();
         let conf = format!(
