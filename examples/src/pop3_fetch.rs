@@ -20,6 +20,7 @@
 //! Files are written with blocking `std::fs` calls from the async task: fine for a command-line
 //! client that runs one session.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -225,7 +226,7 @@ impl From<DriverError<ClientError>> for FetchError {
             DriverError::Machine(e) => FetchError::Protocol(e),
             DriverError::Tls(e) => FetchError::Tls(e),
             DriverError::Io(e) => FetchError::Io(e),
-            DriverError::NoTlsConfig => FetchError::TlsConfig(TlsError::NoCryptoProvider),
+            // NoTlsConfig cannot happen: a TLS setup is given whenever the policy uses TLS.
             other => FetchError::Io(io::Error::other(other.to_string())),
         }
     }
@@ -420,16 +421,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let (Some(stat), Some(scan), Some(uidl)) = (stat, scan, uidl) else {
             return Err(FetchError::Closed);
         };
+        let uids: HashMap<MessageNumber, &UniqueId> =
+            uidl.iter().flatten().map(|e| (e.msg, &e.uid)).collect();
         let messages = scan
             .iter()
             .map(|l| MessageSummary {
                 msg: l.msg,
                 size: l.size,
-                uid: uidl.as_ref().and_then(|u| {
-                    u.iter()
-                        .find(|e| e.msg == l.msg)
-                        .map(|e| String::from_utf8_lossy(e.uid.as_bytes()).into_owned())
-                }),
+                uid: uids
+                    .get(&l.msg)
+                    .map(|u| String::from_utf8_lossy(u.as_bytes()).into_owned()),
             })
             .collect();
         Ok(Listing {
@@ -476,13 +477,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             None => listing.messages.iter().map(|m| m.msg).collect(),
         };
         report.skipped = listing.messages.len() - plan.len();
+        let uids: HashMap<MessageNumber, &Option<String>> =
+            listing.messages.iter().map(|m| (m.msg, &m.uid)).collect();
         let mut result = Ok(());
         for msg in plan {
-            let uid = listing
-                .messages
-                .iter()
-                .find(|m| m.msg == msg)
-                .and_then(|m| m.uid.clone());
+            let uid = uids.get(&msg).and_then(|u| (*u).clone());
             let fetched = match self.fetch_one(msg, options.headers_only, dest).await {
                 Ok(fetched) => fetched,
                 Err(err) => {
