@@ -335,6 +335,16 @@ async fn no_credentials_in_clear_on_the_stls_port() {
     // We did talk to Dovecot in clear (it greeted and answered CAPA) ...
     assert!(capture.contains(b"+OK"), "{}", capture.render("C:", "S:"));
     assert!(capture.contains(b"CAPA\r\n"));
+    // Dovecot offers USER and SASL PLAIN before TLS (and, on loopback, which it counts as
+    // secure, would even accept them: see the next test) ...
+    let offered = capture
+        .segments()
+        .iter()
+        .filter(|(d, _)| *d == mailsec_examples::capture::Dir::In)
+        .any(|(_, b)| {
+            b.windows(10).any(|w| w == b"SASL PLAIN") && b.windows(6).any(|w| w == b"USER\r\n")
+        });
+    assert!(offered, "{}", capture.render("C:", "S:"));
     // ... and never sent a credential.
     for needle in [
         &b"USER"[..],
@@ -446,4 +456,33 @@ async fn binary_end_to_end() {
         .expect("run list");
     assert!(!out.status.success());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The opt-in is wired: with `allow_cleartext_credentials` the client does log in in clear.
+/// Dovecot treats loopback connections as secure, so despite `disable_plaintext_auth` it accepts
+/// them here — which is exactly why the refusal above has to come from our client.
+#[tokio::test]
+async fn cleartext_credentials_only_when_asked() {
+    let Some((pki, dovecot)) = start() else {
+        return;
+    };
+    deliver_all(&dovecot, &messages(), "g");
+    let capture = Capture::default();
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", dovecot.pop3))
+        .await
+        .expect("connect");
+    let mut opts = options(&pki, dovecot.pop3, ClientTls::InsecurePlaintext);
+    opts.allow_cleartext_credentials = true;
+    let mut session = Session::over_stream(Tap::new(tcp.compat(), capture.clone()), &opts)
+        .await
+        .expect("login in clear (loopback)");
+    assert!(!session.login().secure);
+    assert_eq!(session.login().tls, None);
+    assert_eq!(session.list().await.expect("list").stat.count, 3);
+    assert!(session.quit().await.expect("quit"));
+    assert!(
+        capture.contains(b"AUTH PLAIN") || capture.contains(b"USER alice"),
+        "{}",
+        capture.render("C:", "S:")
+    );
 }
