@@ -278,7 +278,8 @@ pub enum Destination<'a> {
     Maildir(PathBuf),
     /// An mbox file, appended to (created if missing).
     Mbox(PathBuf),
-    /// A writer (e.g. stdout); control characters other than CR, LF and TAB are shown as `?`.
+    /// A writer (e.g. a terminal): bytes other than printable ASCII, CR, LF and TAB are written
+    /// as `?`, so a message cannot send escape sequences to the terminal.
     Writer(&'a mut dyn Write),
 }
 
@@ -629,7 +630,7 @@ impl<'d, 'w> Sink<'d, 'w> {
                 let shown: Vec<u8> = chunk
                     .iter()
                     .map(|&b| match b {
-                        b'\r' | b'\n' | b'\t' | 0x20..=0x7e | 0x80.. => b,
+                        b'\r' | b'\n' | b'\t' | 0x20..=0x7e => b,
                         _ => b'?',
                     })
                     .collect();

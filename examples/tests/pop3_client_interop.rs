@@ -446,6 +446,18 @@ async fn binary_end_to_end() {
         .expect("run fetch again");
     assert!(String::from_utf8_lossy(&out.stdout).contains("0 fetched, 3 already seen"));
 
+    // Headers only, to standard output.
+    let mut c = common("headers");
+    let out = tokio::task::spawn_blocking(move || c.output())
+        .await
+        .expect("join")
+        .expect("run headers");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{stdout}");
+    assert_eq!(stdout.matches("Subject: ").count(), 3, "{stdout}");
+    assert!(stdout.contains("X-Note: large\r\n\r\n"), "{stdout}");
+    assert!(!stdout.contains("quick brown fox"), "no body lines");
+
     // A wrong CA: the certificate is refused, nothing is fetched.
     let other = TestPki::new("localhost");
     std::fs::write(&ca, other.ca_pem()).expect("ca");
