@@ -13,6 +13,7 @@
 pub mod capture;
 pub mod listener;
 pub mod maildir;
+pub mod pop3_fetch;
 pub mod server_cli;
 pub mod smtp_send;
 pub mod smtp_service;

@@ -97,11 +97,18 @@ impl Dovecot {
         if !available("dovecot", &["--version"]) {
             return None;
         }
-        let dir = std::env::temp_dir().join(format!("mailsec-dovecot-{}", std::process::id()));
+        // One directory per instance: several tests of one binary may each run a Dovecot.
+        static INSTANCE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = INSTANCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("mailsec-dovecot-{}-{n}", std::process::id()));
         fresh_dir(&dir);
         for sub in ["run", "run/state", "mail"] {
             std::fs::create_dir_all(dir.join(sub)).expect("dovecot dirs");
         }
+        // Dovecot never gives mail access to root ("userdb returned 0 as uid"): as root, mail
+        // is served as nobody (65534) and the mail tree belongs to it; otherwise as ourselves.
+        let (mail_uid, mail_gid) = mail_owner(&dir);
+        chown_to(&dir.join("mail"), (mail_uid, mail_gid));
         let leaf = pki.issue(&["localhost"], Validity::Current);
         std::fs::write(dir.join("cert.pem"), &leaf.chain).expect("cert");
         std::fs::write(dir.join("key.pem"), &leaf.key).expect("key");
@@ -129,7 +136,7 @@ passdb {{
 }}
 userdb {{
   driver = static
-  args = uid=root gid=root home={d}/mail/%u mail=maildir:{d}/mail/%u
+  args = uid={mail_uid} gid={mail_gid} home={d}/mail/%u mail=maildir:{d}/mail/%u
 }}
 first_valid_uid = 0
 service pop3-login {{
@@ -177,12 +184,18 @@ pop3_uidl_format = %f
         Some(dovecot)
     }
 
+    fn mail_owner(&self) -> (u32, u32) {
+        mail_owner(&self.dir)
+    }
+
     /// The user's maildir (`new/`, `cur/`, `tmp/` are created).
     pub fn maildir(&self, user: &str) -> PathBuf {
         let md = self.dir.join("mail").join(user);
         for sub in ["new", "cur", "tmp"] {
             std::fs::create_dir_all(md.join(sub)).expect("maildir");
+            chown_to(&md.join(sub), self.mail_owner());
         }
+        chown_to(&md, self.mail_owner());
         md
     }
 
@@ -190,8 +203,23 @@ pop3_uidl_format = %f
     pub fn deliver(&self, user: &str, name: &str, message: &[u8]) -> PathBuf {
         let path = self.maildir(user).join("new").join(name);
         std::fs::write(&path, message).expect("deliver");
+        chown_to(&path, self.mail_owner());
         path
     }
+}
+
+/// The uid and gid Dovecot serves mail as: ours (the owner of `dir`, which we created), or
+/// nobody's when we are root.
+fn mail_owner(dir: &Path) -> (u32, u32) {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(dir) {
+        Ok(m) if m.uid() != 0 => (m.uid(), m.gid()),
+        _ => (65534, 65534),
+    }
+}
+
+fn chown_to(path: &Path, (uid, gid): (u32, u32)) {
+    let _ = std::os::unix::fs::chown(path, Some(uid), Some(gid));
 }
 
 impl Drop for Dovecot {
