@@ -13,6 +13,7 @@
 pub mod capture;
 pub mod listener;
 pub mod maildir;
+pub mod pop3_service;
 pub mod server_cli;
 pub mod toy_server;
 pub mod users;
