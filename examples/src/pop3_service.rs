@@ -339,3 +339,170 @@ impl SessionHandler<Pop3Server> for Pop3Handler {
 fn log(conn: &ConnectionInfo, what: &str) {
     eprintln!("[{} #{} {}] {what}", conn.listener, conn.id, conn.peer);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailsec_pop3::client::{AuthMethod, Client, ClientConfig, ClientEvent};
+    use mailsec_tls::driver::{Driver, TokioTimer};
+    use mailsec_tls::sasl::{Credentials, InsecureAuth};
+    use mailsec_tls::testing::TestPki;
+    use mailsec_tls::ClientTls;
+    use tokio_util::compat::TokioAsyncReadCompatExt;
+
+    use crate::listener::ConnectionTls;
+
+    const MESSAGE: &[u8] = b"Subject: t\r\n\r\n.dot line\r\nbody\r\n";
+
+    struct Setup {
+        dir: std::path::PathBuf,
+        maildir: Arc<Maildir>,
+        users: Arc<Users>,
+    }
+
+    impl Drop for Setup {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn setup(name: &str) -> Setup {
+        let dir = std::env::temp_dir().join(format!(
+            "mailsec-pop3-service-{}-{name}",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        let maildir = Arc::new(Maildir::open(dir.join("maildir"), "test").unwrap());
+        for _ in 0..2 {
+            let mut delivery = maildir.deliver("alice").unwrap();
+            delivery.write_chunk(MESSAGE).unwrap();
+            delivery.commit().unwrap();
+        }
+        let users = Arc::new(Users::parse("alice:plain:pw-alice\n").unwrap());
+        Setup {
+            dir,
+            maildir,
+            users,
+        }
+    }
+
+    /// Serves one listener; returns its address and the shutdown token.
+    async fn serve(
+        s: &Setup,
+        kind: ListenerKind,
+        plaintext: bool,
+        tls: ConnectionTls,
+    ) -> (std::net::SocketAddr, CancellationToken) {
+        let listener = Listener::bind(
+            "127.0.0.1:0".parse().unwrap(),
+            tls,
+            crate::listener::ListenerOptions::new(kind.name()),
+        )
+        .await
+        .unwrap();
+        let addr = listener.local_addr().unwrap();
+        let config = pop3_config(kind, plaintext, "pop.test").unwrap();
+        let service = Pop3Service::new(config, s.maildir.clone(), s.users.clone());
+        let shutdown = CancellationToken::new();
+        tokio::spawn(service.serve(listener, shutdown.clone()));
+        (addr, shutdown)
+    }
+
+    /// Logs in, RETR 1, DELE 1, QUIT; returns (auth method, message, update acknowledged).
+    async fn session<T>(
+        driver: &mut Driver<Client, T, TokioTimer>,
+    ) -> (Option<AuthMethod>, Vec<u8>, bool)
+    where
+        T: futures_io::AsyncRead + futures_io::AsyncWrite + Unpin,
+    {
+        let now = Instant::now();
+        let one = MessageNumber::new(1).unwrap();
+        driver.machine_mut().retr(now, one).unwrap();
+        driver.machine_mut().dele(now, one).unwrap();
+        driver.machine_mut().quit(now).unwrap();
+        let (mut auth, mut body, mut acked) = (None, Vec::new(), false);
+        while let Some(event) = driver.next_event().await.unwrap() {
+            match event {
+                ClientEvent::Ready { auth: a, .. } => auth = Some(a),
+                ClientEvent::MessageData { data, .. } => body.extend_from_slice(&data),
+                ClientEvent::Closed {
+                    update_acknowledged,
+                } => acked = update_acknowledged,
+                _ => {}
+            }
+        }
+        (auth, body, acked)
+    }
+
+    #[tokio::test]
+    async fn scram_over_stls_retrieves_and_deletes() {
+        let s = setup("scram");
+        let pki = TestPki::new("localhost");
+        let (addr, shutdown) = serve(
+            &s,
+            ListenerKind::Pop3,
+            false,
+            ConnectionTls::StartTls(pki.server_config()),
+        )
+        .await;
+        for expected_left in [1, 0] {
+            let config = ClientConfig::builder(Credentials::password("alice", "pw-alice"))
+                .tls(ClientTls::StartTlsRequired)
+                .mechanisms([Mechanism::ScramSha256])
+                .build();
+            let mut client = Client::new(config);
+            client.start_clock(Instant::now());
+            let stream = tokio::net::TcpStream::connect(addr).await.unwrap().compat();
+            let mut driver = Driver::new(client, stream, TokioTimer, Some(pki.client_setup()));
+            let (auth, body, acked) = session(&mut driver).await;
+            assert_eq!(auth, Some(AuthMethod::Sasl(Mechanism::ScramSha256)));
+            assert_eq!(body, MESSAGE);
+            assert!(acked);
+            // The lock was released: the next session (and this check) can take it.
+            let list = s.maildir.mailbox("alice").unwrap().list().unwrap();
+            assert_eq!(list.len(), expected_left);
+        }
+        shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn plaintext_listener_under_allow_plaintext_auth() {
+        let s = setup("plain");
+        let (addr, shutdown) = serve(&s, ListenerKind::Pop3, true, ConnectionTls::None).await;
+        let config = ClientConfig::builder(Credentials::password("alice", "pw-alice"))
+            .tls(ClientTls::InsecurePlaintext)
+            .insecure_auth(InsecureAuth::AllowPlaintextMechanismsWithoutTls)
+            .sasl(false)
+            .build();
+        let mut client = Client::new(config);
+        client.start_clock(Instant::now());
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap().compat();
+        let mut driver = Driver::new(client, stream, TokioTimer, None);
+        let (auth, body, acked) = session(&mut driver).await;
+        assert_eq!(auth, Some(AuthMethod::UserPass));
+        assert_eq!(body, MESSAGE);
+        assert!(acked);
+        assert_eq!(s.maildir.mailbox("alice").unwrap().list().unwrap().len(), 1);
+        shutdown.cancel();
+    }
+
+    #[test]
+    fn config_per_listener_kind() {
+        let pop3 = pop3_config(ListenerKind::Pop3, false, "h").unwrap();
+        assert!(pop3.policy().requires_secure_channel());
+        assert_eq!(pop3.mechanisms(), MECHANISMS);
+        assert!(!pop3.apop());
+        let plain = pop3_config(ListenerKind::Pop3, true, "h").unwrap();
+        assert!(!plain.policy().requires_secure_channel());
+        let pop3s = pop3_config(ListenerKind::Pop3s, true, "h").unwrap();
+        assert!(pop3s.policy().requires_secure_channel());
+        assert!(matches!(
+            pop3_config(ListenerKind::SmtpMx, false, "h"),
+            Err(Pop3SetupError::NotPop3(ListenerKind::SmtpMx))
+        ));
+        assert!(matches!(
+            pop3_config(ListenerKind::Pop3, false, "bad\r\nhost"),
+            Err(Pop3SetupError::Config(_))
+        ));
+    }
+}
