@@ -344,10 +344,10 @@ fn log(conn: &ConnectionInfo, what: &str) {
 mod tests {
     use super::*;
     use mailsec_pop3::client::{AuthMethod, Client, ClientConfig, ClientEvent};
+    use mailsec_tls::ClientTls;
     use mailsec_tls::driver::{Driver, TokioTimer};
     use mailsec_tls::sasl::{Credentials, InsecureAuth};
     use mailsec_tls::testing::TestPki;
-    use mailsec_tls::ClientTls;
     use tokio_util::compat::TokioAsyncReadCompatExt;
 
     use crate::listener::ConnectionTls;
