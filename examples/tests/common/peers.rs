@@ -65,9 +65,7 @@ fn open_up(path: &Path) {
         if dir == Path::new("/") {
             break;
         }
-        let Ok(meta) = std::fs::metadata(dir) else {
-            break;
-        };
+        let Ok(meta) = std::fs::metadata(dir) else { break };
         let mut perm = meta.permissions();
         perm.set_mode(perm.mode() | 0o755);
         let _ = std::fs::set_permissions(dir, perm);
@@ -105,11 +103,8 @@ impl Dovecot {
         let leaf = pki.issue(&["localhost"], Validity::Current);
         std::fs::write(dir.join("cert.pem"), &leaf.chain).expect("cert");
         std::fs::write(dir.join("key.pem"), &leaf.key).expect("key");
-        std::fs::write(
-            dir.join("passwd"),
-            format!("{user}:{{PLAIN}}{password}:::::::\n"),
-        )
-        .expect("passwd");
+        std::fs::write(dir.join("passwd"), format!("{user}:{{PLAIN}}{password}:::::::\n"))
+            .expect("passwd");
         let (pop3, pop3s, imap, imaps) = (free_port(), free_port(), free_port(), free_port());
         let d = dir.display();
         let conf = format!(
