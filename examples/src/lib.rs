@@ -14,6 +14,7 @@ pub mod capture;
 pub mod listener;
 pub mod maildir;
 pub mod pop3_fetch;
+pub mod pop3_service;
 pub mod server_cli;
 pub mod smtp_send;
 pub mod smtp_service;
