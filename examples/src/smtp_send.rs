@@ -43,7 +43,7 @@ use mailsec_smtp::client::{
 };
 use mailsec_smtp::types::{BodyType, EnhancedCode, Extensions, ForwardPath, Reply};
 use mailsec_tls::driver::{Driver, DriverError, TokioTimer};
-use mailsec_tls::sasl::{Credentials, Mechanism};
+use mailsec_tls::sasl::{Credentials, InsecureAuth, Mechanism};
 use mailsec_tls::{ClientTls, ClientTlsConfig, TlsError, TlsInfo, TlsSetup};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::TcpStream;
@@ -108,8 +108,12 @@ pub struct SendOptions {
     pub tls: TlsMode,
     /// Whom to trust; required unless `tls` is [`TlsMode::None`]. See [`tls_config`].
     pub tls_config: Option<ClientTlsConfig>,
-    /// Credentials for AUTH (RFC 4954), used only over TLS.
+    /// Credentials for AUTH (RFC 4954), used only over TLS unless
+    /// [`SendOptions::allow_cleartext_credentials`].
     pub credentials: Option<Credentials>,
+    /// Send the credentials even without TLS (closed test networks and demonstrations only;
+    /// default false: without TLS the session ends before any credential is written).
+    pub allow_cleartext_credentials: bool,
     /// The name announced with EHLO (default `localhost`).
     pub ehlo_name: String,
     /// The reverse path (empty for the null path `<>`).
@@ -146,6 +150,7 @@ impl SendOptions {
             tls: TlsMode::default(),
             tls_config: None,
             credentials: None,
+            allow_cleartext_credentials: false,
             ehlo_name: "localhost".to_owned(),
             from: from.to_owned(),
             to: to.into_iter().map(str::to_owned).collect(),
@@ -461,6 +466,9 @@ where
         .with_chunking(options.chunking);
     if let Some(credentials) = &options.credentials {
         config = config.with_credentials(credentials.clone());
+    }
+    if options.allow_cleartext_credentials {
+        config = config.with_insecure_auth(InsecureAuth::AllowPlaintextMechanismsWithoutTls);
     }
     let client = Client::new(config, Instant::now());
     let mut driver = match (options.tls, setup) {

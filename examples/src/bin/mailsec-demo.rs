@@ -1,156 +1,362 @@
-//! mailsec demo: a client and a server on loopback, with a freshly generated certificate, in
-//! clear, with a STARTTLS upgrade and with implicit TLS, showing what a network capture of each
-//! session reveals. Until the SMTP, IMAP and POP3 machines land it speaks the toy line protocol
-//! of `mailsec_tls::testing::toy`; each protocol grows the demo with its own sessions.
+//! mailsec demo: the example mail server's SMTP and POP3 services and mailsec's own clients on
+//! loopback, with a freshly generated certificate, each session in clear, with a STARTTLS/STLS
+//! upgrade and with implicit TLS, printing what a network capture of the session reveals; then a
+//! command pipelined behind STARTTLS (the injection the server must refuse), and the message
+//! submitted over SMTP read back over POP3.
 //!
 //! Exit status 0 means every session behaved as the security model says.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use mailsec_examples::capture::{Capture, Tap};
-use mailsec_examples::toy_server::{Mode, spawn_one};
-use mailsec_tls::ClientTls;
-use mailsec_tls::driver::{Driver, TokioTimer};
+use mailsec_examples::listener::{ConnectionTls, Listener, ListenerOptions};
+use mailsec_examples::maildir::Maildir;
+use mailsec_examples::pop3_fetch::{self, ConnectOptions, Destination, FetchOptions, Trust};
+use mailsec_examples::pop3_service::{self, Pop3Service};
+use mailsec_examples::server_cli::ListenerKind;
+use mailsec_examples::smtp_send::{self, SendOptions, TlsMode};
+use mailsec_examples::smtp_service::{self, SmtpSettings};
+use mailsec_examples::users::{Scheme, Users, hash_password_line_with};
+use mailsec_pop3::server::ServerConfig as Pop3Config;
+use mailsec_smtp::server::{Role, ServerConfig as SmtpConfig};
+use mailsec_smtp::types::Domain;
+use mailsec_tls::sasl::{InsecureAuth, Mechanism};
 use mailsec_tls::testing::TestPki;
-use mailsec_tls::testing::toy::{ToyClient, ToyEvent};
+use mailsec_tls::{ClientTls, ServerPolicy, ServerTlsConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_util::compat::TokioAsyncReadCompatExt;
+use tokio_util::sync::CancellationToken;
 
+const HOST: &str = "localhost";
+const USER: &str = "alice";
 const PASSWORD: &str = "correct-horse-battery-staple";
 
-/// Runs one login session and prints its capture; returns whether it met expectations.
-async fn session(title: &str, mode: Mode, pki: &TestPki) -> Result<bool, String> {
-    println!("\n== {title} ==");
-    let (addr, server) = spawn_one(mode, pki.server_setup()).await?;
-
-    let capture = Capture::default();
-    let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    let stream = Tap::new(stream.compat(), capture.clone());
-    let client_tls = pki.client_setup();
-    let mut driver = match mode {
-        Mode::Plaintext => Driver::new(
-            ToyClient::new(ClientTls::InsecurePlaintext),
-            stream,
-            TokioTimer,
-            None,
-        ),
-        Mode::StartTls => Driver::new(
-            ToyClient::new(ClientTls::StartTlsRequired),
-            stream,
-            TokioTimer,
-            Some(client_tls),
-        ),
-        Mode::Implicit => Driver::implicit_tls(
-            ToyClient::new(ClientTls::Implicit),
-            stream,
-            TokioTimer,
-            client_tls,
-        )
-        .map_err(|e| e.to_string())?,
-    };
-    while let Some(event) = driver.next_event().await.map_err(|e| e.to_string())? {
-        match event {
-            ToyEvent::Ready => {
-                if let Some(info) = driver.tls_info() {
-                    println!(
-                        "client: TLS up ({}, {}), certificate verified for {:?}",
-                        info.version,
-                        info.cipher_suite,
-                        info.server_name.unwrap_or_default()
-                    );
-                }
-                driver
-                    .machine_mut()
-                    .send_line(&format!("LOGIN alice {PASSWORD}"));
-            }
-            ToyEvent::Line(line) if line.starts_with("OK welcome") => {
-                driver.machine_mut().send_line("QUIT");
-            }
-            _ => {}
-        }
-    }
-    let server_events = server.await.map_err(|e| e.to_string())??;
-    println!("server events: {}", server_events.join(", "));
-    println!("what a network capture shows (C = client, S = server):");
-    print!("{}", capture.render("C:", "S:"));
-
-    let visible = capture.contains(PASSWORD.as_bytes());
-    let expected_visible = mode == Mode::Plaintext;
-    println!(
-        "password readable in the capture: {}",
-        if visible {
-            "YES — anyone on the path has it"
-        } else {
-            "no — only ciphertext after the cut"
-        }
-    );
-    let logged_in = server_events.iter().any(|e| e.contains("LoggedIn"));
-    Ok(visible == expected_visible && logged_in)
+/// The listeners of the demo server, each on its own loopback port.
+struct Servers {
+    smtp_clear: SocketAddr,
+    smtp_starttls: SocketAddr,
+    smtps: SocketAddr,
+    pop3_clear: SocketAddr,
+    pop3_stls: SocketAddr,
+    pop3s: SocketAddr,
+    shutdown: CancellationToken,
 }
 
-/// A meddler pipelines a LOGIN behind STARTTLS; the server must refuse and close.
-async fn injection(pki: &TestPki) -> Result<bool, String> {
-    println!("\n== 4. Command injection at STARTTLS (CVE-2011-0411 style) ==");
-    let (addr, server) = spawn_one(Mode::StartTls, pki.server_setup()).await?;
+async fn listener(tls: ConnectionTls, name: &str) -> Result<Listener, String> {
+    Listener::bind(
+        "127.0.0.1:0".parse().expect("address"),
+        tls,
+        ListenerOptions::new(name),
+    )
+    .await
+    .map_err(|e| format!("bind {name}: {e}"))
+}
+
+async fn start_servers(pki: &TestPki, root: &std::path::Path) -> Result<Servers, String> {
+    let line = hash_password_line_with(
+        USER,
+        Scheme::ScramSha256,
+        PASSWORD,
+        argon2::Params::default(),
+        4096,
+    )
+    .map_err(|e| e.to_string())?;
+    let users = Arc::new(Users::parse(&line).map_err(|e| e.to_string())?);
+    let maildir = Arc::new(Maildir::open(root, HOST).map_err(|e| e.to_string())?);
+    let settings = Arc::new(SmtpSettings::new(HOST).log(false));
+    let tls: ServerTlsConfig = pki.server_config();
+    let host = Domain::new(HOST.as_bytes()).map_err(|e| e.to_string())?;
+    let shutdown = CancellationToken::new();
+
+    // SMTP: submission in clear (the classic capture), submission with STARTTLS, and implicit
+    // TLS submission. The clear one offers only PLAIN and LOGIN, as the servers of old did.
+    let clear = SmtpConfig::new(Role::Submission, host.clone())
+        .with_starttls(false)
+        .with_insecure_auth(InsecureAuth::AllowPlaintextMechanismsWithoutTls)
+        .with_mechanisms(vec![Mechanism::Plain, Mechanism::Login]);
+    let starttls = SmtpConfig::new(Role::Submission, host.clone())
+        .with_mechanisms(vec![Mechanism::ScramSha256, Mechanism::Plain]);
+    let implicit = SmtpConfig::new(Role::ImplicitSubmission, host)
+        .with_mechanisms(vec![Mechanism::ScramSha256, Mechanism::Plain]);
+    let mut addrs = Vec::new();
+    for (config, conn_tls, name) in [
+        (clear, ConnectionTls::None, "smtp-clear"),
+        (starttls, ConnectionTls::StartTls(tls.clone()), "submission"),
+        (implicit, ConnectionTls::Implicit(tls.clone()), "smtps"),
+    ] {
+        let l = listener(conn_tls, name).await?;
+        addrs.push(l.local_addr().map_err(|e| e.to_string())?);
+        tokio::spawn(smtp_service::serve(
+            l,
+            config,
+            users.clone(),
+            maildir.clone(),
+            settings.clone(),
+            shutdown.clone(),
+        ));
+    }
+
+    // POP3: in clear with USER/PASS only (no SASL), with STLS ("require secure channel"), and
+    // over implicit TLS.
+    let clear = Arc::new(
+        Pop3Config::builder()
+            .policy(ServerPolicy::insecure_plaintext())
+            .greeting(format!("{HOST} POP3 ready"))
+            .mechanisms([])
+            .build()
+            .map_err(|e| e.to_string())?,
+    );
+    let stls =
+        pop3_service::pop3_config(ListenerKind::Pop3, false, HOST).map_err(|e| e.to_string())?;
+    let implicit =
+        pop3_service::pop3_config(ListenerKind::Pop3s, false, HOST).map_err(|e| e.to_string())?;
+    for (config, conn_tls, name) in [
+        (clear, ConnectionTls::None, "pop3-clear"),
+        (stls, ConnectionTls::StartTls(tls.clone()), "pop3"),
+        (implicit, ConnectionTls::Implicit(tls.clone()), "pop3s"),
+    ] {
+        let l = listener(conn_tls, name).await?;
+        addrs.push(l.local_addr().map_err(|e| e.to_string())?);
+        let service = Pop3Service::new(config, maildir.clone(), users.clone());
+        tokio::spawn(service.serve(l, shutdown.clone()));
+    }
+    Ok(Servers {
+        smtp_clear: addrs[0],
+        smtp_starttls: addrs[1],
+        smtps: addrs[2],
+        pop3_clear: addrs[3],
+        pop3_stls: addrs[4],
+        pop3s: addrs[5],
+        shutdown,
+    })
+}
+
+fn message(subject: &str) -> Vec<u8> {
+    format!(
+        "From: {USER}@{HOST}\r\nTo: {USER}@{HOST}\r\nSubject: {subject}\r\n\r\nHello from the mailsec demo.\r\n.A line that starts with a dot.\r\n"
+    )
+    .into_bytes()
+}
+
+fn verdict(visible: bool) -> &'static str {
+    if visible {
+        "YES — anyone on the path has it"
+    } else {
+        "no — only ciphertext after the cut"
+    }
+}
+
+/// Submits one message as alice; prints the capture; returns whether the password could be
+/// read from it and whether the message was accepted.
+async fn smtp_session(
+    title: &str,
+    addr: SocketAddr,
+    tls: TlsMode,
+    pki: &TestPki,
+) -> Result<(bool, bool), String> {
+    println!("\n== {title} ==");
+    let capture = Capture::default();
+    let mut options = SendOptions::new(
+        &addr.to_string(),
+        HOST,
+        &format!("{USER}@{HOST}"),
+        [format!("{USER}@{HOST}").as_str()],
+    );
+    options.tls = tls;
+    options.tls_config = Some(pki.client_config());
+    options.credentials = Some(mailsec_tls::sasl::Credentials::password(USER, PASSWORD));
+    options.allow_cleartext_credentials = tls == TlsMode::None;
+    options.capture = Some(capture.clone());
+    let body = message(title);
+    let report = smtp_send::send(&options, &body[..]).await;
+    println!("what a network capture shows (C = client, S = server):");
+    print!("{}", capture.render("C:", "S:"));
+    let report = report.map_err(|e| e.to_string())?;
+    match &report.tls {
+        Some(info) => println!(
+            "client: TLS {} {}, certificate verified for {:?}; AUTH {:?}",
+            info.version,
+            info.cipher_suite,
+            info.server_name.clone().unwrap_or_default(),
+            report.authenticated
+        ),
+        None => println!("client: no TLS; AUTH {:?}", report.authenticated),
+    }
+    // AUTH PLAIN carries "\0user\0password" in base64: no secret at all on the wire.
+    let plain = mailsec_tls::sasl::wire::encode(format!("\0{USER}\0{PASSWORD}").as_bytes());
+    let visible = capture.contains(plain.as_bytes()) || capture.contains(PASSWORD.as_bytes());
+    if visible {
+        println!("the AUTH PLAIN line decodes to \"\\0{USER}\\0{PASSWORD}\"");
+    }
+    println!("password readable in the capture: {}", verdict(visible));
+    println!("server: {}", smtp_send::show_reply(&report.reply));
+    Ok((visible, report.all_accepted()))
+}
+
+/// Lists alice's maildrop over POP3 and fetches every message; prints the capture; returns
+/// whether the password could be read from it and the messages fetched.
+async fn pop3_session(
+    title: &str,
+    addr: SocketAddr,
+    tls: ClientTls,
+    pki: &TestPki,
+) -> Result<(bool, Vec<u8>), String> {
+    println!("\n== {title} ==");
+    let capture = Capture::default();
+    let mut options = ConnectOptions::new(addr.to_string(), USER, PASSWORD);
+    options.server_name = HOST.to_owned();
+    options.tls = tls;
+    options.trust = Trust::Config(pki.client_config());
+    options.allow_cleartext_credentials = tls == ClientTls::InsecurePlaintext;
+    let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let stream = Tap::new(stream.compat(), capture.clone());
+    let mut fetched = Vec::new();
+    let outcome = async {
+        let mut session = pop3_fetch::Session::over_stream(stream, &options).await?;
+        let login = session.login().clone();
+        let mut dest = Destination::Writer(&mut fetched);
+        let report = session.fetch(&mut dest, &FetchOptions::default()).await?;
+        session.quit().await?;
+        Ok::<_, pop3_fetch::FetchError>((login, report))
+    }
+    .await;
+    println!("what a network capture shows (C = client, S = server):");
+    print!("{}", capture.render("C:", "S:"));
+    let (login, report) = outcome.map_err(|e| e.to_string())?;
+    println!(
+        "client: {}; logged in with {:?}; {} message(s) fetched",
+        login.tls.as_deref().unwrap_or("no TLS"),
+        login.auth,
+        report.fetched.len()
+    );
+    let visible = capture.contains(PASSWORD.as_bytes());
+    println!("password readable in the capture: {}", verdict(visible));
+    Ok((visible, fetched))
+}
+
+/// A meddler pipelines an AUTH behind STARTTLS; the server must refuse to upgrade and close.
+async fn injection(addr: SocketAddr) -> Result<bool, String> {
+    println!("\n== Command injection at STARTTLS (CVE-2011-0411 style) ==");
     let mut stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    let mut greeting = [0u8; 64];
-    let n = stream
-        .read(&mut greeting)
+    let mut buf = [0u8; 1024];
+    let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
+    println!("  S: {}", String::from_utf8_lossy(&buf[..n]).trim_end());
+    stream
+        .write_all(b"EHLO mallory.example\r\n")
         .await
         .map_err(|e| e.to_string())?;
-    println!(
-        "  S: {}",
-        String::from_utf8_lossy(&greeting[..n]).trim_end()
-    );
-    let attack = b"STARTTLS\r\nLOGIN mallory stolen\r\n";
+    let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
+    for line in String::from_utf8_lossy(&buf[..n]).lines() {
+        println!("  S: {line}");
+    }
+    let attack = b"STARTTLS\r\nMAIL FROM:<mallory@example.net>\r\n";
     stream.write_all(attack).await.map_err(|e| e.to_string())?;
-    println!("  C: STARTTLS\\r\\nLOGIN mallory stolen\\r\\n   (one packet)");
+    println!("  C: STARTTLS\\r\\nMAIL FROM:<mallory@example.net>\\r\\n   (one packet)");
     let mut reply = Vec::new();
     stream
         .read_to_end(&mut reply)
         .await
         .map_err(|e| e.to_string())?;
-    for line in String::from_utf8_lossy(&reply).lines() {
+    let reply = String::from_utf8_lossy(&reply);
+    for line in reply.lines() {
         println!("  S: {line}");
     }
-    let outcome = server.await.map_err(|e| e.to_string())?;
+    let refused = reply.starts_with("421") && !reply.contains("Ready to start TLS");
     println!(
         "server: {}",
-        outcome
-            .as_ref()
-            .map_or_else(|e| e.clone(), |ev| ev.join(", "))
+        if refused {
+            "no upgrade, nothing executed, connection closed"
+        } else {
+            "UPGRADED OR EXECUTED — vulnerable"
+        }
     );
-    let refused = outcome
-        .as_ref()
-        .is_err_and(|e| e.contains("command injection"))
-        && !String::from_utf8_lossy(&reply).contains("OK begin TLS");
     Ok(refused)
 }
 
 async fn run() -> Result<bool, String> {
-    let pki = TestPki::new("localhost");
-    println!("mailsec demo — generated a test CA and a certificate for \"localhost\"");
+    let pki = TestPki::new(HOST);
+    let root = std::env::temp_dir().join(format!("mailsec-demo-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    println!("mailsec demo — generated a test CA and a certificate for {HOST:?}");
+    println!(
+        "server: SMTP submission and POP3 over one maildir in {}",
+        root.display()
+    );
+    let servers = start_servers(&pki, &root).await?;
     let mut ok = true;
-    ok &= session(
-        "1. In clear: what every mail protocol started as",
-        Mode::Plaintext,
+
+    let (visible, accepted) = smtp_session(
+        "1. SMTP submission in clear: what mail started as",
+        servers.smtp_clear,
+        TlsMode::None,
         &pki,
     )
     .await?;
-    ok &= session(
-        "2. STARTTLS: clear greeting, then an upgrade at an exact byte",
-        Mode::StartTls,
+    ok &= visible && accepted;
+    let (visible, accepted) = smtp_session(
+        "2. SMTP submission with STARTTLS: EHLO in clear, then an upgrade at an exact byte",
+        servers.smtp_starttls,
+        TlsMode::Starttls,
         &pki,
     )
     .await?;
-    ok &= session(
-        "3. Implicit TLS (ports 465/993/995 style)",
-        Mode::Implicit,
+    ok &= !visible && accepted;
+    let (visible, accepted) = smtp_session(
+        "3. SMTP submission over implicit TLS (port 465 style)",
+        servers.smtps,
+        TlsMode::Implicit,
         &pki,
     )
     .await?;
-    ok &= injection(&pki).await?;
+    ok &= !visible && accepted;
+    ok &= injection(servers.smtp_starttls).await?;
+
+    let (visible, _) = pop3_session(
+        "4. POP3 in clear: USER, PASS and the mail itself, for anyone to read",
+        servers.pop3_clear,
+        ClientTls::InsecurePlaintext,
+        &pki,
+    )
+    .await?;
+    ok &= visible;
+    let (visible, _) = pop3_session(
+        "5. POP3 with STLS: CAPA in clear, then TLS",
+        servers.pop3_stls,
+        ClientTls::StartTlsRequired,
+        &pki,
+    )
+    .await?;
+    ok &= !visible;
+    let (visible, fetched) = pop3_session(
+        "6. POP3 over implicit TLS (port 995 style)",
+        servers.pop3s,
+        ClientTls::Implicit,
+        &pki,
+    )
+    .await?;
+    ok &= !visible;
+    // Everything submitted over SMTP arrived, byte for byte after the Received line.
+    let fetched = String::from_utf8_lossy(&fetched);
+    let delivered = ["1. SMTP", "2. SMTP", "3. SMTP"]
+        .iter()
+        .all(|subject| fetched.contains(&format!("Subject: {subject}")));
+    let exact = fetched.contains(&*String::from_utf8_lossy(&message(
+        "3. SMTP submission over implicit TLS (port 465 style)",
+    )));
+    println!(
+        "\nthe three messages submitted over SMTP were read back over POP3: {}",
+        if delivered && exact {
+            "yes, byte for byte"
+        } else {
+            "NO"
+        }
+    );
+    ok &= delivered && exact;
+    servers.shutdown.cancel();
+    let _ = std::fs::remove_dir_all(&root);
     Ok(ok)
 }
 

@@ -6,7 +6,8 @@
 //! [`mailsec_examples::server_cli`] module for the options.
 //!
 //! Protocols: SMTP (MX, submission with STARTTLS, submission over implicit TLS) is served by
-//! [`mailsec_examples::smtp_service`]. POP3 and IMAP listeners are not served yet:
+//! [`mailsec_examples::smtp_service`]; POP3 (STLS with "require secure channel", and POP3S) by
+//! [`mailsec_examples::pop3_service`], from the same maildir. IMAP listeners are not served yet:
 //! their kinds are skipped with a note. Adding a protocol is one arm in [`serve_listener`].
 //!
 //! `mailsec-server hash-password <user> [--scheme …]` reads a password on standard input and
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use clap::Parser;
 use mailsec_examples::listener::{Listener, ServeReport};
 use mailsec_examples::maildir::Maildir;
+use mailsec_examples::pop3_service;
 use mailsec_examples::server_cli::{
     CertSource, ListenerKind, ServerArgs, ServerCli, ServerCommand, cancel_on_signal,
     hash_password_command,
@@ -55,7 +57,21 @@ fn serve_listener(
                 shutdown,
             ))))
         }
-        // POP3 (next) and IMAP: add an arm here that spawns their serve function.
+        ListenerKind::Pop3 | ListenerKind::Pop3s => {
+            let config = pop3_service::pop3_config(
+                kind,
+                shared.args.allow_plaintext_auth,
+                &shared.args.hostname,
+            )
+            .map_err(|e| e.to_string())?;
+            let service = pop3_service::Pop3Service::new(
+                config,
+                shared.maildir.clone(),
+                shared.users.clone(),
+            );
+            Ok(Some(tokio::spawn(service.serve(listener, shutdown))))
+        }
+        // IMAP: add an arm here that spawns its serve function.
         _ => Ok(None),
     }
 }
