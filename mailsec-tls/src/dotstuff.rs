@@ -389,6 +389,53 @@ impl Decoder {
         }
     }
 
+    /// The fast path of [`run`](Self::run) in [`State::Mid`] with bare line endings rejected:
+    /// the end of the longest run of whole lines from `i` that the octet-by-octet path would
+    /// take without stopping (every LF after a CR, no other CR, no line over the limit, the
+    /// size limit not reached, no dot after a line's CRLF except at the run's end), or `i`
+    /// when there is none. One LF search over the run and one vectorised CR count instead of
+    /// a CR/LF search and three state changes per line.
+    fn clean_lines(&self, input: &[u8], i: usize) -> usize {
+        let budget = self.max_size - self.size;
+        let stop = if budget >= (input.len() - i) as u64 {
+            input.len()
+        } else {
+            i + budget as usize
+        };
+        let region = &input[i..stop];
+        // Content octets of the line so far, before `line_start` within the region.
+        let mut carried = self.line_len;
+        let mut line_start = 0;
+        let mut lines = 0;
+        for lf in memchr::memchr_iter(LF, region) {
+            if lf == line_start || region[lf - 1] != CR {
+                break;
+            }
+            if lf - 1 - line_start > self.max_content - carried {
+                break;
+            }
+            carried = 0;
+            line_start = lf + 1;
+            lines += 1;
+            if region.get(line_start) == Some(&b'.') {
+                break;
+            }
+        }
+        if lines == 0 {
+            return i;
+        }
+        let run = &region[..line_start];
+        if memchr::memchr_iter(CR, run).count() == lines {
+            return i + line_start;
+        }
+        // A bare CR: the run ends at the start of its line, where the octet-by-octet path
+        // takes over and reports it.
+        let bare = memchr::memchr_iter(CR, run)
+            .find(|&cr| run[cr + 1] != LF)
+            .unwrap_or(0);
+        memchr::memrchr(LF, &run[..bare]).map_or(i, |lf| i + lf + 1)
+    }
+
     fn run(&mut self, input: &[u8]) -> Step {
         let len = input.len();
         let mut i = 0;
@@ -403,6 +450,17 @@ impl Decoder {
         loop {
             match self.state {
                 State::Mid => {
+                    if reject_bare {
+                        let end = self.clean_lines(input, i);
+                        if end > i {
+                            // Whole lines, checked: body up to a line start.
+                            self.size += (end - i) as u64;
+                            self.line_len = 0;
+                            self.state = State::LineStart;
+                            i = end;
+                            continue;
+                        }
+                    }
                     let content_budget = self.max_content - self.line_len;
                     let size_budget = self.max_size - self.size;
                     let w = (content_budget as u64).min(size_budget);
