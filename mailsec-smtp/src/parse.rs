@@ -95,9 +95,7 @@ pub fn parse_command(line: &[u8], opts: ParseOptions) -> Result<Command, Command
     }
     // One vectorisable pass for the smallest and largest octet: NUL, CR and LF are all below
     // 14, and a line without octets over 127 needs no UTF-8 checks later.
-    let (lo, hi) = line
-        .iter()
-        .fold((u8::MAX, 0u8), |(lo, hi), &b| (lo.min(b), hi.max(b)));
+    let (lo, hi) = min_max(line);
     if lo <= b'\r' {
         if let Some(p) = memchr::memchr3(0, b'\r', b'\n', line) {
             return Err(CommandError::ForbiddenOctet { byte: line[p] });
@@ -152,6 +150,32 @@ pub fn parse_command(line: &[u8], opts: ParseOptions) -> Result<Command, Command
         _ => return Err(CommandError::UnknownCommand),
     };
     Ok(cmd)
+}
+
+/// The smallest and the largest octet of `b` (`u8::MAX` and 0 when empty), 16 lanes at a time.
+fn min_max(b: &[u8]) -> (u8, u8) {
+    if b.len() < 16 {
+        return b
+            .iter()
+            .fold((u8::MAX, 0), |(l, h), &c| (l.min(c), h.max(c)));
+    }
+    let mut lo = [u8::MAX; 16];
+    let mut hi = [0u8; 16];
+    let mut step = |chunk: &[u8]| {
+        for ((l, h), &c) in lo.iter_mut().zip(hi.iter_mut()).zip(chunk) {
+            // Branch-free selects, which compile to vector min and max.
+            *l = if c < *l { c } else { *l };
+            *h = if c > *h { c } else { *h };
+        }
+    };
+    for chunk in b.chunks_exact(16) {
+        step(chunk);
+    }
+    // The last 16 octets again, overlapping: harmless for a minimum and a maximum.
+    step(&b[b.len() - 16..]);
+    lo.iter()
+        .zip(&hi)
+        .fold((u8::MAX, 0), |(l, h), (&a, &c)| (l.min(a), h.max(c)))
 }
 
 fn no_args(args: Option<&[u8]>, cmd: Command, verb: &'static str) -> Result<Command, CommandError> {
@@ -484,21 +508,37 @@ pub(crate) fn mailbox(b: &[u8], utf8: bool) -> Result<(Mailbox, usize), CommandE
 
 /// RFC 5322 `atext`.
 pub(crate) fn is_atext(b: u8) -> bool {
-    ATEXT[usize::from(b)]
+    CLASS[usize::from(b)] & ATEXT != 0
 }
 
-const ATEXT: [bool; 256] = {
-    let mut t = [false; 256];
+/// [`CLASS`] bit: a letter or digit.
+const ALNUM: u8 = 1;
+/// [`CLASS`] bit: a letter, digit or hyphen (`Let-dig` / `Ldh-str`, RFC 5321 §4.1.2).
+const LDH: u8 = 2;
+/// [`CLASS`] bit: RFC 5322 `atext`.
+const ATEXT: u8 = 4;
+/// [`CLASS`] bit: an ASCII `esmtp-value` octet (RFC 5321 §4.1.2: %d33-60 / %d62-126).
+const VALUE: u8 = 8;
+
+/// Octet classes, so that the scans test one table entry per octet.
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
     let mut c = 0;
     while c < 256 {
         let b = c as u8;
-        t[c] = b.is_ascii_alphanumeric();
+        if b.is_ascii_alphanumeric() {
+            t[c] |= ALNUM | LDH | ATEXT;
+        }
+        if matches!(b, 33..=60 | 62..=126) {
+            t[c] |= VALUE;
+        }
         c += 1;
     }
+    t[b'-' as usize] |= LDH;
     let specials = b"!#$%&'*+-/=?^_`{|}~";
     let mut i = 0;
     while i < specials.len() {
-        t[specials[i] as usize] = true;
+        t[specials[i] as usize] |= ATEXT;
         i += 1;
     }
     t
@@ -569,7 +609,7 @@ pub(crate) fn domain(b: &[u8], utf8: bool) -> Result<(Domain, usize), CommandErr
     let mut high = false;
     let mut n = b.len();
     for (i, &c) in b.iter().enumerate() {
-        if c.is_ascii_alphanumeric() || c == b'-' {
+        if CLASS[usize::from(c)] & LDH != 0 {
             continue;
         }
         if c == b'.' {
@@ -630,17 +670,19 @@ pub(crate) fn address_literal(b: &[u8]) -> Result<(AddressLiteral, usize), Comma
 pub(crate) fn is_keyword(b: &[u8]) -> bool {
     !b.is_empty()
         && b[0].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        && b.iter().all(|&c| CLASS[usize::from(c)] & LDH != 0)
 }
 
 /// RFC 5321 `esmtp-value` (1*(%d33-60 / %d62-126)), plus UTF-8 when `utf8` (RFC 6531 §3.3).
 pub(crate) fn is_esmtp_value(b: &[u8], utf8: bool) -> bool {
     let mut high = false;
     for &c in b {
-        match c {
-            33..=60 | 62..=126 => {}
-            128.. if utf8 => high = true,
-            _ => return false,
+        if CLASS[usize::from(c)] & VALUE == 0 {
+            if utf8 && c >= 128 {
+                high = true;
+            } else {
+                return false;
+            }
         }
     }
     !b.is_empty() && (!high || std::str::from_utf8(b).is_ok())
@@ -887,6 +929,74 @@ pub fn parse_reply(input: &[u8]) -> Result<Option<(Reply, usize)>, ReplyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn min_max_over_every_length_and_position() {
+        for len in 0..70 {
+            for at in 0..len {
+                let mut b = vec![b'm'; len];
+                for v in [0, 0xF0] {
+                    b[at] = v;
+                    let naive = (*b.iter().min().unwrap(), *b.iter().max().unwrap());
+                    assert_eq!(min_max(&b), naive, "len {len} at {at}");
+                }
+            }
+        }
+        assert_eq!(min_max(b""), (u8::MAX, 0));
+    }
+
+    #[test]
+    fn forbidden_octets_and_utf8_anywhere_in_the_line() {
+        let opts = ParseOptions::new();
+        for at in 0..38 {
+            let mut line = b"RCPT TO:<someone.long@example.org> NOTIFY=NEVER".to_vec();
+            line.insert(9 + at, b'\r');
+            assert_eq!(
+                parse_command(&line, opts),
+                Err(CommandError::ForbiddenOctet { byte: b'\r' })
+            );
+        }
+        let line = "MAIL FROM:<j\u{f6}rg@example.org> SIZE=10".as_bytes();
+        assert_eq!(
+            parse_command(line, opts),
+            Err(CommandError::Utf8NotPermitted)
+        );
+        assert_eq!(
+            parse_command(line, opts.smtputf8(true)),
+            Err(CommandError::Utf8NotPermitted)
+        );
+        let line = "MAIL FROM:<j\u{f6}rg@example.org> SMTPUTF8".as_bytes();
+        assert!(parse_command(line, opts.smtputf8(true)).is_ok());
+        let line = "EHLO b\u{fc}cher.example".as_bytes();
+        assert_eq!(
+            parse_command(line, opts),
+            Err(CommandError::Utf8NotPermitted)
+        );
+        assert!(parse_command(line, opts.smtputf8(true)).is_ok());
+        for bad in [
+            "EHLO -a.example",
+            "EHLO a-.example",
+            "EHLO a..example",
+            "EHLO a.example.",
+        ] {
+            assert_eq!(
+                parse_command(bad.as_bytes(), opts),
+                Err(CommandError::InvalidDomain),
+                "{bad}"
+            );
+        }
+        let long_label = format!("EHLO {}.example", "a".repeat(64));
+        assert_eq!(
+            parse_command(long_label.as_bytes(), opts),
+            Err(CommandError::InvalidDomain)
+        );
+        assert_eq!(
+            parse_command(b"ehlo A-1.Example", opts),
+            Ok(Command::Ehlo(Host::Domain(
+                Domain::new(b"A-1.Example").unwrap()
+            )))
+        );
+    }
 
     #[test]
     fn enhanced_code_detection() {

@@ -1048,7 +1048,11 @@ mod tests {
             let dec = || Decoder::new().with_max_line(1000).with_max_size(size);
             let slow = decode_chunked(dec(), &input, 1);
             for step in [input.len(), 4096, 300, 7] {
-                assert_eq!(decode_chunked(dec(), &input, step), slow, "case {case} step {step}");
+                assert_eq!(
+                    decode_chunked(dec(), &input, step),
+                    slow,
+                    "case {case} step {step}"
+                );
             }
         }
     }
