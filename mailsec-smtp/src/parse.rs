@@ -109,14 +109,18 @@ pub fn parse_command(line: &[u8], opts: ParseOptions) -> Result<Command, Command
     } else {
         None
     };
-    let upper = {
-        let mut buf = [0u8; 8];
-        if verb.len() > buf.len() {
-            return Err(CommandError::UnknownCommand);
+    let upper = match *verb {
+        // The usual four-letter verbs without a copy.
+        [a, b, c, d] => [a, b, c, d, 0, 0, 0, 0].map(|x| x.to_ascii_uppercase()),
+        _ => {
+            let mut buf = [0u8; 8];
+            if verb.len() > buf.len() {
+                return Err(CommandError::UnknownCommand);
+            }
+            buf[..verb.len()].copy_from_slice(verb);
+            buf.make_ascii_uppercase();
+            buf
         }
-        buf[..verb.len()].copy_from_slice(verb);
-        buf.make_ascii_uppercase();
-        buf
     };
     let verb = &upper[..verb.len()];
     let utf8 = opts.smtputf8;
@@ -564,20 +568,22 @@ pub(crate) fn local_part(b: &[u8], utf8: bool) -> Result<(LocalPart, usize), Com
         }
     } else {
         // Dot-string = Atom *("." Atom)
-        let mut i = 0;
+        let mut n = b.len();
         let mut atom_len = 0;
-        loop {
-            match b.get(i) {
-                Some(&c) if is_atext(c) || (utf8 && c >= 128) => atom_len += 1,
-                Some(b'.') if atom_len > 0 => atom_len = 0,
-                _ => break,
+        for (i, &c) in b.iter().enumerate() {
+            if CLASS[usize::from(c)] & ATEXT != 0 || (utf8 && c >= 128) {
+                atom_len += 1;
+            } else if c == b'.' && atom_len > 0 {
+                atom_len = 0;
+            } else {
+                n = i;
+                break;
             }
-            i += 1;
         }
         if atom_len == 0 {
             return Err(bad);
         }
-        i
+        n
     };
     if !b[..n].is_ascii() && std::str::from_utf8(&b[..n]).is_err() {
         return Err(bad);
