@@ -74,7 +74,13 @@ impl ParseOptions {
 /// `MAIL FROM:` and `RCPT TO:` accept one space before the `<` (many clients send it; RFC 5321
 /// has none), and parameters may be separated by more than one space.
 pub fn parse_command(line: &[u8], opts: ParseOptions) -> Result<Command, CommandError> {
-    let verb_end = memchr::memchr(b' ', line).unwrap_or(line.len());
+    // Known verbs have at most 8 octets: only the first 9 can hold the space after one.
+    let head = &line[..line.len().min(9)];
+    let verb_end = match head.iter().position(|&b| b == b' ') {
+        Some(p) => p,
+        None if line.len() <= 9 => line.len(),
+        None => memchr::memchr(b' ', line).unwrap_or(line.len()),
+    };
     let verb = &line[..verb_end];
     let limit = if verb.eq_ignore_ascii_case(b"AUTH") {
         MAX_AUTH_LINE
@@ -87,31 +93,50 @@ pub fn parse_command(line: &[u8], opts: ParseOptions) -> Result<Command, Command
             limit,
         });
     }
-    if let Some(p) = memchr::memchr3(0, b'\r', b'\n', line) {
-        return Err(CommandError::ForbiddenOctet { byte: line[p] });
+    // One vectorisable pass for the smallest and largest octet: NUL, CR and LF are all below
+    // 14, and a line without octets over 127 needs no UTF-8 checks later.
+    let (lo, hi) = min_max(line);
+    if lo <= b'\r' {
+        if let Some(p) = memchr::memchr3(0, b'\r', b'\n', line) {
+            return Err(CommandError::ForbiddenOctet { byte: line[p] });
+        }
     }
+    // In an ASCII line every value is ASCII: the SMTPUTF8 checks below cannot fail.
+    let utf8_or_ascii = opts.smtputf8 || hi < 0x80;
     // `args` is None without arguments, Some(after the single SP) otherwise.
     let args = if verb_end < line.len() {
         Some(&line[verb_end + 1..])
     } else {
         None
     };
-    let upper = {
-        let mut buf = [0u8; 8];
-        if verb.len() > buf.len() {
-            return Err(CommandError::UnknownCommand);
+    let upper = match *verb {
+        // The usual four-letter verbs without a copy.
+        [a, b, c, d] => [a, b, c, d, 0, 0, 0, 0].map(|x| x.to_ascii_uppercase()),
+        _ => {
+            let mut buf = [0u8; 8];
+            if verb.len() > buf.len() {
+                return Err(CommandError::UnknownCommand);
+            }
+            buf[..verb.len()].copy_from_slice(verb);
+            buf.make_ascii_uppercase();
+            buf
         }
-        buf[..verb.len()].copy_from_slice(verb);
-        buf.make_ascii_uppercase();
-        buf
     };
     let verb = &upper[..verb.len()];
     let utf8 = opts.smtputf8;
     let cmd = match verb {
-        b"EHLO" => Command::Ehlo(host_arg(args, utf8, "EHLO")?),
-        b"HELO" => Command::Helo(host_arg(args, utf8, "HELO")?),
-        b"MAIL" => mail(args.ok_or(CommandError::Syntax { verb: "MAIL" })?, utf8)?,
-        b"RCPT" => rcpt(args.ok_or(CommandError::Syntax { verb: "RCPT" })?, utf8)?,
+        b"EHLO" => Command::Ehlo(host_arg(args, utf8_or_ascii, "EHLO")?),
+        b"HELO" => Command::Helo(host_arg(args, utf8_or_ascii, "HELO")?),
+        b"MAIL" => mail(
+            args.ok_or(CommandError::Syntax { verb: "MAIL" })?,
+            utf8,
+            hi < 0x80,
+        )?,
+        b"RCPT" => rcpt(
+            args.ok_or(CommandError::Syntax { verb: "RCPT" })?,
+            utf8,
+            utf8_or_ascii,
+        )?,
         b"DATA" => no_args(args, Command::Data, "DATA")?,
         b"RSET" => no_args(args, Command::Rset, "RSET")?,
         b"QUIT" => no_args(args, Command::Quit, "QUIT")?,
@@ -131,6 +156,32 @@ pub fn parse_command(line: &[u8], opts: ParseOptions) -> Result<Command, Command
     Ok(cmd)
 }
 
+/// The smallest and the largest octet of `b` (`u8::MAX` and 0 when empty), 16 lanes at a time.
+fn min_max(b: &[u8]) -> (u8, u8) {
+    if b.len() < 16 {
+        return b
+            .iter()
+            .fold((u8::MAX, 0), |(l, h), &c| (l.min(c), h.max(c)));
+    }
+    let mut lo = [u8::MAX; 16];
+    let mut hi = [0u8; 16];
+    let mut step = |chunk: &[u8]| {
+        for ((l, h), &c) in lo.iter_mut().zip(hi.iter_mut()).zip(chunk) {
+            // Branch-free selects, which compile to vector min and max.
+            *l = if c < *l { c } else { *l };
+            *h = if c > *h { c } else { *h };
+        }
+    };
+    for chunk in b.chunks_exact(16) {
+        step(chunk);
+    }
+    // The last 16 octets again, overlapping: harmless for a minimum and a maximum.
+    step(&b[b.len() - 16..]);
+    lo.iter()
+        .zip(&hi)
+        .fold((u8::MAX, 0), |(l, h), (&a, &c)| (l.min(a), h.max(c)))
+}
+
 fn no_args(args: Option<&[u8]>, cmd: Command, verb: &'static str) -> Result<Command, CommandError> {
     match args {
         None => Ok(cmd),
@@ -138,13 +189,17 @@ fn no_args(args: Option<&[u8]>, cmd: Command, verb: &'static str) -> Result<Comm
     }
 }
 
-fn host_arg(args: Option<&[u8]>, utf8: bool, verb: &'static str) -> Result<Host, CommandError> {
+fn host_arg(
+    args: Option<&[u8]>,
+    utf8_or_ascii: bool,
+    verb: &'static str,
+) -> Result<Host, CommandError> {
     let args = args.ok_or(CommandError::Syntax { verb })?;
     let (h, n) = host(args, true)?;
     if n != args.len() {
         return Err(CommandError::Syntax { verb });
     }
-    if !utf8 && !h.is_ascii() {
+    if !utf8_or_ascii && !h.is_ascii() {
         return Err(CommandError::Utf8NotPermitted);
     }
     Ok(h)
@@ -236,13 +291,35 @@ fn invalid(keyword: &str) -> CommandError {
     }
 }
 
+/// The index of `keyword` in `KNOWN_PARAMETERS` (15 if absent), at compile time.
+const fn known_index(keyword: &str) -> u32 {
+    let known = crate::types::KNOWN_PARAMETERS;
+    let mut i = 0;
+    while i < known.len() {
+        let (a, b) = (known[i].as_bytes(), keyword.as_bytes());
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return i as u32;
+            }
+        }
+        i += 1;
+    }
+    15
+}
+
 /// Records a known keyword (by its index in `KNOWN_PARAMETERS`), refusing a second occurrence.
-fn seen(done: &mut u16, keyword: &'static str) -> Result<(), CommandError> {
-    let bit = 1u16
-        << crate::types::KNOWN_PARAMETERS
-            .iter()
-            .position(|k| *k == keyword)
-            .unwrap_or(15);
+macro_rules! seen {
+    ($done:expr, $keyword:literal) => {
+        seen($done, const { known_index($keyword) }, $keyword)
+    };
+}
+
+fn seen(done: &mut u16, index: u32, keyword: &'static str) -> Result<(), CommandError> {
+    let bit = 1u16 << index;
     if *done & bit != 0 {
         return Err(CommandError::DuplicateParameter {
             keyword: keyword.to_owned(),
@@ -252,7 +329,7 @@ fn seen(done: &mut u16, keyword: &'static str) -> Result<(), CommandError> {
     Ok(())
 }
 
-fn mail(args: &[u8], utf8: bool) -> Result<Command, CommandError> {
+fn mail(args: &[u8], utf8: bool, ascii_line: bool) -> Result<Command, CommandError> {
     let rest = after_prefix(args, b"FROM:", "MAIL")?;
     let (path, n) = path(rest, true)?;
     let from = match path {
@@ -265,10 +342,10 @@ fn mail(args: &[u8], utf8: bool) -> Result<Command, CommandError> {
         let (k, v) = split_param(token, utf8)?;
         let key = |name: &str| k.eq_ignore_ascii_case(name.as_bytes());
         let p = if key("SIZE") {
-            seen(&mut done, "SIZE")?;
+            seen!(&mut done, "SIZE")?;
             MailParam::Size(v.and_then(number).ok_or_else(|| invalid("SIZE"))?)
         } else if key("BODY") {
-            seen(&mut done, "BODY")?;
+            seen!(&mut done, "BODY")?;
             let v = v.ok_or_else(|| invalid("BODY"))?;
             MailParam::Body(if v.eq_ignore_ascii_case(b"7BIT") {
                 BodyType::SevenBit
@@ -280,19 +357,19 @@ fn mail(args: &[u8], utf8: bool) -> Result<Command, CommandError> {
                 return Err(invalid("BODY"));
             })
         } else if key("SMTPUTF8") {
-            seen(&mut done, "SMTPUTF8")?;
+            seen!(&mut done, "SMTPUTF8")?;
             if v.is_some() {
                 return Err(invalid("SMTPUTF8"));
             }
             MailParam::SmtpUtf8
         } else if key("REQUIRETLS") {
-            seen(&mut done, "REQUIRETLS")?;
+            seen!(&mut done, "REQUIRETLS")?;
             if v.is_some() {
                 return Err(invalid("REQUIRETLS"));
             }
             MailParam::RequireTls
         } else if key("RET") {
-            seen(&mut done, "RET")?;
+            seen!(&mut done, "RET")?;
             let v = v.ok_or_else(|| invalid("RET"))?;
             MailParam::Ret(if v.eq_ignore_ascii_case(b"FULL") {
                 Ret::Full
@@ -302,11 +379,11 @@ fn mail(args: &[u8], utf8: bool) -> Result<Command, CommandError> {
                 return Err(invalid("RET"));
             })
         } else if key("ENVID") {
-            seen(&mut done, "ENVID")?;
+            seen!(&mut done, "ENVID")?;
             let v = v.ok_or_else(|| invalid("ENVID"))?;
             MailParam::EnvId(XText::decode(v).map_err(|_| invalid("ENVID"))?)
         } else if key("AUTH") {
-            seen(&mut done, "AUTH")?;
+            seen!(&mut done, "AUTH")?;
             let v = v.ok_or_else(|| invalid("AUTH"))?;
             let x = XText::decode(v).map_err(|_| invalid("AUTH"))?;
             MailParam::Auth(if x.as_bytes() == b"<>" { None } else { Some(x) })
@@ -315,6 +392,9 @@ fn mail(args: &[u8], utf8: bool) -> Result<Command, CommandError> {
         };
         list.push(p);
     }
+    if ascii_line {
+        return Ok(Command::Mail { from, params: list });
+    }
     let utf8_allowed = utf8 && list.contains(&MailParam::SmtpUtf8);
     if !from.is_ascii() && !utf8_allowed {
         return Err(CommandError::Utf8NotPermitted);
@@ -322,7 +402,7 @@ fn mail(args: &[u8], utf8: bool) -> Result<Command, CommandError> {
     Ok(Command::Mail { from, params: list })
 }
 
-fn rcpt(args: &[u8], utf8: bool) -> Result<Command, CommandError> {
+fn rcpt(args: &[u8], utf8: bool, utf8_or_ascii: bool) -> Result<Command, CommandError> {
     let rest = after_prefix(args, b"TO:", "RCPT")?;
     let (to, n) = if rest.len() >= 12 && rest[..12].eq_ignore_ascii_case(b"<Postmaster>") {
         (ForwardPath::Postmaster, 12)
@@ -332,7 +412,7 @@ fn rcpt(args: &[u8], utf8: bool) -> Result<Command, CommandError> {
             (None, _) => return Err(CommandError::InvalidPath),
         }
     };
-    if !utf8 && !to.is_ascii() {
+    if !utf8_or_ascii && !to.is_ascii() {
         return Err(CommandError::Utf8NotPermitted);
     }
     let mut list = Vec::new();
@@ -340,10 +420,10 @@ fn rcpt(args: &[u8], utf8: bool) -> Result<Command, CommandError> {
     for token in params(&rest[n..])? {
         let (k, v) = split_param(token, utf8)?;
         let p = if k.eq_ignore_ascii_case(b"NOTIFY") {
-            seen(&mut done, "NOTIFY")?;
+            seen!(&mut done, "NOTIFY")?;
             RcptParam::Notify(notify(v.ok_or_else(|| invalid("NOTIFY"))?)?)
         } else if k.eq_ignore_ascii_case(b"ORCPT") {
-            seen(&mut done, "ORCPT")?;
+            seen!(&mut done, "ORCPT")?;
             let v = v.ok_or_else(|| invalid("ORCPT"))?;
             let semi = memchr::memchr(b';', v).ok_or_else(|| invalid("ORCPT"))?;
             let addr_type = &v[..semi];
@@ -432,8 +512,41 @@ pub(crate) fn mailbox(b: &[u8], utf8: bool) -> Result<(Mailbox, usize), CommandE
 
 /// RFC 5322 `atext`.
 pub(crate) fn is_atext(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b)
+    CLASS[usize::from(b)] & ATEXT != 0
 }
+
+/// [`CLASS`] bit: a letter or digit.
+const ALNUM: u8 = 1;
+/// [`CLASS`] bit: a letter, digit or hyphen (`Let-dig` / `Ldh-str`, RFC 5321 §4.1.2).
+const LDH: u8 = 2;
+/// [`CLASS`] bit: RFC 5322 `atext`.
+const ATEXT: u8 = 4;
+/// [`CLASS`] bit: an ASCII `esmtp-value` octet (RFC 5321 §4.1.2: %d33-60 / %d62-126).
+const VALUE: u8 = 8;
+
+/// Octet classes, so that the scans test one table entry per octet.
+const CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        if b.is_ascii_alphanumeric() {
+            t[c] |= ALNUM | LDH | ATEXT;
+        }
+        if matches!(b, 33..=60 | 62..=126) {
+            t[c] |= VALUE;
+        }
+        c += 1;
+    }
+    t[b'-' as usize] |= LDH;
+    let specials = b"!#$%&'*+-/=?^_`{|}~";
+    let mut i = 0;
+    while i < specials.len() {
+        t[specials[i] as usize] |= ATEXT;
+        i += 1;
+    }
+    t
+};
 
 pub(crate) fn local_part(b: &[u8], utf8: bool) -> Result<(LocalPart, usize), CommandError> {
     let bad = CommandError::InvalidLocalPart;
@@ -455,20 +568,22 @@ pub(crate) fn local_part(b: &[u8], utf8: bool) -> Result<(LocalPart, usize), Com
         }
     } else {
         // Dot-string = Atom *("." Atom)
-        let mut i = 0;
+        let mut n = b.len();
         let mut atom_len = 0;
-        loop {
-            match b.get(i) {
-                Some(&c) if is_atext(c) || (utf8 && c >= 128) => atom_len += 1,
-                Some(b'.') if atom_len > 0 => atom_len = 0,
-                _ => break,
+        for (i, &c) in b.iter().enumerate() {
+            if CLASS[usize::from(c)] & ATEXT != 0 || (utf8 && c >= 128) {
+                atom_len += 1;
+            } else if c == b'.' && atom_len > 0 {
+                atom_len = 0;
+            } else {
+                n = i;
+                break;
             }
-            i += 1;
         }
         if atom_len == 0 {
             return Err(bad);
         }
-        i
+        n
     };
     if !b[..n].is_ascii() && std::str::from_utf8(&b[..n]).is_err() {
         return Err(bad);
@@ -488,25 +603,39 @@ pub(crate) fn host(b: &[u8], utf8: bool) -> Result<(Host, usize), CommandError> 
 
 /// The longest domain at the start of `b` (RFC 5321 §4.1.2; U-labels when `utf8`).
 pub(crate) fn domain(b: &[u8], utf8: bool) -> Result<(Domain, usize), CommandError> {
-    let n = b
-        .iter()
-        .position(|&c| !(c.is_ascii_alphanumeric() || c == b'-' || c == b'.' || (utf8 && c >= 128)))
-        .unwrap_or(b.len());
-    let name = &b[..n];
-    if name.is_empty()
-        || name.len() > MAX_DOMAIN
-        || (!name.is_ascii() && std::str::from_utf8(name).is_err())
-    {
-        return Err(CommandError::InvalidDomain);
-    }
-    for label in name.split(|c| *c == b'.') {
-        let ok = !label.is_empty()
+    // One pass: the extent of the name, each label checked at its end.
+    let bad = CommandError::InvalidDomain;
+    let label_ok = |label: &[u8]| {
+        !label.is_empty()
             && label.len() <= MAX_LABEL
             && label[0] != b'-'
-            && label[label.len() - 1] != b'-';
-        if !ok {
-            return Err(CommandError::InvalidDomain);
+            && label[label.len() - 1] != b'-'
+    };
+    let mut label_start = 0;
+    let mut high = false;
+    let mut n = b.len();
+    for (i, &c) in b.iter().enumerate() {
+        if CLASS[usize::from(c)] & LDH != 0 {
+            continue;
         }
+        if c == b'.' {
+            if !label_ok(&b[label_start..i]) {
+                return Err(bad);
+            }
+            label_start = i + 1;
+        } else if utf8 && c >= 128 {
+            high = true;
+        } else {
+            n = i;
+            break;
+        }
+    }
+    let name = &b[..n];
+    if !label_ok(&b[label_start..n])
+        || name.len() > MAX_DOMAIN
+        || (high && std::str::from_utf8(name).is_err())
+    {
+        return Err(bad);
     }
     Ok((Domain::from_validated(name), n))
 }
@@ -547,15 +676,22 @@ pub(crate) fn address_literal(b: &[u8]) -> Result<(AddressLiteral, usize), Comma
 pub(crate) fn is_keyword(b: &[u8]) -> bool {
     !b.is_empty()
         && b[0].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+        && b.iter().all(|&c| CLASS[usize::from(c)] & LDH != 0)
 }
 
 /// RFC 5321 `esmtp-value` (1*(%d33-60 / %d62-126)), plus UTF-8 when `utf8` (RFC 6531 §3.3).
 pub(crate) fn is_esmtp_value(b: &[u8], utf8: bool) -> bool {
-    !b.is_empty()
-        && b.iter()
-            .all(|c| matches!(c, 33..=60 | 62..=126) || (utf8 && *c >= 128))
-        && std::str::from_utf8(b).is_ok()
+    let mut high = false;
+    for &c in b {
+        if CLASS[usize::from(c)] & VALUE == 0 {
+            if utf8 && c >= 128 {
+                high = true;
+            } else {
+                return false;
+            }
+        }
+    }
+    !b.is_empty() && (!high || std::str::from_utf8(b).is_ok())
 }
 
 /// Free text: non-empty UTF-8 without control characters.
@@ -813,6 +949,74 @@ pub fn parse_reply(input: &[u8]) -> Result<Option<(Reply, usize)>, ReplyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn min_max_over_every_length_and_position() {
+        for len in 0..70 {
+            for at in 0..len {
+                let mut b = vec![b'm'; len];
+                for v in [0, 0xF0] {
+                    b[at] = v;
+                    let naive = (*b.iter().min().unwrap(), *b.iter().max().unwrap());
+                    assert_eq!(min_max(&b), naive, "len {len} at {at}");
+                }
+            }
+        }
+        assert_eq!(min_max(b""), (u8::MAX, 0));
+    }
+
+    #[test]
+    fn forbidden_octets_and_utf8_anywhere_in_the_line() {
+        let opts = ParseOptions::new();
+        for at in 0..38 {
+            let mut line = b"RCPT TO:<someone.long@example.org> NOTIFY=NEVER".to_vec();
+            line.insert(9 + at, b'\r');
+            assert_eq!(
+                parse_command(&line, opts),
+                Err(CommandError::ForbiddenOctet { byte: b'\r' })
+            );
+        }
+        let line = "MAIL FROM:<j\u{f6}rg@example.org> SIZE=10".as_bytes();
+        assert_eq!(
+            parse_command(line, opts),
+            Err(CommandError::Utf8NotPermitted)
+        );
+        assert_eq!(
+            parse_command(line, opts.smtputf8(true)),
+            Err(CommandError::Utf8NotPermitted)
+        );
+        let line = "MAIL FROM:<j\u{f6}rg@example.org> SMTPUTF8".as_bytes();
+        assert!(parse_command(line, opts.smtputf8(true)).is_ok());
+        let line = "EHLO b\u{fc}cher.example".as_bytes();
+        assert_eq!(
+            parse_command(line, opts),
+            Err(CommandError::Utf8NotPermitted)
+        );
+        assert!(parse_command(line, opts.smtputf8(true)).is_ok());
+        for bad in [
+            "EHLO -a.example",
+            "EHLO a-.example",
+            "EHLO a..example",
+            "EHLO a.example.",
+        ] {
+            assert_eq!(
+                parse_command(bad.as_bytes(), opts),
+                Err(CommandError::InvalidDomain),
+                "{bad}"
+            );
+        }
+        let long_label = format!("EHLO {}.example", "a".repeat(64));
+        assert_eq!(
+            parse_command(long_label.as_bytes(), opts),
+            Err(CommandError::InvalidDomain)
+        );
+        assert_eq!(
+            parse_command(b"ehlo A-1.Example", opts),
+            Ok(Command::Ehlo(Host::Domain(
+                Domain::new(b"A-1.Example").unwrap()
+            )))
+        );
+    }
 
     #[test]
     fn enhanced_code_detection() {

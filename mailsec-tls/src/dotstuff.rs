@@ -112,6 +112,24 @@ pub enum EncodeError {
     Finished,
 }
 
+/// Octets checked at a time by [`Decoder::clean_blocks`].
+const BLOCK: usize = 256;
+
+/// Over the first `n` octets of `block` (which has 2 more): whether any breaks the pairing of
+/// CR and LF or is a CR whose CRLF is followed by `.`, and whether any is a CR. Branch-free so
+/// that it compiles to vector instructions.
+fn check_block(block: &[u8], n: usize) -> (bool, bool) {
+    let (a, b, c) = (&block[..n], &block[1..n + 1], &block[2..n + 2]);
+    let mut bad = 0u8;
+    let mut cr = 0u8;
+    for ((&a, &b), &c) in a.iter().zip(b).zip(c) {
+        let is_cr = u8::from(a == CR);
+        bad |= (is_cr ^ u8::from(b == LF)) | (is_cr & u8::from(c == b'.'));
+        cr |= is_cr;
+    }
+    (bad != 0, cr != 0)
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     /// After CRLF, or at the very start of the data.
@@ -389,6 +407,121 @@ impl Decoder {
         }
     }
 
+    /// The faster path of [`run`](Self::run) in [`State::Mid`] with bare line endings
+    /// rejected, for long runs of short lines: checks [`BLOCK`] octets at a time with a loop
+    /// the compiler vectorises (every CR followed by LF, every LF after a CR, no `.` after a
+    /// CRLF), bounding line lengths by blocks, and takes every clean block; then the clean
+    /// lines up to a dot at a line start, if that is what stopped it. Returns the new
+    /// position with the state, line length and size brought up to it, or `None` if it took
+    /// nothing.
+    fn clean_blocks(&mut self, input: &[u8], i: usize) -> Option<usize> {
+        // A line can only be too long in a block after one it started in.
+        if self.max_content < 2 * BLOCK || input.get(i) == Some(&LF) {
+            return None;
+        }
+        let budget = self.max_size - self.size;
+        let stop = if budget >= (input.len() - i) as u64 {
+            input.len()
+        } else {
+            i + budget as usize
+        };
+        // Two octets after a block are looked at, not taken: its last CR's LF and the octet
+        // after it.
+        let mut pos = i;
+        // An upper bound on the current line's content octets at `pos`.
+        let mut bound = self.line_len;
+        let mut dot_stop = None;
+        while pos + BLOCK + 2 <= stop && bound + BLOCK <= self.max_content {
+            let block = &input[pos..pos + BLOCK + 2];
+            let (bad, any_cr) = check_block(block, BLOCK);
+            if bad {
+                // A dot at a line start (or a bare line ending): take the clean lines before
+                // the first dot that follows a CRLF, if they are all clean.
+                let dot = memchr::memchr_iter(b'.', &block[2..])
+                    .find(|&d| block[d] == CR)
+                    .map(|d| d + 2);
+                if let Some(d) = dot {
+                    if d >= 2 && !check_block(&block[..d], d - 2).0 && block[d - 1] == LF {
+                        dot_stop = Some(pos + d);
+                    }
+                }
+                break;
+            }
+            pos += BLOCK;
+            bound = if any_cr { BLOCK } else { bound + BLOCK };
+        }
+        let end = dot_stop.unwrap_or(pos);
+        if end == i {
+            return None;
+        }
+        self.size += (end - i) as u64;
+        let taken = &input[i..end];
+        if input[end - 1] == LF {
+            self.line_len = 0;
+            self.state = State::LineStart;
+        } else {
+            let tail = match memchr::memrchr(LF, taken) {
+                Some(lf) => end - (i + lf + 1),
+                None => self.line_len + (end - i),
+            };
+            if input[end - 1] == CR {
+                self.line_len = tail - 1;
+                self.state = State::Cr;
+            } else {
+                self.line_len = tail;
+                self.state = State::Mid;
+            }
+        }
+        Some(end)
+    }
+
+    /// The fast path of [`run`](Self::run) in [`State::Mid`] with bare line endings rejected:
+    /// the end of the longest run of whole lines from `i` that the octet-by-octet path would
+    /// take without stopping (every LF after a CR, no other CR, no line over the limit, the
+    /// size limit not reached, no dot after a line's CRLF except at the run's end), or `i`
+    /// when there is none. One LF search over the run and one vectorised CR count instead of
+    /// a CR/LF search and three state changes per line.
+    fn clean_lines(&self, input: &[u8], i: usize) -> usize {
+        let budget = self.max_size - self.size;
+        let stop = if budget >= (input.len() - i) as u64 {
+            input.len()
+        } else {
+            i + budget as usize
+        };
+        let region = &input[i..stop];
+        // Content octets of the line so far, before `line_start` within the region.
+        let mut carried = self.line_len;
+        let mut line_start = 0;
+        let mut lines = 0;
+        for lf in memchr::memchr_iter(LF, region) {
+            if lf == line_start || region[lf - 1] != CR {
+                break;
+            }
+            if lf - 1 - line_start > self.max_content - carried {
+                break;
+            }
+            carried = 0;
+            line_start = lf + 1;
+            lines += 1;
+            if region.get(line_start) == Some(&b'.') {
+                break;
+            }
+        }
+        if lines == 0 {
+            return i;
+        }
+        let run = &region[..line_start];
+        if memchr::memchr_iter(CR, run).count() == lines {
+            return i + line_start;
+        }
+        // A bare CR: the run ends at the start of its line, where the octet-by-octet path
+        // takes over and reports it.
+        let bare = memchr::memchr_iter(CR, run)
+            .find(|&cr| run[cr + 1] != LF)
+            .unwrap_or(0);
+        memchr::memrchr(LF, &run[..bare]).map_or(i, |lf| i + lf + 1)
+    }
+
     fn run(&mut self, input: &[u8]) -> Step {
         let len = input.len();
         let mut i = 0;
@@ -403,6 +536,21 @@ impl Decoder {
         loop {
             match self.state {
                 State::Mid => {
+                    if reject_bare {
+                        if let Some(end) = self.clean_blocks(input, i) {
+                            i = end;
+                            continue;
+                        }
+                        let end = self.clean_lines(input, i);
+                        if end > i {
+                            // Whole lines, checked: body up to a line start.
+                            self.size += (end - i) as u64;
+                            self.line_len = 0;
+                            self.state = State::LineStart;
+                            i = end;
+                            continue;
+                        }
+                    }
                     let content_budget = self.max_content - self.line_len;
                     let size_budget = self.max_size - self.size;
                     let w = (content_budget as u64).min(size_budget);
@@ -839,6 +987,74 @@ mod tests {
         let mut body = Vec::new();
         let fed = dec.feed(&input, |c| body.extend_from_slice(&c));
         (body, fed)
+    }
+
+    /// Feeds `input` in chunks of `step` octets; returns the body, the input consumed, the
+    /// first error and whether it ended, and the decoder's counters.
+    fn decode_chunked(
+        mut dec: Decoder,
+        input: &[u8],
+        step: usize,
+    ) -> (Vec<u8>, usize, Option<DecodeError>, bool, u64) {
+        let mut body = Vec::new();
+        let mut consumed = 0;
+        let mut error = None;
+        for chunk in input.chunks(step) {
+            let chunk = Bytes::copy_from_slice(chunk);
+            let fed = dec.feed(&chunk, |c| body.extend_from_slice(&c));
+            consumed += fed.consumed;
+            error = error.or(fed.error);
+            if fed.ended {
+                return (body, consumed, error, true, dec.body_size());
+            }
+        }
+        (body, consumed, error, false, dec.body_size())
+    }
+
+    /// The block and line fast paths (taken with big chunks) agree with octet-by-octet
+    /// decoding (which never takes them) on long inputs of short lines with stuffed dots,
+    /// bare CRs and LFs, long lines and size limits placed anywhere.
+    #[test]
+    fn fast_paths_agree_with_octet_by_octet() {
+        let mut seed = 0x2545_f491_u32;
+        let mut next = move |n: u32| {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            (seed >> 8) % n
+        };
+        for case in 0..400 {
+            let mut input = Vec::new();
+            let lines = 20 + next(60);
+            for _ in 0..lines {
+                match next(40) {
+                    0 => input.extend_from_slice(b"..stuffed\r\n"),
+                    1 if case % 3 == 0 => input.extend_from_slice(b"bare\rcr\r\n"),
+                    2 if case % 3 == 1 => input.extend_from_slice(b"bare\nlf\r\n"),
+                    3 => input.extend_from_slice(&[b'x'; 700]),
+                    4 => input.extend_from_slice(b"\r\n"),
+                    5 => input.extend_from_slice(b".x\r\n"),
+                    _ => {
+                        let len = next(120) as usize;
+                        input.extend((0..len).map(|k| b'a' + (k % 26) as u8));
+                        input.extend_from_slice(b"\r\n");
+                    }
+                }
+            }
+            input.extend_from_slice(b".\r\nNEXT");
+            let size = if case % 5 == 0 {
+                u64::from(next(input.len() as u32))
+            } else {
+                u64::MAX
+            };
+            let dec = || Decoder::new().with_max_line(1000).with_max_size(size);
+            let slow = decode_chunked(dec(), &input, 1);
+            for step in [input.len(), 4096, 300, 7] {
+                assert_eq!(
+                    decode_chunked(dec(), &input, step),
+                    slow,
+                    "case {case} step {step}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -43,7 +43,7 @@
 //! ```
 
 use bytes::{Buf, Bytes, BytesMut};
-use memchr::memchr;
+use memchr::{memchr, memchr2};
 
 /// Default bound on buffered bytes (pipelined input not yet framed): 64 KiB.
 pub const DEFAULT_MAX_BUFFERED: usize = 64 * 1024;
@@ -287,6 +287,18 @@ impl LineFramer {
     /// ```
     pub fn next_line(&mut self) -> Option<Result<Bytes, FrameError>> {
         let len = self.buf.len();
+        if self.scanned == 0 {
+            // The common case in one search: the first CR or LF is the CR of a CRLF within the
+            // limit, so no bare CR or LF comes before it. Anything else takes the path below.
+            let window = len.min(self.max_line);
+            if let Some(p) = memchr2(b'\r', b'\n', &self.buf[..window]) {
+                if p + 1 < window && self.buf[p] == b'\r' && self.buf[p + 1] == b'\n' {
+                    let mut line = self.buf.split_to(p + 2);
+                    line.truncate(p);
+                    return Some(Ok(line.freeze()));
+                }
+            }
+        }
         // A LF at index `max_line - 1` still makes a line of exactly `max_line` octets.
         let window = len.min(self.max_line);
         let found = if self.scanned < window {
