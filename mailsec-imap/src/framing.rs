@@ -1115,8 +1115,7 @@ impl Framer {
     /// One step on the line part being kept: `Some(Some(frame or error))` to hand out,
     /// `Some(None)` to go on with the new state, `None` when more input is needed.
     fn step_line(&mut self) -> Option<Option<Result<Frame, FramingError>>> {
-        if self.pos == 0 && self.seg_start == 0 && self.literals == 0 && self.expect_continuation
-        {
+        if self.pos == 0 && self.seg_start == 0 && self.literals == 0 && self.expect_continuation {
             self.expect_continuation = false;
             self.continuation = true;
             self.tag = TagState::Continuation;
