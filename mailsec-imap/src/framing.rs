@@ -1039,59 +1039,50 @@ impl Framer {
         let cap = line_cap.min(msg_cap);
         let avail = self.buf.len();
         let end = avail.min(cap);
-        {
-            let from = self.pos.min(end);
-            let Some(k) = memchr3(b'\n', b'\r', 0, &self.buf[from..end]) else {
-                self.track(from, end)?;
-                self.pos = self.pos.max(end);
-                if avail >= cap {
-                    return Err(self.limit_error(line_cap <= msg_cap, max_line, limits));
-                }
-                return Ok(LineEnd::More);
-            };
-            let i = from + k;
-            self.track(from, i)?;
-            self.pos = i;
-            match self.buf[i] {
-                b'\r' => {
-                    if i + 1 >= avail {
-                        return Ok(LineEnd::More);
-                    }
-                    if self.buf[i + 1] != b'\n' {
-                        self.pos = i + 1;
-                        return Err(FramingError::BareCr {
-                            tag: self.current_tag(),
-                            preview: self.preview(i + 1),
-                        });
-                    }
-                    if i + 1 >= cap {
-                        return Err(self.limit_error(line_cap <= msg_cap, max_line, limits));
-                    }
-                    return Ok(LineEnd::At {
-                        lf: i + 1,
-                        content_end: i,
-                    });
-                }
-                b'\n' => {
-                    if self.tolerant_lf() {
-                        return Ok(LineEnd::At {
-                            lf: i,
-                            content_end: i,
-                        });
-                    }
-                    self.pos = i + 1;
-                    return Err(FramingError::BareLf {
-                        tag: self.current_tag(),
-                        preview: self.preview(i + 1),
-                    });
-                }
-                _ => {
-                    self.pos = i + 1;
-                    return Err(FramingError::NulInLine {
-                        tag: self.current_tag(),
-                        preview: self.preview(i + 1),
-                    });
-                }
+        let from = self.pos.min(end);
+        let Some(k) = memchr3(b'\n', b'\r', 0, &self.buf[from..end]) else {
+            // Position first: an error from `track` leaves the scan state consistent.
+            self.pos = self.pos.max(end);
+            self.track(from, end)?;
+            if avail >= cap {
+                return Err(self.limit_error(line_cap <= msg_cap, max_line, limits));
+            }
+            return Ok(LineEnd::More);
+        };
+        let i = from + k;
+        self.pos = i;
+        self.track(from, i)?;
+        match self.buf[i] {
+            b'\r' if i + 1 >= avail => Ok(LineEnd::More),
+            b'\r' if self.buf[i + 1] != b'\n' => {
+                self.pos = i + 1;
+                Err(FramingError::BareCr {
+                    tag: self.current_tag(),
+                    preview: self.preview(i + 1),
+                })
+            }
+            b'\r' if i + 1 >= cap => Err(self.limit_error(line_cap <= msg_cap, max_line, limits)),
+            b'\r' => Ok(LineEnd::At {
+                lf: i + 1,
+                content_end: i,
+            }),
+            b'\n' if self.tolerant_lf() => Ok(LineEnd::At {
+                lf: i,
+                content_end: i,
+            }),
+            b'\n' => {
+                self.pos = i + 1;
+                Err(FramingError::BareLf {
+                    tag: self.current_tag(),
+                    preview: self.preview(i + 1),
+                })
+            }
+            _ => {
+                self.pos = i + 1;
+                Err(FramingError::NulInLine {
+                    tag: self.current_tag(),
+                    preview: self.preview(i + 1),
+                })
             }
         }
     }
