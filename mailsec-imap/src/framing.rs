@@ -24,7 +24,8 @@
 //!   framer stops until the application calls [`Framer::accept_literal`] (then it sends
 //!   `+ Ready`) or [`Framer::reject_literal`] (then it sends a tagged `NO [TOOBIG]` or `BAD`).
 //!   After a rejection the client does not send the literal and the command is over (RFC 9051
-//!   §4.3, §7.5): the next bytes are a new command.
+//!   §4.3, §7.5): the next bytes are a new command. (A broken client that sends the literal
+//!   anyway has its bytes read as commands, as in every server: the rule is the client's.)
 //! - **Server side, non-synchronizing `{n+}`**: the client sends the bytes without waiting, so
 //!   the framer decides alone. Within the limits the announcement is informational and framing
 //!   goes on. Over [`FramerConfig::max_non_sync_literal`] (4096 for LITERAL-, RFC 7888 §4) or
@@ -143,7 +144,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use memchr::{memchr, memchr2, memchr3, memrchr};
 
 /// The largest non-synchronizing literal a LITERAL- server accepts (RFC 7888 §4); IMAP4rev2
-/// servers implement LITERAL- (RFC 9051 §4.3).
+/// (RFC 9051) includes LITERAL-.
 pub const LITERAL_MINUS_MAX: u64 = 4096;
 
 /// Default bound on a tag, in octets.
@@ -259,7 +260,7 @@ impl FramerConfig {
     }
 }
 
-/// What [`Framer::next_frame`] hands out.
+/// What [`Framer::next_frame`] hands out. Its `Debug` never shows a message's bytes.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Frame {
@@ -299,12 +300,12 @@ impl fmt::Debug for Frame {
                 .field("binary", binary)
                 .field("needs_decision", needs_decision)
                 .finish(),
-            // Never the raw bytes: a LOGIN carries a password.
+            // Never the bytes: a LOGIN or a SASL continuation line carries a credential, and
+            // only the application knows which line is a continuation line.
             Frame::Message(bytes) => f
                 .debug_struct("Message")
                 .field("len", &bytes.len())
-                .field("preview", &redacted_preview(bytes))
-                .finish(),
+                .finish_non_exhaustive(),
         }
     }
 }
@@ -1020,7 +1021,7 @@ impl Framer {
             if to > self.config.max_tag {
                 return Err(FramingError::TagTooLong {
                     limit: self.config.max_tag,
-                    preview: self.preview(to),
+                    preview: self.preview(self.config.max_tag.saturating_add(1)),
                 });
             }
             self.tag = TagState::Pending {

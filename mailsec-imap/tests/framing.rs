@@ -954,3 +954,14 @@ fn is_idle_only_between_messages() {
     assert_eq!(framer.next_frame(), Some(msg(b"A1 STARTTLS\r\n")));
     assert!(!framer.is_idle(), "injected bytes after STARTTLS are held");
 }
+
+#[test]
+fn debug_never_shows_message_bytes() {
+    let mut framer = Framer::server();
+    framer.expect_continuation_line();
+    framer.push(b"AGFsaWNlAHMzY3JldA==\r\n").unwrap();
+    let frame = framer.next_frame();
+    let shown = format!("{frame:?} {framer:?}");
+    assert!(!shown.contains("AGFs"), "{shown}");
+    assert!(shown.contains("len: 22"), "{shown}");
+}
