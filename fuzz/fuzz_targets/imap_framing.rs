@@ -93,7 +93,17 @@ fn drain(framer: &mut Framer, config: &FramerConfig, run: &mut Run, announced: &
 }
 
 fuzz_target!(|data: &[u8]| {
-    let [flags, line, literal, message, count, tag, buffered, mut seed, ref input @ ..] = *data
+    let [
+        flags,
+        line,
+        literal,
+        message,
+        count,
+        tag,
+        buffered,
+        mut seed,
+        ref input @ ..,
+    ] = *data
     else {
         return;
     };
@@ -164,13 +174,20 @@ fuzz_target!(|data: &[u8]| {
         }
         let unexamined = framer.unexamined();
         if framer.is_awaiting_decision() {
-            assert!(unexamined <= config.max_buffered.max(64 + 1), "{unexamined}");
+            assert!(
+                unexamined <= config.max_buffered.max(64 + 1),
+                "{unexamined}"
+            );
         } else if !framer.is_failed() {
             assert!(unexamined <= 1, "{unexamined} unexamined after draining");
         }
         let kept = framer.buffered() - unexamined;
         assert!(kept <= max_message, "{kept} kept");
-        assert!(framer.capacity() <= memory_bound, "capacity {}", framer.capacity());
+        assert!(
+            framer.capacity() <= memory_bound,
+            "capacity {}",
+            framer.capacity()
+        );
     }
 
     if run.comparable {
@@ -181,7 +198,9 @@ fuzz_target!(|data: &[u8]| {
             comparable: true,
         };
         let mut announced = 0;
-        whole.push(input).expect("nothing pending before the first push");
+        whole
+            .push(input)
+            .expect("nothing pending before the first push");
         drain(&mut whole, &config, &mut expected, &mut announced);
         assert_eq!(run.items, expected.items);
         assert_eq!(framer.is_failed(), whole.is_failed());

@@ -965,3 +965,41 @@ fn debug_never_shows_message_bytes() {
     assert!(!shown.contains("AGFs"), "{shown}");
     assert!(shown.contains("len: 22"), "{shown}");
 }
+
+#[test]
+fn refused_non_sync_literals_resync_under_every_chunking() {
+    let mut config = FramerConfig::server();
+    config.max_non_sync_literal = Some(4);
+    every_chunking(
+        &|| Framer::new(config.clone()),
+        b"A1 APPEND x {6+}\r\nA9 X\r\n {2+}\r\nzz\r\nA2 NOOP\r\nA3 LOGIN {4+}\r\n{1}\n\r\n",
+        &|_| panic!("no synchronizing literal here"),
+        &[
+            Err(FramingError::NonSyncLiteralRefused {
+                tag: tag(b"A1"),
+                size: 6,
+                limit: Some(4),
+            }),
+            msg(b"A2 NOOP\r\n"),
+            announced(Some(b"A3"), 4, true, false),
+            msg(b"A3 LOGIN {4+}\r\n{1}\n\r\n"),
+        ],
+    );
+}
+
+#[test]
+fn discarding_byte_by_byte_is_linear() {
+    // A 1 MiB too-long line, fed one byte at a time, ending with a non-synchronizing literal
+    // that must still be recognized and skipped.
+    let mut input = b"A1 APPEND INBOX ".to_vec();
+    input.extend(std::iter::repeat_n(b'q', 1 << 20));
+    input.extend_from_slice(b" {3+}\r\nA9 \r\nA2 NOOP\r\n");
+    let mut framer = Framer::server();
+    let got = feed(&mut framer, &input, Chunking::ByteByByte, &yes);
+    assert!(matches!(
+        got[0],
+        Err(FramingError::LineTooLong { limit: 8192, .. })
+    ));
+    assert_eq!(got[1..], [msg(b"A2 NOOP\r\n")]);
+    assert!(framer.capacity() < 64 * 1024, "{}", framer.capacity());
+}
