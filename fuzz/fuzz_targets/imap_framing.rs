@@ -20,6 +20,9 @@ use mailsec_imap::framing::{Frame, Framer, FramerConfig, FramingError, PhaseLimi
 struct Run {
     items: Vec<Result<Frame, FramingError>>,
     comparable: bool,
+    /// Decisions may be left pending (then runs are not comparable).
+    defer: bool,
+    seed: u8,
 }
 
 fn next_seed(seed: &mut u8) -> u8 {
@@ -75,21 +78,32 @@ fn drain(framer: &mut Framer, config: &FramerConfig, run: &mut Run, announced: &
                 ..
             })
         );
-        let size = match &item {
-            Ok(Frame::LiteralAnnounced { size, .. }) => *size,
-            _ => 0,
-        };
-        let n = run.items.len();
         run.items.push(item);
-        if decide {
-            if accept(size, n) {
-                framer.accept_literal().expect("pending");
-            } else {
-                framer.reject_literal().expect("pending");
-                *announced = 0;
-            }
+        if decide && !decide_pending(framer, run, announced) {
+            return;
         }
     }
+}
+
+/// Accepts or rejects the pending literal (the last item), or, when decisions may be deferred,
+/// now and then leaves it pending so more input piles up. Returns whether it decided.
+fn decide_pending(framer: &mut Framer, run: &mut Run, announced: &mut usize) -> bool {
+    if run.defer && next_seed(&mut run.seed) & 1 == 0 {
+        run.comparable = false;
+        return false;
+    }
+    let n = run.items.len() - 1;
+    let size = match run.items.last() {
+        Some(Ok(Frame::LiteralAnnounced { size, .. })) => *size,
+        other => panic!("awaiting a decision after {other:?}"),
+    };
+    if accept(size, n) {
+        framer.accept_literal().expect("pending");
+    } else {
+        framer.reject_literal().expect("pending");
+        *announced = 0;
+    }
+    true
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -126,7 +140,6 @@ fuzz_target!(|data: &[u8]| {
         _ => Some(u64::MAX),
     };
     let authenticated = flags & 2 != 0;
-    let defer = flags & 0x40 != 0;
     let max_message = usize::from(message) * 16 + 16;
     let memory_bound = (1 << 17) + 4 * (max_message + config.max_buffered + 256);
 
@@ -135,6 +148,8 @@ fuzz_target!(|data: &[u8]| {
     let mut run = Run {
         items: Vec::new(),
         comparable: true,
+        defer: flags & 0x40 != 0,
+        seed: seed | 1,
     };
     let mut announced = 0;
     let mut rest = input;
@@ -153,23 +168,7 @@ fuzz_target!(|data: &[u8]| {
             }
             Err(other) => panic!("push returned {other:?}"),
         }
-        if defer && framer.is_awaiting_decision() && next_seed(&mut seed) & 1 == 0 {
-            // Leave the decision pending for a while: more input piles up, bounded.
-            run.comparable = false;
-        } else if framer.is_awaiting_decision() {
-            let n = run.items.len() - 1;
-            let size = match run.items.last() {
-                Some(Ok(Frame::LiteralAnnounced { size, .. })) => *size,
-                other => panic!("awaiting a decision after {other:?}"),
-            };
-            if accept(size, n) {
-                framer.accept_literal().expect("pending");
-            } else {
-                framer.reject_literal().expect("pending");
-                announced = 0;
-            }
-            drain(&mut framer, &config, &mut run, &mut announced);
-        } else {
+        if !framer.is_awaiting_decision() || decide_pending(&mut framer, &mut run, &mut announced) {
             drain(&mut framer, &config, &mut run, &mut announced);
         }
         let unexamined = framer.unexamined();
@@ -196,6 +195,8 @@ fuzz_target!(|data: &[u8]| {
         let mut expected = Run {
             items: Vec::new(),
             comparable: true,
+            defer: false,
+            seed: 1,
         };
         let mut announced = 0;
         whole
