@@ -41,9 +41,13 @@
 //! # After an error: the rest of the message is discarded
 //!
 //! Every error but [`FramingError::BufferFull`] and [`FramingError::Desynchronized`] drops the
-//! message being framed and discards the rest of it as it arrives, without keeping it. This is
-//! what Dovecot does after a refused literal: the rest of the command is read and thrown away.
-//! Precisely, discarding goes on to the end of the current line (a CRLF on the server side; CRLF
+//! message being framed and discards the rest of it as it arrives, without keeping it. For a
+//! refused non-synchronizing literal RFC 7888 §4 leaves a server two ways out: read and discard
+//! the literal, or close the connection; the framer does the first (closing stays the
+//! application's choice) and, as Dovecot does, throws away the rest of the command with it.
+//! Even with [`FramerConfig::max_non_sync_literal`] `None` the announced bytes are skipped, never
+//! read as commands: a server that answered `BAD` and then parsed the literal as the next
+//! command would let a client smuggle commands in. Precisely, discarding goes on to the end of the current line (a CRLF on the server side; CRLF
 //! or a bare LF on the client side when [`FramerConfig::bare_lf_line_end`] is on), and then:
 //!
 //! - if that line announces a literal the peer sends without waiting — a non-synchronizing one
