@@ -5,4 +5,6 @@
 //! re-exports the shared layer.
 #![forbid(unsafe_code)]
 
+pub mod framing;
+
 pub use mailsec_tls;
