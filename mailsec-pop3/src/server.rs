@@ -1007,7 +1007,9 @@ impl Pop3Server {
         self.out.retain(|o| {
             !matches!(
                 o,
-                Output::Event(ServerEvent::Retrieve { .. } | ServerEvent::ReadyForMessageData { .. })
+                Output::Event(
+                    ServerEvent::Retrieve { .. } | ServerEvent::ReadyForMessageData { .. }
+                )
             )
         });
         self.out
@@ -1626,8 +1628,9 @@ impl Machine for Pop3Server {
 
     fn poll_output(&mut self) -> Option<Output<ServerEvent, ServerError>> {
         let output = self.out.pop_front()?;
-        if let Output::Event(ServerEvent::Retrieve { .. } | ServerEvent::ReadyForMessageData { .. }) =
-            &output
+        if let Output::Event(
+            ServerEvent::Retrieve { .. } | ServerEvent::ReadyForMessageData { .. },
+        ) = &output
         {
             // The application now holds the ask (only the current message's is ever queued).
             if let Wait::Retrieve(r) = &mut self.wait {

@@ -1365,7 +1365,10 @@ fn a_large_message_is_pulled_one_chunk_at_a_time() {
         "{max_unpolled} octets un-polled"
     );
     let expected = format!("+OK {} octets\r\n{}+OK\r\n", big.len(), stuffed(&big));
-    assert!(received == expected.as_bytes(), "the message arrived intact");
+    assert!(
+        received == expected.as_bytes(),
+        "the message arrived intact"
+    );
 }
 
 #[test]
@@ -1379,7 +1382,13 @@ fn every_answer_needs_a_polled_ask() {
         s.message_unavailable(),
     ] {
         assert!(
-            matches!(r, Err(UsageError::Unexpected { waiting_for: "a command", .. })),
+            matches!(
+                r,
+                Err(UsageError::Unexpected {
+                    waiting_for: "a command",
+                    ..
+                })
+            ),
             "{r:?}"
         );
     }
@@ -1397,14 +1406,20 @@ fn every_answer_needs_a_polled_ask() {
     // serve_message answers the first ask only if nothing was sent: here it is the answer.
     s.serve_message(b"A: 1\r\n\r\nb\r\n").unwrap();
     let (wire, events) = poll_all(&mut s);
-    assert!(events.is_empty(), "no ask after a whole message: {events:?}");
+    assert!(
+        events.is_empty(),
+        "no ask after a whole message: {events:?}"
+    );
     assert_eq!(wire, b"+OK 120 octets\r\nA: 1\r\n\r\nb\r\n.\r\n");
     // After a chunk, serve_message is another answer to the next ask (it ends the message).
     s.handle_input(Instant::now(), b"RETR 2\r\n");
     poll_all(&mut s);
     s.send_message_data(b"A: 2\r\n").unwrap();
     let (mut wire, events) = poll_all(&mut s);
-    assert!(matches!(events[..], [ServerEvent::ReadyForMessageData { .. }]));
+    assert!(matches!(
+        events[..],
+        [ServerEvent::ReadyForMessageData { .. }]
+    ));
     s.serve_message(b"\r\nrest").unwrap();
     wire.extend(poll_all(&mut s).0);
     assert_eq!(wire, b"+OK 200 octets\r\nA: 2\r\n\r\nrest\r\n.\r\n");
@@ -1490,10 +1505,7 @@ fn shutdown_when_idle_says_sys_temp_and_deletes_nothing() {
         h.s.shutdown();
         assert!(!h.s.is_shutting_down());
         h.drain();
-        assert_eq!(
-            h.take_text(),
-            "-ERR [SYS/TEMP] Server shutting down\r\n"
-        );
+        assert_eq!(h.take_text(), "-ERR [SYS/TEMP] Server shutting down\r\n");
         assert!(h.closed && h.errors.is_empty());
         assert_eq!(h.events.last(), Some(&Ev::Closed(false)));
         // No UPDATE: the marked message stays.
@@ -1519,10 +1531,7 @@ fn shutdown_while_the_application_decides() {
     h.take_text();
     h.s.shutdown();
     h.drain();
-    assert_eq!(
-        h.take_text(),
-        "-ERR [SYS/TEMP] Server shutting down\r\n"
-    );
+    assert_eq!(h.take_text(), "-ERR [SYS/TEMP] Server shutting down\r\n");
     assert!(h.closed);
     assert!(matches!(
         h.s.answer_credentials(CheckAnswer::Accept),
@@ -1537,10 +1546,7 @@ fn shutdown_while_the_application_decides() {
     assert_eq!(h.held.len(), 1);
     h.s.shutdown();
     h.drain();
-    assert_eq!(
-        h.take_text(),
-        "-ERR [SYS/TEMP] Server shutting down\r\n"
-    );
+    assert_eq!(h.take_text(), "-ERR [SYS/TEMP] Server shutting down\r\n");
     assert!(h.closed);
 }
 
