@@ -34,7 +34,10 @@ fn send_next(server: &mut Pop3Server, state: &mut State) -> Result<(), UsageErro
     let result = server.send_message_data(&chunk);
     if result.is_ok() {
         // One answer per ask: pushing ahead is refused.
-        assert!(server.send_message_data(&chunk).is_err(), "two chunks for one ask");
+        assert!(
+            server.send_message_data(&chunk).is_err(),
+            "two chunks for one ask"
+        );
     }
     result
 }
