@@ -28,7 +28,7 @@
 //!                 │  └──────────────────────────────────────────┘                 │ QUIT
 //!                 │ QUIT: +OK, Closed{committed: false}                           ▼
 //!                 ▼                                        UPDATE: Event::Update{deleted}
-//!               Close  ◀── EOF / timeout / error: Closed{committed: false}, nothing deleted
+//!               Close  ◀── EOF / timeout / error / shutdown(): Closed{committed: false}, nothing deleted
 //! ```
 //!
 //! Every session ends with exactly one [`ServerEvent::Closed`], then (for an abnormal end:
@@ -36,9 +36,10 @@
 //! then [`Output::Close`]; nothing is transmitted after `Close`. `committed` is true only when
 //! the client sent QUIT in TRANSACTION and the application reported the deletions done.
 //! Marked messages (DELE) are deleted by the application in UPDATE only; a connection lost in
-//! any other way (end of stream, timeout, error) deletes nothing (RFC 1939 §6). End of stream
-//! after QUIT does not cancel a pending UPDATE. An intent called after the session ended
-//! returns [`UsageError::Closed`] and changes nothing.
+//! any other way (end of stream, timeout, error, [`Pop3Server::shutdown`]) deletes nothing
+//! (RFC 1939 §6). End of stream after QUIT does not cancel a pending UPDATE. An intent called
+//! after the session ended returns [`UsageError::Closed`] and changes nothing; an ask for
+//! message data not yet polled when the session ends is withdrawn from the output queue.
 //!
 //! The idle timer ([`Machine::poll_timeout`]) runs from the last input; a deadline that passes
 //! while the machine waits for the application (an event it has polled and not answered), or
@@ -275,7 +276,7 @@ pub enum ServerEvent {
     Closed {
         /// Whether the session ended through UPDATE with the application's success: only then
         /// were deletions requested and done. `false` for QUIT in AUTHORIZATION, end of
-        /// stream, timeout and errors: nothing was to be deleted.
+        /// stream, timeout, errors and [`Pop3Server::shutdown`]: nothing was to be deleted.
         committed: bool,
     },
 }
