@@ -8,18 +8,23 @@
 //!   `maildir.mailbox(user).list()` once. Message *n* of the session is the *n*-th file of that
 //!   listing; its `UIDL` is the maildir unique id and its size the file size (the store keeps
 //!   CRLF line endings, so that is the size as transmitted, RFC 1939 §5).
-//! - **RETR/TOP** stream the file in [`CHUNK_SIZE`] pieces; the machine dot-stuffs and cuts
-//!   for TOP. The reads are blocking `std::fs` reads inside the session's task: acceptable for
-//!   an example on a local disk, but a production server would read on a blocking thread
-//!   (`spawn_blocking`) and hand chunks back to the session. The [`Pop3Server`] queues what
-//!   it is given, so one RETR holds the whole message in memory until the driver has written
-//!   it (the driver drains the machine only as fast as the client reads).
+//! - **RETR/TOP** open the file on [`ServerEvent::Retrieve`] and keep it open; every ask
+//!   ([`ServerEvent::Retrieve`], then [`ServerEvent::ReadyForMessageData`]) is answered with
+//!   one [`CHUNK_SIZE`] read, or [`Pop3Server::end_message`] at end of file. The machine
+//!   dot-stuffs and cuts for TOP. The driver hands over the next ask only once the client has
+//!   read what came before it, so a session holds about one chunk of a message in memory
+//!   (plus the driver's bounded write buffer), whatever the message's size. The reads are
+//!   blocking `std::fs` reads inside the session's task: acceptable for an example on a local
+//!   disk, but a production server would read on a blocking thread (`spawn_blocking`).
 //! - **DELE** takes effect at QUIT only: the UPDATE state deletes the marked files
 //!   ([`Mailbox::delete`](crate::maildir::Mailbox::delete)) and answers `+OK` if all went
 //!   (a file already gone counts as deleted). A session that ends any other way (connection
 //!   lost, timeout, error) deletes nothing (RFC 1939 §6).
 //! - The lock is released when the session reports `Closed`, and in any case when it ends
 //!   ([`SessionHandler::on_end`]).
+//! - **Shutdown** ([`SessionHandler::on_shutdown`]) calls [`Pop3Server::shutdown`]:
+//!   `-ERR [SYS/TEMP] Server shutting down` and the end of the session without UPDATE
+//!   (nothing deleted); a message being sent is finished first.
 //!
 //! Wiring a listener (the `mailsec-server` binary does this for `--pop3` and `--pop3s`):
 //!
@@ -42,6 +47,7 @@
 //! # Ok(()) }
 //! ```
 
+use std::fs::File;
 use std::io::Read;
 use std::sync::Arc;
 use std::time::Instant;
@@ -133,6 +139,7 @@ impl Pop3Service {
             maildir: self.maildir.clone(),
             users: self.users.clone(),
             session: None,
+            sending: None,
         };
         (machine, handler)
     }
@@ -165,6 +172,16 @@ pub struct Pop3Handler {
     maildir: Arc<Maildir>,
     users: Arc<Users>,
     session: Option<OpenDrop>,
+    /// The message file being sent (between `Retrieve` and the end of the message).
+    sending: Option<Sending>,
+}
+
+/// A message being sent, one chunk per ask.
+#[derive(Debug)]
+struct Sending {
+    msg: MessageNumber,
+    file: File,
+    buf: Vec<u8>,
 }
 
 impl Pop3Handler {
@@ -215,7 +232,7 @@ impl Pop3Handler {
         Ok(Some((drop, listing)))
     }
 
-    /// Streams message `msg` (unique id `uid`) to the machine.
+    /// Opens message `msg` (unique id `uid`) and answers the first ask.
     fn retrieve(
         &mut self,
         machine: &mut Pop3Server,
@@ -240,25 +257,44 @@ impl Pop3Handler {
                 }
             }
         });
-        let Some(mut file) = file else {
+        let Some(file) = file else {
+            self.sending = None;
             let _ = machine.message_unavailable();
             return;
         };
-        let mut buf = vec![0u8; CHUNK_SIZE];
+        self.sending = Some(Sending {
+            msg,
+            file,
+            buf: vec![0u8; CHUNK_SIZE],
+        });
+        self.send_next(machine, conn);
+    }
+
+    /// Answers one ask for the message being sent: one chunk, or the end at end of file.
+    fn send_next(&mut self, machine: &mut Pop3Server, conn: &ConnectionInfo) {
+        let Some(sending) = self.sending.as_mut() else {
+            // An ask without an open file (cannot happen with a well-behaved machine).
+            let _ = machine.message_unavailable();
+            return;
+        };
         loop {
-            match file.read(&mut buf) {
+            match sending.file.read(&mut sending.buf) {
                 Ok(0) => {
+                    self.sending = None;
                     let _ = machine.end_message();
                     return;
                 }
                 Ok(n) => {
-                    if machine.send_message_data(&buf[..n]).is_err() {
-                        return;
+                    if machine.send_message_data(&sending.buf[..n]).is_err() {
+                        // The session ended meanwhile.
+                        self.sending = None;
                     }
+                    return;
                 }
                 Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(err) => {
-                    log(conn, &format!("reading message {msg}: {err}"));
+                    log(conn, &format!("reading message {}: {err}", sending.msg));
+                    self.sending = None;
                     // Before any data: -ERR [SYS/TEMP]; after some: the session ends.
                     let _ = machine.message_unavailable();
                     return;
@@ -313,15 +349,24 @@ impl SessionHandler<Pop3Server> for Pop3Handler {
                 self.open(machine, &user, conn);
             }
             ServerEvent::Retrieve { msg, uid, .. } => self.retrieve(machine, msg, &uid, conn),
+            ServerEvent::ReadyForMessageData { .. } => self.send_next(machine, conn),
             ServerEvent::Update { deleted } => {
                 let ok = self.update(&deleted, conn);
                 // Release the maildrop before answering (RFC 1939 §6).
                 self.session = None;
                 let _ = machine.update_done(ok);
             }
-            ServerEvent::Closed { .. } => self.session = None,
+            ServerEvent::Closed { .. } => {
+                self.sending = None;
+                self.session = None;
+            }
             _ => {}
         }
+    }
+
+    fn on_shutdown(&mut self, machine: &mut Pop3Server, _conn: &ConnectionInfo) {
+        // A message being sent is finished first; the session then ends, nothing deleted.
+        machine.shutdown();
     }
 
     fn on_end(
@@ -329,6 +374,7 @@ impl SessionHandler<Pop3Server> for Pop3Handler {
         end: SessionEnd<mailsec_pop3::server::ServerError>,
         conn: &ConnectionInfo,
     ) {
+        self.sending = None;
         self.session = None;
         if let SessionEnd::Failed(err) = end {
             log(conn, &format!("session failed: {err}"));
@@ -344,10 +390,10 @@ fn log(conn: &ConnectionInfo, what: &str) {
 mod tests {
     use super::*;
     use mailsec_pop3::client::{AuthMethod, Client, ClientConfig, ClientEvent};
-    use mailsec_tls::ClientTls;
     use mailsec_tls::driver::{Driver, TokioTimer};
     use mailsec_tls::sasl::{Credentials, InsecureAuth};
     use mailsec_tls::testing::TestPki;
+    use mailsec_tls::{ClientTls, Machine};
     use tokio_util::compat::TokioAsyncReadCompatExt;
 
     use crate::listener::ConnectionTls;
@@ -483,6 +529,189 @@ mod tests {
         assert_eq!(body, MESSAGE);
         assert!(acked);
         assert_eq!(s.maildir.mailbox("alice").unwrap().list().unwrap().len(), 1);
+        shutdown.cancel();
+    }
+
+    fn conn() -> ConnectionInfo {
+        ConnectionInfo {
+            listener: "pop3".into(),
+            id: 1,
+            peer: "127.0.0.1:1".parse().unwrap(),
+            local: "127.0.0.1:110".parse().unwrap(),
+            secure: false,
+            tls: None,
+        }
+    }
+
+    /// A plaintext session's machine and handler, with everything it said: outputs are
+    /// polled and events answered by the handler, as the listener does.
+    struct Bare {
+        machine: Pop3Server,
+        handler: Pop3Handler,
+        conn: ConnectionInfo,
+        wire: Vec<u8>,
+        /// The largest amount of message output between two asks.
+        max_between_asks: usize,
+        since_ask: usize,
+        asks: usize,
+        closed: Option<bool>,
+    }
+
+    impl Bare {
+        fn new(s: &Setup) -> Bare {
+            let config = pop3_config(ListenerKind::Pop3, true, "pop.test").unwrap();
+            let service = Pop3Service::new(config, s.maildir.clone(), s.users.clone());
+            let conn = conn();
+            let (machine, handler) = service.session(&conn);
+            let mut b = Bare {
+                machine,
+                handler,
+                conn,
+                wire: Vec::new(),
+                max_between_asks: 0,
+                since_ask: 0,
+                asks: 0,
+                closed: None,
+            };
+            b.drain();
+            b
+        }
+
+        fn drain(&mut self) {
+            while let Some(output) = self.machine.poll_output() {
+                match output {
+                    mailsec_tls::Output::Transmit(bytes) => {
+                        self.wire.extend_from_slice(&bytes);
+                        self.since_ask += bytes.len();
+                        self.max_between_asks = self.max_between_asks.max(self.since_ask);
+                    }
+                    mailsec_tls::Output::Event(event) => {
+                        if matches!(event, ServerEvent::ReadyForMessageData { .. }) {
+                            self.asks += 1;
+                            self.since_ask = 0;
+                        }
+                        if let ServerEvent::Closed { committed } = event {
+                            self.closed = Some(committed);
+                        }
+                        self.handler.on_event(&mut self.machine, event, &self.conn);
+                    }
+                    _ => {}
+                }
+            }
+        }
+
+        fn feed(&mut self, input: &[u8]) -> String {
+            self.wire.clear();
+            self.machine.handle_input(Instant::now(), input);
+            self.drain();
+            String::from_utf8_lossy(&self.wire).into_owned()
+        }
+    }
+
+    #[test]
+    fn retr_pulls_the_file_one_chunk_per_ask() {
+        let s = setup("pull");
+        // About 3 MiB: many chunks, with lines to stuff.
+        let mut big = b"Subject: big\r\n\r\n".to_vec();
+        let mut i = 0;
+        while big.len() < 3 * 1024 * 1024 {
+            big.extend_from_slice(format!(".line {i} of a big message\r\n").as_bytes());
+            i += 1;
+        }
+        let mut delivery = s.maildir.deliver("alice").unwrap();
+        for piece in big.chunks(100_000) {
+            delivery.write_chunk(piece).unwrap();
+        }
+        delivery.commit().unwrap();
+        let list = s.maildir.mailbox("alice").unwrap().list().unwrap();
+        let n = 1 + list
+            .iter()
+            .position(|m| m.size == big.len() as u64)
+            .unwrap();
+
+        let mut b = Bare::new(&s);
+        b.feed(b"USER alice\r\nPASS pw-alice\r\n");
+        assert_eq!(b.handler.user(), Some("alice"));
+        let wire = b.feed(format!("RETR {n}\r\nNOOP\r\n").as_bytes());
+        let (status, rest) = wire.split_once("\r\n").unwrap();
+        assert_eq!(status, format!("+OK {} octets", big.len()));
+        let body = rest.strip_suffix(".\r\n+OK\r\n").unwrap();
+        assert_eq!(body.replace("\r\n..", "\r\n.").as_bytes(), big);
+        // One chunk per ask, each at most CHUNK_SIZE plus its stuffing (one dot per line).
+        assert_eq!(b.asks, big.len().div_ceil(CHUNK_SIZE));
+        assert!(
+            b.max_between_asks <= CHUNK_SIZE + CHUNK_SIZE / 20 + 64,
+            "{}",
+            b.max_between_asks
+        );
+        assert!(
+            b.handler.sending.is_none(),
+            "the file was closed at the end"
+        );
+    }
+
+    #[test]
+    fn shutdown_answers_sys_temp_and_deletes_nothing() {
+        let s = setup("shutdown");
+        let mut b = Bare::new(&s);
+        b.feed(b"USER alice\r\nPASS pw-alice\r\nDELE 1\r\n");
+        b.wire.clear();
+        let conn = b.conn.clone();
+        b.handler.on_shutdown(&mut b.machine, &conn);
+        b.drain();
+        assert_eq!(b.wire, b"-ERR [SYS/TEMP] Server shutting down\r\n");
+        assert_eq!(b.closed, Some(false));
+        // Nothing deleted, and the lock is free again.
+        assert_eq!(s.maildir.mailbox("alice").unwrap().list().unwrap().len(), 2);
+        assert!(b.handler.user().is_none());
+        assert!(s.maildir.try_lock("alice").unwrap().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_large_message_over_a_socket() {
+        let s = setup("large");
+        let mut big = Vec::new();
+        let mut i = 0;
+        big.extend_from_slice(b"Subject: large\r\n\r\n");
+        while big.len() < 4 * 1024 * 1024 {
+            big.extend_from_slice(format!("line {i}\r\n.dotted\r\n").as_bytes());
+            i += 1;
+        }
+        // Replace the two small messages: the big one is message 1.
+        let mailbox = s.maildir.mailbox("alice").unwrap();
+        for m in mailbox.list().unwrap() {
+            mailbox.delete(&m.id).unwrap();
+        }
+        let mut delivery = s.maildir.deliver("alice").unwrap();
+        delivery.write_chunk(&big).unwrap();
+        delivery.commit().unwrap();
+        let (addr, shutdown) = serve(&s, ListenerKind::Pop3, true, ConnectionTls::None).await;
+        let config = ClientConfig::builder(Credentials::password("alice", "pw-alice"))
+            .tls(ClientTls::InsecurePlaintext)
+            .insecure_auth(InsecureAuth::AllowPlaintextMechanismsWithoutTls)
+            .sasl(false)
+            .max_message_size(Some(64 * 1024 * 1024))
+            .build();
+        let mut client = Client::new(config);
+        client.start_clock(Instant::now());
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap().compat();
+        let mut driver = Driver::new(client, stream, TokioTimer, None);
+        let (_, body, acked) = session(&mut driver).await;
+        assert!(
+            body == big,
+            "{} octets received of {}",
+            body.len(),
+            big.len()
+        );
+        assert!(acked);
+        assert!(
+            s.maildir
+                .mailbox("alice")
+                .unwrap()
+                .list()
+                .unwrap()
+                .is_empty()
+        );
         shutdown.cancel();
     }
 

@@ -1,6 +1,8 @@
 //! The POP3 server machine fed arbitrary bytes in arbitrary chunks, with every event answered
-//! by a simple rule: it must never panic, never transmit after Close, never start TLS with
-//! bytes pending behind STLS, and end every session with exactly one `Closed` event.
+//! by a simple rule (message content pulled one small chunk per ask): it must never panic,
+//! never transmit after Close, never start TLS with bytes pending behind STLS, never take a
+//! second chunk for one ask, and end every session with exactly one `Closed` event. Some
+//! inputs also shut the session down part way.
 #![no_main]
 
 use std::sync::Arc;
@@ -8,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
 use mailsec_pop3::maildrop::MemoryMaildrop;
-use mailsec_pop3::server::{MaildropRefusal, Pop3Server, ServerConfig, ServerEvent};
+use mailsec_pop3::server::{MaildropRefusal, Pop3Server, ServerConfig, ServerEvent, UsageError};
 use mailsec_tls::sasl::{CheckAnswer, CredentialCheck, ExposeSecret, Mechanism};
 use mailsec_tls::{Machine, Output, ServerPolicy, TlsInfo};
 
@@ -18,9 +20,29 @@ struct State {
     start_tls: bool,
     store: MemoryMaildrop,
     control: u8,
+    /// The rest of the message being sent, one chunk per ask.
+    sending: Vec<u8>,
 }
 
-fn answer(server: &mut Pop3Server, state: &State, event: ServerEvent) {
+/// Answers one ask: the next chunk (a size picked by the control byte), or the end.
+fn send_next(server: &mut Pop3Server, state: &mut State) -> Result<(), UsageError> {
+    if state.sending.is_empty() {
+        return server.end_message();
+    }
+    let n = state.sending.len().min(usize::from(state.control % 7) + 1);
+    let chunk: Vec<u8> = state.sending.drain(..n).collect();
+    let result = server.send_message_data(&chunk);
+    if result.is_ok() {
+        // One answer per ask: pushing ahead is refused.
+        assert!(
+            server.send_message_data(&chunk).is_err(),
+            "two chunks for one ask"
+        );
+    }
+    result
+}
+
+fn answer(server: &mut Pop3Server, state: &mut State, event: ServerEvent) {
     // Intents may be refused (usage errors); that must not panic either.
     let _ = match event {
         ServerEvent::CheckCredentials { check, .. } => {
@@ -55,12 +77,16 @@ fn answer(server: &mut Pop3Server, state: &State, event: ServerEvent) {
                 .content(uid.as_bytes())
                 .unwrap_or_default()
                 .to_vec();
-            if state.control & 4 == 0 {
+            if state.control & 4 != 0 {
+                server.message_unavailable()
+            } else if state.control & 64 == 0 {
                 server.serve_message(&content)
             } else {
-                server.message_unavailable()
+                state.sending = content;
+                send_next(server, state)
             }
         }
+        ServerEvent::ReadyForMessageData { .. } => send_next(server, state),
         ServerEvent::Update { .. } => server.update_done(state.control & 8 == 0),
         _ => Ok(()),
     };
@@ -119,6 +145,7 @@ fuzz_target!(|data: &[u8]| {
         start_tls: false,
         store,
         control,
+        sending: Vec::new(),
     };
     if (control >> 4) & 3 == 2 {
         server.handle_tls_established(now, &info);
@@ -134,6 +161,10 @@ fuzz_target!(|data: &[u8]| {
         }
         if i % 7 == 6 {
             server.handle_timeout(now + Duration::from_secs(3600));
+            drain(&mut server, &mut state);
+        }
+        if control & 128 != 0 && i % 13 == 12 {
+            server.shutdown();
             drain(&mut server, &mut state);
         }
     }

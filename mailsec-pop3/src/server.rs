@@ -12,9 +12,13 @@
 //! | [`ServerEvent::CheckCredentials`] (USER/PASS, AUTH) | [`Pop3Server::answer_credentials`] |
 //! | [`ServerEvent::CheckApop`] | [`Pop3Server::answer_credentials`] (it computes the MD5) |
 //! | [`ServerEvent::OpenMaildrop`] | [`Pop3Server::open_maildrop`] or [`Pop3Server::refuse_maildrop`] |
-//! | [`ServerEvent::Retrieve`] (RETR, TOP) | [`Pop3Server::send_message_data`]… then [`Pop3Server::end_message`]; or [`Pop3Server::serve_message`]; or [`Pop3Server::message_unavailable`] |
+//! | [`ServerEvent::Retrieve`] (RETR, TOP) | one of [`Pop3Server::send_message_data`], [`Pop3Server::end_message`], [`Pop3Server::serve_message`], [`Pop3Server::message_unavailable`] |
+//! | [`ServerEvent::ReadyForMessageData`] | one of [`Pop3Server::send_message_data`], [`Pop3Server::end_message`], [`Pop3Server::message_unavailable`] |
 //! | [`ServerEvent::Update`] (QUIT in TRANSACTION) | [`Pop3Server::update_done`] |
 //! | [`ServerEvent::Secured`], [`ServerEvent::Closed`] | nothing (information) |
+//!
+//! [`Pop3Server::shutdown`] ends the session at any time the application wants (the server is
+//! stopping).
 //!
 //! # States (RFC 1939 §3)
 //!
@@ -24,7 +28,7 @@
 //!                 │  └──────────────────────────────────────────┘                 │ QUIT
 //!                 │ QUIT: +OK, Closed{committed: false}                           ▼
 //!                 ▼                                        UPDATE: Event::Update{deleted}
-//!               Close  ◀── EOF / timeout / error: Closed{committed: false}, nothing deleted
+//!               Close  ◀── EOF / timeout / error / shutdown(): Closed{committed: false}, nothing deleted
 //! ```
 //!
 //! Every session ends with exactly one [`ServerEvent::Closed`], then (for an abnormal end:
@@ -32,13 +36,18 @@
 //! then [`Output::Close`]; nothing is transmitted after `Close`. `committed` is true only when
 //! the client sent QUIT in TRANSACTION and the application reported the deletions done.
 //! Marked messages (DELE) are deleted by the application in UPDATE only; a connection lost in
-//! any other way (end of stream, timeout, error) deletes nothing (RFC 1939 §6). End of stream
-//! after QUIT does not cancel a pending UPDATE. An intent called after the session ended
-//! returns [`UsageError::Closed`] and changes nothing.
+//! any other way (end of stream, timeout, error, [`Pop3Server::shutdown`]) deletes nothing
+//! (RFC 1939 §6). End of stream after QUIT does not cancel a pending UPDATE. An intent called
+//! after the session ended returns [`UsageError::Closed`] and changes nothing; an ask for
+//! message data not yet polled when the session ends is withdrawn from the output queue.
 //!
 //! The idle timer ([`Machine::poll_timeout`]) runs from the last input; a deadline that passes
-//! while the machine waits for the application, or before the client had a full period since
-//! the application's last answer, is re-armed instead of fired.
+//! while the machine waits for the application (an event it has polled and not answered), or
+//! before the client had a full period since the application's last answer, is re-armed
+//! instead of fired. While a message is being sent and the next
+//! [`ServerEvent::ReadyForMessageData`] has not been polled, the machine waits for the client
+//! to read: a client that takes nothing for a whole period is timed out (after part of a
+//! message, without an `-ERR`, which would corrupt the response).
 //!
 //! # Security
 //!
@@ -55,15 +64,34 @@
 //!   (then close), an idle timer of at least 10 minutes (RFC 1939 §3). Error replies never
 //!   echo the client's bytes.
 //!
-//! # Message content
+//! # Message content: pulled, one chunk per ask
 //!
-//! RETR and TOP raise [`ServerEvent::Retrieve`]; the application streams the message as it
-//! is stored, in chunks of any size, with [`Pop3Server::send_message_data`] and ends it with
-//! [`Pop3Server::end_message`] (or all at once with [`Pop3Server::serve_message`]). The
-//! machine writes the `+OK` line, dot-stuffs, converts bare line endings as configured, adds
+//! RETR and TOP raise [`ServerEvent::Retrieve`]; the application sends the message as it is
+//! stored, **one chunk per ask** (pull, like the SMTP client's `ReadyForData`):
+//!
+//! 1. [`ServerEvent::Retrieve`] is the first ask. The application answers it with exactly one
+//!    of: [`Pop3Server::send_message_data`] (the first chunk, of any size),
+//!    [`Pop3Server::end_message`] (an empty message), [`Pop3Server::serve_message`] (a whole
+//!    small message from memory) or [`Pop3Server::message_unavailable`].
+//! 2. After each `send_message_data` the machine queues the encoded chunk
+//!    ([`Output::Transmit`]) and then the next ask, [`ServerEvent::ReadyForMessageData`].
+//!    The application answers it with exactly one `send_message_data` (the next chunk),
+//!    `end_message` (the message is complete) or `message_unavailable` (reading failed).
+//! 3. An ask is taken when the application **polls** it ([`Machine::poll_output`]). Calling
+//!    one of those intents while no ask is held — e.g. `send_message_data` twice in a row —
+//!    returns [`UsageError::Unexpected`] and changes nothing: the session goes on, and the
+//!    call can be repeated once the next ask has been polled.
+//!
+//! Because the ask comes out of the same ordered queue right after the chunk it follows, a
+//! driver that stops draining outputs while too much waits for the socket (as
+//! `mailsec_tls::driver::Driver` does) hands the application the next ask only once the
+//! client has read enough: memory per RETR is one chunk plus its dot-stuffing overhead, never
+//! the whole message.
+//!
+//! The machine writes the `+OK` line, dot-stuffs, converts bare line endings as configured, adds
 //! the terminator and, **for TOP, cuts the message itself** after the header and the
 //! requested number of body lines (lines end at LF): the application may send the whole
-//! message, or stop early once it has sent at least that much. Bytes after the cut are
+//! message, or end early once it has sent at least that much. Bytes after the cut are
 //! dropped.
 //!
 //! # Example: the RFC 1939 §10 session over an `insecure_plaintext` listener
@@ -72,7 +100,7 @@
 //! use std::sync::Arc;
 //! use std::time::Instant;
 //! use mailsec_pop3::maildrop::MemoryMaildrop;
-//! use mailsec_pop3::server::{Pop3Server, ServerConfig, ServerEvent};
+//! use mailsec_pop3::server::{Pop3Server, ServerConfig, ServerEvent, UsageError};
 //! use mailsec_tls::sasl::{CheckAnswer, CredentialCheck, ExposeSecret};
 //! use mailsec_tls::{Machine, Output, ServerPolicy};
 //!
@@ -81,8 +109,18 @@
 //! let mut store = MemoryMaildrop::new();
 //! store.push("uid-1", &b"Subject: hi\r\n\r\n.hidden\r\n"[..])?;
 //!
+//! // One answer per ask: the next chunk, or the end of the message.
+//! fn send_next(server: &mut Pop3Server, rest: &mut Vec<u8>) -> Result<(), UsageError> {
+//!     if rest.is_empty() {
+//!         return server.end_message();
+//!     }
+//!     let chunk: Vec<u8> = rest.drain(..rest.len().min(8)).collect();
+//!     server.send_message_data(&chunk)
+//! }
+//!
 //! let mut wire = Vec::new();
 //! let mut closed = false;
+//! let mut sending = Vec::new();
 //! let input = b"USER mrose\r\nPASS tanstaaf\r\nSTAT\r\nRETR 1\r\nDELE 1\r\nQUIT\r\n";
 //! server.handle_input(Instant::now(), input);
 //! // The drive loop: drain, answer events, repeat until nothing is left.
@@ -98,9 +136,13 @@
 //!         Output::Event(ServerEvent::OpenMaildrop { .. }) => {
 //!             server.open_maildrop(Box::new(store.clone()))?;
 //!         }
+//!         // Pulled one chunk per ask (here 8 octets; a file would be read 64 KiB at a time).
 //!         Output::Event(ServerEvent::Retrieve { uid, .. }) => {
-//!             let content = store.content(uid.as_bytes()).unwrap_or_default().to_vec();
-//!             server.serve_message(&content)?;
+//!             sending = store.content(uid.as_bytes()).unwrap_or_default().to_vec();
+//!             send_next(&mut server, &mut sending)?;
+//!         }
+//!         Output::Event(ServerEvent::ReadyForMessageData { .. }) => {
+//!             send_next(&mut server, &mut sending)?;
 //!         }
 //!         Output::Event(ServerEvent::Update { deleted }) => {
 //!             store.remove(deleted.iter().map(|(_, uid)| uid));
@@ -199,9 +241,11 @@ pub enum ServerEvent {
         /// Who authenticated; the maildrop is [`Identity::acts_as`].
         identity: Identity,
     },
-    /// RETR (`top_lines: None`) or TOP (`Some(n)`): stream the message with
-    /// [`Pop3Server::send_message_data`] and [`Pop3Server::end_message`] (or
-    /// [`Pop3Server::serve_message`]), or call [`Pop3Server::message_unavailable`].
+    /// RETR (`top_lines: None`) or TOP (`Some(n)`), and the first ask for the message: answer
+    /// with exactly one of [`Pop3Server::send_message_data`] (the first chunk; more are asked
+    /// for with [`ServerEvent::ReadyForMessageData`]), [`Pop3Server::end_message`],
+    /// [`Pop3Server::serve_message`] (the whole message, from memory) or
+    /// [`Pop3Server::message_unavailable`]. See [Message content](self#message-content-pulled-one-chunk-per-ask).
     Retrieve {
         /// The message number.
         msg: MessageNumber,
@@ -209,6 +253,16 @@ pub enum ServerEvent {
         uid: UniqueId,
         /// For TOP, the body lines wanted; the machine does the cut.
         top_lines: Option<u32>,
+    },
+    /// The previous chunk of message `msg` was queued for the client: send the next one.
+    /// Answer with exactly one of [`Pop3Server::send_message_data`] (the next chunk),
+    /// [`Pop3Server::end_message`] (the message is complete) or
+    /// [`Pop3Server::message_unavailable`] (it cannot be read; the session ends, since part of
+    /// the response is out). It comes right after that chunk in the output queue, so a driver
+    /// that bounds its pending output delivers it only once the client has read enough.
+    ReadyForMessageData {
+        /// The message being sent (as in the [`ServerEvent::Retrieve`] that started it).
+        msg: MessageNumber,
     },
     /// QUIT in TRANSACTION: the UPDATE state (RFC 1939 §6). Delete these messages (those
     /// marked with DELE and not unmarked by RSET; possibly none), release the maildrop,
@@ -222,7 +276,7 @@ pub enum ServerEvent {
     Closed {
         /// Whether the session ended through UPDATE with the application's success: only then
         /// were deletions requested and done. `false` for QUIT in AUTHORIZATION, end of
-        /// stream, timeout and errors: nothing was to be deleted.
+        /// stream, timeout, errors and [`Pop3Server::shutdown`]: nothing was to be deleted.
         committed: bool,
     },
 }
@@ -365,12 +419,24 @@ impl TopCut {
     }
 }
 
+/// Where the ask for the next chunk of a message is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ask {
+    /// Queued ([`ServerEvent::Retrieve`] or [`ServerEvent::ReadyForMessageData`]), not yet
+    /// polled: the machine waits for the client to take the output before it.
+    Queued,
+    /// Polled by the application, which owes exactly one answer.
+    Held,
+}
+
 #[derive(Debug)]
 struct Retrieval {
+    msg: MessageNumber,
     size: u64,
     top: Option<TopCut>,
     encoder: MultilineEncoder,
     started: bool,
+    ask: Ask,
 }
 
 /// A credential question the application has not answered yet.
@@ -409,7 +475,10 @@ impl Wait {
             Wait::SaslLine(_) => "a SASL response from the client",
             Wait::Credentials(_) => "answer_credentials",
             Wait::OpenMaildrop => "open_maildrop or refuse_maildrop",
-            Wait::Retrieve(_) => "message data",
+            Wait::Retrieve(r) if r.ask == Ask::Held => {
+                "send_message_data, end_message or message_unavailable"
+            }
+            Wait::Retrieve(_) => "the next ReadyForMessageData to be polled",
             Wait::Update => "update_done",
         }
     }
@@ -419,10 +488,12 @@ impl Wait {
     }
 
     fn on_application(&self) -> bool {
-        matches!(
-            self,
-            Wait::Credentials(_) | Wait::OpenMaildrop | Wait::Retrieve(_) | Wait::Update
-        )
+        match self {
+            Wait::Credentials(_) | Wait::OpenMaildrop | Wait::Update => true,
+            // A queued ask waits for the client to read what is before it.
+            Wait::Retrieve(r) => r.ask == Ask::Held,
+            _ => false,
+        }
     }
 }
 
@@ -454,6 +525,9 @@ pub struct Pop3Server {
     rearm: bool,
     messages: Vec<Entry>,
     maildrop: Option<Box<dyn Maildrop>>,
+    /// [`Pop3Server::shutdown`] was called while a message or UPDATE was under way: end the
+    /// session when it is done.
+    shutting_down: bool,
 }
 
 impl std::fmt::Debug for Pop3Server {
@@ -499,6 +573,7 @@ impl Pop3Server {
             rearm: false,
             messages: Vec::new(),
             maildrop: None,
+            shutting_down: false,
         };
         if !implicit {
             server.greet();
@@ -675,81 +750,60 @@ impl Pop3Server {
         Ok(())
     }
 
-    /// Sends the next chunk of the message asked for by [`ServerEvent::Retrieve`], as stored
-    /// (chunks of any size; the machine dot-stuffs, and cuts for TOP). The first call sends
-    /// the `+OK` line.
+    /// Answers an ask ([`ServerEvent::Retrieve`] or [`ServerEvent::ReadyForMessageData`]) with
+    /// the next chunk of the message, as stored (any size; the machine dot-stuffs, converts
+    /// bare line endings as configured, and cuts for TOP). The first chunk is preceded by the
+    /// `+OK` line. The machine queues the encoded chunk, then the next ask,
+    /// [`ServerEvent::ReadyForMessageData`].
+    ///
+    /// Exactly one answer per ask: without an ask polled and not yet answered (a second call
+    /// in a row, say) this returns [`UsageError::Unexpected`] and changes nothing. Content that
+    /// cannot be encoded (a bare CR or LF with
+    /// [`BareLineEndings::Reject`](crate::multiline::BareLineEndings::Reject)) ends the
+    /// session with [`ServerError::MessageData`].
     pub fn send_message_data(&mut self, data: &[u8]) -> Result<(), UsageError> {
-        if self.done {
-            return Err(UsageError::Closed("send_message_data"));
-        }
-        let Wait::Retrieve(r) = &mut self.wait else {
-            return Err(UsageError::Unexpected {
-                intent: "send_message_data",
-                waiting_for: self.wait.name(),
-            });
-        };
-        let mut out = BytesMut::new();
-        if !r.started {
-            r.started = true;
-            let text = if r.top.is_some() {
-                "Top of message follows".to_owned()
-            } else {
-                format!("{} octets", r.size)
-            };
-            let _ = serialize::status_line(&StatusLine::ok(text), &mut out);
-        }
-        let take = match &mut r.top {
-            Some(cut) => cut.take(data),
-            None => data.len(),
-        };
-        let result = r.encoder.encode(&data[..take], &mut out);
-        if !out.is_empty() {
-            self.out.push_back(Output::Transmit(out.freeze()));
-        }
-        if let Err(e) = result {
-            self.fail(ServerError::MessageData(e));
+        self.answer_ask("send_message_data")?;
+        if self.encode_chunk(data) {
+            if let Wait::Retrieve(r) = &mut self.wait {
+                r.ask = Ask::Queued;
+                let msg = r.msg;
+                self.out
+                    .push_back(Output::Event(ServerEvent::ReadyForMessageData { msg }));
+            }
         }
         Ok(())
     }
 
-    /// Ends the message of [`ServerEvent::Retrieve`] (CRLF if missing, then `.`); the machine
-    /// goes on with the next command.
+    /// Answers an ask: the message is complete. The machine adds CRLF if the content did not
+    /// end with one, then the `.` terminator (after the `+OK` line if no chunk was sent), and
+    /// goes on with the next command. Same one-answer-per-ask rule as
+    /// [`Pop3Server::send_message_data`].
     pub fn end_message(&mut self) -> Result<(), UsageError> {
-        // `send_message_data(&[])` writes the +OK line if nothing was sent yet.
-        self.send_message_data(&[])?;
-        if self.done {
-            return Ok(());
+        self.answer_ask("end_message")?;
+        if self.encode_chunk(&[]) {
+            self.finish_message();
         }
-        let Wait::Retrieve(mut r) = std::mem::replace(&mut self.wait, Wait::Nothing) else {
-            return Ok(());
-        };
-        let mut out = BytesMut::new();
-        let result = r.encoder.finish(&mut out);
-        if !out.is_empty() {
-            self.out.push_back(Output::Transmit(out.freeze()));
-        }
-        if let Err(e) = result {
-            self.fail(ServerError::MessageData(e));
-            return Ok(());
-        }
-        self.rearm = true;
-        self.resume();
         Ok(())
     }
 
-    /// Serves a whole message from memory: [`Pop3Server::send_message_data`] then
-    /// [`Pop3Server::end_message`].
+    /// Answers [`ServerEvent::Retrieve`] with a whole message held in memory:
+    /// [`Pop3Server::send_message_data`] and [`Pop3Server::end_message`] in one answer, for
+    /// small messages. A message read from storage is better sent chunk by chunk, so that
+    /// it never sits whole in memory.
     pub fn serve_message(&mut self, content: &[u8]) -> Result<(), UsageError> {
-        self.send_message_data(content)?;
-        self.end_message()
+        self.answer_ask("serve_message")?;
+        if self.encode_chunk(content) {
+            self.finish_message();
+        }
+        Ok(())
     }
 
-    /// The message of [`ServerEvent::Retrieve`] cannot be read: `-ERR [SYS/TEMP]` if nothing
-    /// was sent yet; after a partial message the response cannot be repaired and the session
-    /// ends with [`ServerError::MessageAborted`].
+    /// Answers an ask: the message cannot be read. `-ERR [SYS/TEMP] Message unavailable` if
+    /// nothing was sent yet (the session goes on); after part of the message the response
+    /// cannot be repaired and the session ends with [`ServerError::MessageAborted`].
     pub fn message_unavailable(&mut self) -> Result<(), UsageError> {
-        let wait = self.expect("message_unavailable", |w| matches!(w, Wait::Retrieve(_)))?;
-        let Wait::Retrieve(r) = wait else {
+        self.answer_ask("message_unavailable")?;
+        let Wait::Retrieve(r) = std::mem::replace(&mut self.wait, Wait::Nothing) else {
             return Ok(());
         };
         if r.started {
@@ -778,7 +832,120 @@ impl Pop3Server {
         Ok(())
     }
 
+    /// The server is stopping: ends the session without UPDATE, so nothing is deleted
+    /// (RFC 1939 has no unsolicited reply like SMTP's 421; a `-ERR` with the RFC 3206
+    /// `SYS/TEMP` code tells the client to come back later). By state:
+    ///
+    /// - reading commands, in a SASL exchange, or waiting for the application's answer to a
+    ///   credential check, `OpenMaildrop` or a message not started yet: `-ERR [SYS/TEMP] Server
+    ///   shutting down`, then [`ServerEvent::Closed`] `{ committed: false }` and
+    ///   [`Output::Close`]; a later answer to the pending event returns [`UsageError::Closed`];
+    /// - during a TLS handshake: closes without a word (no plaintext may go out then);
+    /// - in the middle of a message: the message is finished first (the asks go on), then the
+    ///   `-ERR` and the close; no further command is read. If the application cannot finish,
+    ///   [`Pop3Server::message_unavailable`] ends the session at once;
+    /// - in UPDATE (the client sent QUIT and the application is deleting): nothing changes;
+    ///   [`Pop3Server::update_done`] ends the session as usual.
+    ///
+    /// Calling it again, or after the session ended, does nothing.
+    pub fn shutdown(&mut self) {
+        if self.done || self.shutting_down {
+            return;
+        }
+        match &self.wait {
+            Wait::Update => self.shutting_down = true,
+            Wait::Retrieve(r) if r.started => self.shutting_down = true,
+            Wait::Upgrade | Wait::ImplicitHandshake => self.close(false, None),
+            _ => self.shut_down_now(),
+        }
+    }
+
+    /// Whether [`Pop3Server::shutdown`] was called and the session is finishing a message or
+    /// UPDATE before it closes.
+    pub fn is_shutting_down(&self) -> bool {
+        self.shutting_down && !self.done
+    }
+
     // ----- internals -----------------------------------------------------------------------
+
+    /// Takes the ask the application holds for the current message, for `intent`.
+    fn answer_ask(&mut self, intent: &'static str) -> Result<(), UsageError> {
+        if self.done {
+            return Err(UsageError::Closed(intent));
+        }
+        match &mut self.wait {
+            Wait::Retrieve(r) if r.ask == Ask::Held => {
+                // Answered: until the next ask is polled, nothing else may be sent.
+                r.ask = Ask::Queued;
+                self.rearm = true;
+                Ok(())
+            }
+            w => Err(UsageError::Unexpected {
+                intent,
+                waiting_for: w.name(),
+            }),
+        }
+    }
+
+    /// Queues one chunk of the current message (the `+OK` line first); false if the session
+    /// ended because the chunk could not be encoded.
+    fn encode_chunk(&mut self, data: &[u8]) -> bool {
+        let Wait::Retrieve(r) = &mut self.wait else {
+            return false;
+        };
+        let mut out = BytesMut::new();
+        if !r.started {
+            r.started = true;
+            let text = if r.top.is_some() {
+                "Top of message follows".to_owned()
+            } else {
+                format!("{} octets", r.size)
+            };
+            let _ = serialize::status_line(&StatusLine::ok(text), &mut out);
+        }
+        let take = match &mut r.top {
+            Some(cut) => cut.take(data),
+            None => data.len(),
+        };
+        let result = r.encoder.encode(&data[..take], &mut out);
+        if !out.is_empty() {
+            self.out.push_back(Output::Transmit(out.freeze()));
+        }
+        match result {
+            Ok(()) => true,
+            Err(e) => {
+                self.fail(ServerError::MessageData(e));
+                false
+            }
+        }
+    }
+
+    /// Ends the current message (after its `+OK` line) and goes on.
+    fn finish_message(&mut self) {
+        let Wait::Retrieve(mut r) = std::mem::replace(&mut self.wait, Wait::Nothing) else {
+            return;
+        };
+        let mut out = BytesMut::new();
+        let result = r.encoder.finish(&mut out);
+        if !out.is_empty() {
+            self.out.push_back(Output::Transmit(out.freeze()));
+        }
+        if let Err(e) = result {
+            self.fail(ServerError::MessageData(e));
+            return;
+        }
+        if self.shutting_down {
+            self.shut_down_now();
+            return;
+        }
+        self.resume();
+    }
+
+    /// `-ERR [SYS/TEMP] Server shutting down`, then the end of the session, nothing deleted.
+    fn shut_down_now(&mut self) {
+        self.send(StatusLine::err("Server shutting down").with_code(ResponseCode::SysTemp));
+        self.close(false, None);
+    }
 
     /// Takes the wait state if `ok` accepts it; otherwise a [`UsageError`].
     fn expect(
@@ -837,6 +1004,15 @@ impl Pop3Server {
         self.wait = Wait::Nothing;
         self.framer.clear();
         self.user = None;
+        // An ask not yet polled is void: nothing more of the message will be sent.
+        self.out.retain(|o| {
+            !matches!(
+                o,
+                Output::Event(
+                    ServerEvent::Retrieve { .. } | ServerEvent::ReadyForMessageData { .. }
+                )
+            )
+        });
         self.out
             .push_back(Output::Event(ServerEvent::Closed { committed }));
         if let Some(e) = error {
@@ -1331,10 +1507,12 @@ impl Pop3Server {
         let uid = e.info.uid.clone();
         let size = e.info.size;
         self.wait = Wait::Retrieve(Box::new(Retrieval {
+            msg,
             size,
             top: top_lines.map(TopCut::new),
             encoder: MultilineEncoder::new().with_bare_line_endings(self.config.line_endings),
             started: false,
+            ask: Ask::Queued,
         }));
         self.out.push_back(Output::Event(ServerEvent::Retrieve {
             msg,
@@ -1419,6 +1597,12 @@ impl Machine for Pop3Server {
             self.deadline = Some(now + self.config.idle_timeout);
             return;
         }
+        if matches!(&self.wait, Wait::Retrieve(r) if r.started) {
+            // The client stopped reading in the middle of a message: an -ERR now would be
+            // taken for message content.
+            self.fail(ServerError::Timeout);
+            return;
+        }
         self.err("Autologout; idle for too long");
         self.fail(ServerError::Timeout);
     }
@@ -1444,7 +1628,17 @@ impl Machine for Pop3Server {
     }
 
     fn poll_output(&mut self) -> Option<Output<ServerEvent, ServerError>> {
-        self.out.pop_front()
+        let output = self.out.pop_front()?;
+        if let Output::Event(
+            ServerEvent::Retrieve { .. } | ServerEvent::ReadyForMessageData { .. },
+        ) = &output
+        {
+            // The application now holds the ask (only the current message's is ever queued).
+            if let Wait::Retrieve(r) = &mut self.wait {
+                r.ask = Ask::Held;
+            }
+        }
+        Some(output)
     }
 
     fn poll_timeout(&self) -> Option<Instant> {

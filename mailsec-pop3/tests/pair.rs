@@ -46,6 +46,17 @@ fn mailbox() -> Vec<(String, Vec<u8>)> {
     ]
 }
 
+/// Answers one ask of the server with the next piece of `rest` (4 KiB), or ends the message.
+fn send_next(s: &mut Pop3Server, rest: &mut &[u8]) {
+    if rest.is_empty() {
+        s.end_message().unwrap();
+        return;
+    }
+    let (piece, tail) = rest.split_at(rest.len().min(4096));
+    s.send_message_data(piece).unwrap();
+    *rest = tail;
+}
+
 /// What the server application does.
 #[derive(Clone, Copy, Default)]
 struct ServerApp {
@@ -102,6 +113,8 @@ fn drive(
     let mut out = Outcome::default();
     let mut bodies: HashMap<u64, (u32, Vec<u8>)> = HashMap::new();
     let mut planned = false;
+    // The rest of the message the server application is sending.
+    let mut sending: &[u8] = &[];
     let now = pair.now();
     for _ in 0..10_000 {
         pair.run();
@@ -135,11 +148,13 @@ fn drive(
                         .iter()
                         .find(|(u, _)| u.as_bytes() == uid.as_bytes())
                         .expect("known uid");
-                    // Streamed in pieces, as a file would be read.
-                    for piece in body.chunks(4096) {
-                        s.send_message_data(piece).unwrap();
-                    }
-                    s.end_message().unwrap();
+                    // Pulled in pieces, one per ask, as a file would be read.
+                    sending = body.as_slice();
+                    send_next(s, &mut sending);
+                    acted = true;
+                }
+                ServerEvent::ReadyForMessageData { .. } => {
+                    send_next(s, &mut sending);
                     acted = true;
                 }
                 ServerEvent::Update { deleted } => {

@@ -103,7 +103,14 @@ struct H {
     errors: Vec<ServerError>,
     start_tls: usize,
     closed: bool,
+    /// The rest of the message being pulled (answers to `ReadyForMessageData`).
+    sending: Vec<u8>,
+    /// `ReadyForMessageData` events seen.
+    asks: usize,
 }
+
+/// The chunk size the harness application answers asks with.
+const PIECE: usize = 17;
 
 impl H {
     fn new(config: ServerConfig, app: App) -> H {
@@ -123,6 +130,8 @@ impl H {
             errors: Vec::new(),
             start_tls: 0,
             closed: false,
+            sending: Vec::new(),
+            asks: 0,
         };
         h.drain();
         h
@@ -173,6 +182,11 @@ impl H {
                 Ev::Update(deleted.iter().map(|(n, _)| n.get()).collect())
             }
             ServerEvent::Closed { committed } => Ev::Closed(*committed),
+            ServerEvent::ReadyForMessageData { .. } => {
+                // Not recorded among the events: one per chunk.
+                self.asks += 1;
+                return;
+            }
             other => panic!("unknown event {other:?}"),
         };
         self.events.push(ev);
@@ -231,14 +245,11 @@ impl H {
                 None => self.s.open_maildrop(Box::new(self.app.store.clone())),
             },
             ServerEvent::Retrieve { uid, .. } => {
-                let content = self.app.store.content(uid.as_bytes()).unwrap().to_vec();
-                // Stream in small pieces, as a file reader would.
-                let mut r = Ok(());
-                for piece in content.chunks(17) {
-                    r = r.and(self.s.send_message_data(piece));
-                }
-                r.and(self.s.end_message())
+                self.sending = self.app.store.content(uid.as_bytes()).unwrap().to_vec();
+                self.send_next()
             }
+            // Pulled in small pieces, one per ask, as a file reader would.
+            ServerEvent::ReadyForMessageData { .. } => self.send_next(),
             ServerEvent::Update { deleted } => {
                 if self.app.update_ok {
                     self.app.store.remove(deleted.iter().map(|(_, u)| u));
@@ -248,6 +259,18 @@ impl H {
             other => panic!("unexpected {other:?}"),
         };
         r.expect("intent accepted");
+    }
+
+    /// Answers an ask with the next piece of `sending`, or ends the message.
+    fn send_next(&mut self) -> Result<(), UsageError> {
+        if self.sending.is_empty() {
+            return self.s.end_message();
+        }
+        let piece: Vec<u8> = self
+            .sending
+            .drain(..PIECE.min(self.sending.len()))
+            .collect();
+        self.s.send_message_data(&piece)
     }
 
     /// Answers the held events now (in order).
@@ -1209,6 +1232,17 @@ fn message_streaming_edge_cases() {
     h.feed(b"RETR 2\r\n");
     h.held.clear();
     h.s.send_message_data(b"Subject: x\n\n.a\nb").unwrap();
+    // Not before the next ask was polled.
+    assert!(matches!(
+        h.s.end_message(),
+        Err(UsageError::Unexpected { .. })
+    ));
+    h.drain();
+    assert!(matches!(
+        h.held[..],
+        [ServerEvent::ReadyForMessageData { msg }] if msg.get() == 2
+    ));
+    h.held.clear();
     h.s.end_message().unwrap();
     h.drain();
     assert_eq!(
@@ -1219,10 +1253,369 @@ fn message_streaming_edge_cases() {
     h.feed(b"RETR 1\r\n");
     h.held.clear();
     h.s.send_message_data(b"Subject: x\r\n").unwrap();
+    h.drain();
+    assert_eq!(h.held.len(), 1);
+    h.held.clear();
     h.s.message_unavailable().unwrap();
     h.drain();
     assert!(matches!(h.errors[..], [ServerError::MessageAborted]));
     assert!(h.closed);
+    assert_eq!(h.events.last(), Some(&Ev::Closed(false)));
+}
+
+/// Logs in on a plaintext session and returns the machine alone, all output drained.
+fn logged_in(store: MemoryMaildrop) -> Pop3Server {
+    let config = ServerConfig::builder()
+        .policy(ServerPolicy::insecure_plaintext())
+        .build()
+        .unwrap();
+    let now = Instant::now();
+    let mut s = Pop3Server::new(Arc::new(config), now);
+    s.handle_input(now, b"USER alice\r\nPASS s3cret\r\n");
+    let mut store = Some(store);
+    while let Some(o) = s.poll_output() {
+        match o {
+            Output::Event(ServerEvent::CheckCredentials { .. }) => {
+                s.answer_credentials(CheckAnswer::Accept).unwrap();
+            }
+            Output::Event(ServerEvent::OpenMaildrop { .. }) => {
+                s.open_maildrop(Box::new(store.take().unwrap())).unwrap();
+            }
+            Output::Transmit(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(s.state(), SessionState::Transaction);
+    s
+}
+
+/// Polls everything queued: (transmitted bytes, events).
+fn poll_all(s: &mut Pop3Server) -> (Vec<u8>, Vec<ServerEvent>) {
+    let (mut wire, mut events) = (Vec::new(), Vec::new());
+    while let Some(o) = s.poll_output() {
+        match o {
+            Output::Transmit(b) => wire.extend_from_slice(&b),
+            Output::Event(e) => events.push(e),
+            Output::Close => events.push(ServerEvent::Closed { committed: false }),
+            _ => {}
+        }
+    }
+    (wire, events)
+}
+
+/// The project rule "never a whole message in memory": a message of several MiB pulled chunk
+/// by chunk never has more than one chunk (plus the `+OK` line and dot-stuffing) of output
+/// waiting in the machine, and the ask for the next chunk comes only after that output.
+#[test]
+fn a_large_message_is_pulled_one_chunk_at_a_time() {
+    const CHUNK: usize = 64 * 1024;
+    // 6 MiB of short lines, every one starting with a dot: the worst case for stuffing
+    // that CRLF storage allows (one extra octet per 5-octet line).
+    let mut big = b"Subject: big\r\n\r\n".to_vec();
+    while big.len() < 6 * 1024 * 1024 {
+        big.extend_from_slice(b".ab\r\n");
+    }
+    let mut store = MemoryMaildrop::new();
+    store.push("big", big.clone()).unwrap();
+    let mut s = logged_in(store);
+    s.handle_input(Instant::now(), b"RETR 1\r\nNOOP\r\n");
+    let (wire, events) = poll_all(&mut s);
+    assert!(wire.is_empty());
+    assert!(matches!(events[..], [ServerEvent::Retrieve { .. }]));
+
+    let mut received = Vec::new();
+    let mut max_unpolled = 0;
+    let mut asks = 0;
+    for chunk in big.chunks(CHUNK) {
+        s.send_message_data(chunk).unwrap();
+        // Pushing ahead without the next ask is refused, and harmless.
+        assert!(matches!(
+            s.send_message_data(chunk),
+            Err(UsageError::Unexpected {
+                intent: "send_message_data",
+                ..
+            })
+        ));
+        assert!(matches!(
+            s.end_message(),
+            Err(UsageError::Unexpected { .. })
+        ));
+        // Exactly: the encoded chunk, then the ask.
+        let first = s.poll_output();
+        let Some(Output::Transmit(bytes)) = first else {
+            panic!("{first:?}");
+        };
+        max_unpolled = max_unpolled.max(bytes.len());
+        received.extend_from_slice(&bytes);
+        let ask = s.poll_output();
+        assert!(
+            matches!(ask, Some(Output::Event(ServerEvent::ReadyForMessageData { msg })) if msg.get() == 1),
+            "{ask:?}"
+        );
+        assert!(s.poll_output().is_none());
+        asks += 1;
+    }
+    s.end_message().unwrap();
+    let (wire, events) = poll_all(&mut s);
+    assert!(events.is_empty());
+    received.extend_from_slice(&wire);
+    assert_eq!(asks, big.len().div_ceil(CHUNK));
+    assert!(
+        max_unpolled <= CHUNK + CHUNK / 5 + 64,
+        "{max_unpolled} octets un-polled"
+    );
+    let expected = format!("+OK {} octets\r\n{}+OK\r\n", big.len(), stuffed(&big));
+    assert!(
+        received == expected.as_bytes(),
+        "the message arrived intact"
+    );
+}
+
+#[test]
+fn every_answer_needs_a_polled_ask() {
+    let mut s = logged_in(store());
+    // Before any RETR.
+    for r in [
+        s.send_message_data(b"x"),
+        s.end_message(),
+        s.serve_message(b"x"),
+        s.message_unavailable(),
+    ] {
+        assert!(
+            matches!(
+                r,
+                Err(UsageError::Unexpected {
+                    waiting_for: "a command",
+                    ..
+                })
+            ),
+            "{r:?}"
+        );
+    }
+    // RETR queued its Retrieve, not yet polled: no answer yet.
+    s.handle_input(Instant::now(), b"RETR 1\r\n");
+    assert!(matches!(
+        s.serve_message(b"x"),
+        Err(UsageError::Unexpected {
+            waiting_for: "the next ReadyForMessageData to be polled",
+            ..
+        })
+    ));
+    let (_, events) = poll_all(&mut s);
+    assert!(matches!(events[..], [ServerEvent::Retrieve { .. }]));
+    // serve_message answers the first ask only if nothing was sent: here it is the answer.
+    s.serve_message(b"A: 1\r\n\r\nb\r\n").unwrap();
+    let (wire, events) = poll_all(&mut s);
+    assert!(
+        events.is_empty(),
+        "no ask after a whole message: {events:?}"
+    );
+    assert_eq!(wire, b"+OK 120 octets\r\nA: 1\r\n\r\nb\r\n.\r\n");
+    // After a chunk, serve_message is another answer to the next ask (it ends the message).
+    s.handle_input(Instant::now(), b"RETR 2\r\n");
+    poll_all(&mut s);
+    s.send_message_data(b"A: 2\r\n").unwrap();
+    let (mut wire, events) = poll_all(&mut s);
+    assert!(matches!(
+        events[..],
+        [ServerEvent::ReadyForMessageData { .. }]
+    ));
+    s.serve_message(b"\r\nrest").unwrap();
+    wire.extend(poll_all(&mut s).0);
+    assert_eq!(wire, b"+OK 200 octets\r\nA: 2\r\n\r\nrest\r\n.\r\n");
+    assert_eq!(s.state(), SessionState::Transaction);
+}
+
+#[test]
+fn end_of_stream_voids_an_unpolled_ask() {
+    let mut s = logged_in(store());
+    s.handle_input(Instant::now(), b"RETR 1\r\n");
+    poll_all(&mut s);
+    s.send_message_data(b"A: 1\r\n").unwrap();
+    s.handle_eof(Instant::now());
+    let mut events = Vec::new();
+    while let Some(o) = s.poll_output() {
+        if let Output::Event(e) = o {
+            events.push(e);
+        }
+    }
+    // The chunk's ask was dropped: Closed is the only event left.
+    assert!(
+        matches!(events[..], [ServerEvent::Closed { committed: false }]),
+        "{events:?}"
+    );
+    assert!(matches!(
+        s.send_message_data(b"x"),
+        Err(UsageError::Closed("send_message_data"))
+    ));
+}
+
+/// The idle timer during a message: re-armed while the application holds the ask, fired
+/// (without an -ERR in the middle of the message) when the client stops reading.
+#[test]
+fn timeout_while_a_message_is_sent() {
+    let mut s = logged_in(store());
+    let t0 = Instant::now();
+    s.handle_input(t0, b"RETR 2\r\n");
+    poll_all(&mut s);
+    // The application holds the Retrieve: the client is not the one being waited for.
+    let late = t0 + Duration::from_secs(3600);
+    s.handle_timeout(late);
+    assert_eq!(s.state(), SessionState::Transaction);
+    let next = s.poll_timeout().unwrap();
+    assert!(next > late);
+    s.send_message_data(b"Subject: x\r\n").unwrap();
+    // The chunk and its ask wait for the client (the driver would not hand over the ask):
+    // one more full period is granted since the application's answer, then it fires.
+    s.handle_timeout(next);
+    assert_eq!(s.state(), SessionState::Transaction);
+    let last = s.poll_timeout().unwrap();
+    s.handle_timeout(last);
+    assert_eq!(s.state(), SessionState::Closed);
+    let mut wire = Vec::new();
+    let mut outputs = Vec::new();
+    while let Some(o) = s.poll_output() {
+        match o {
+            Output::Transmit(b) => wire.extend_from_slice(&b),
+            other => outputs.push(format!("{other:?}")),
+        }
+    }
+    assert_eq!(wire, b"+OK 200 octets\r\nSubject: x\r\n");
+    assert_eq!(
+        outputs,
+        [
+            "Event(Closed { committed: false })",
+            "Error(Timeout)",
+            "Close"
+        ]
+    );
+}
+
+// ----- shutdown ----------------------------------------------------------------------------
+
+#[test]
+fn shutdown_when_idle_says_sys_temp_and_deletes_nothing() {
+    for authorized in [false, true] {
+        let mut h = H::plaintext(App::default());
+        h.take_text();
+        if authorized {
+            h.feed(b"USER alice\r\nPASS s3cret\r\nDELE 1\r\n");
+            h.take_text();
+        }
+        h.s.shutdown();
+        assert!(!h.s.is_shutting_down());
+        h.drain();
+        assert_eq!(h.take_text(), "-ERR [SYS/TEMP] Server shutting down\r\n");
+        assert!(h.closed && h.errors.is_empty());
+        assert_eq!(h.events.last(), Some(&Ev::Closed(false)));
+        // No UPDATE: the marked message stays.
+        assert!(!h.events.iter().any(|e| matches!(e, Ev::Update(_))));
+        assert_eq!(h.app.store.len(), 2);
+        assert_eq!(h.s.state(), SessionState::Closed);
+        // Idempotent; nothing after Close.
+        h.s.shutdown();
+        h.feed(b"NOOP\r\n");
+        assert_eq!(h.take_text(), "");
+    }
+}
+
+#[test]
+fn shutdown_while_the_application_decides() {
+    let mut h = H::plaintext(App {
+        hold: true,
+        ..App::default()
+    });
+    h.take_text();
+    h.feed(b"USER alice\r\nPASS s3cret\r\n");
+    assert_eq!(h.held.len(), 1);
+    h.take_text();
+    h.s.shutdown();
+    h.drain();
+    assert_eq!(h.take_text(), "-ERR [SYS/TEMP] Server shutting down\r\n");
+    assert!(h.closed);
+    assert!(matches!(
+        h.s.answer_credentials(CheckAnswer::Accept),
+        Err(UsageError::Closed(_))
+    ));
+    // A Retrieve not answered yet: the -ERR answers the RETR.
+    let mut h = H::plaintext(App::default());
+    h.feed(b"USER alice\r\nPASS s3cret\r\n");
+    h.take_text();
+    h.app.hold = true;
+    h.feed(b"RETR 1\r\n");
+    assert_eq!(h.held.len(), 1);
+    h.s.shutdown();
+    h.drain();
+    assert_eq!(h.take_text(), "-ERR [SYS/TEMP] Server shutting down\r\n");
+    assert!(h.closed);
+}
+
+#[test]
+fn shutdown_mid_message_finishes_it_first() {
+    for chunking in CHUNKINGS {
+        let mut h = H::plaintext(App {
+            hold: true,
+            ..App::default()
+        });
+        h.feed(b"USER alice\r\nPASS s3cret\r\n");
+        h.release();
+        h.take_text();
+        h.app.hold = true;
+        h.run(b"RETR 2\r\nDELE 1\r\nQUIT\r\n", chunking);
+        let Some(ServerEvent::Retrieve { .. }) = h.held.pop() else {
+            panic!("{:?}", h.held);
+        };
+        h.sending = h.app.store.content(b"uid-two").unwrap().to_vec();
+        h.send_next().unwrap();
+        h.s.shutdown();
+        assert!(h.s.is_shutting_down());
+        // The rest of the message is still pulled, then the session ends.
+        h.app.hold = false;
+        h.drain();
+        assert_eq!(
+            h.take_text(),
+            format!(
+                "+OK 200 octets\r\n{}-ERR [SYS/TEMP] Server shutting down\r\n",
+                stuffed(&message(200, true))
+            ),
+            "{chunking:?}"
+        );
+        assert!(h.closed && h.errors.is_empty());
+        // The pipelined DELE and QUIT were not executed: nothing deleted, no UPDATE.
+        assert_eq!(h.events.last(), Some(&Ev::Closed(false)));
+        assert!(!h.events.iter().any(|e| matches!(e, Ev::Update(_))));
+        assert!(!h.s.is_shutting_down());
+    }
+}
+
+#[test]
+fn shutdown_in_update_lets_update_finish() {
+    let mut h = H::plaintext(App::default());
+    h.feed(b"USER alice\r\nPASS s3cret\r\nDELE 1\r\n");
+    h.take_text();
+    h.app.hold = true;
+    h.feed(b"QUIT\r\n");
+    assert_eq!(h.s.state(), SessionState::Update);
+    h.s.shutdown();
+    h.drain();
+    assert!(!h.closed);
+    h.release();
+    assert_eq!(h.take_text(), "+OK POP3 server signing off\r\n");
+    assert_eq!(h.events.last(), Some(&Ev::Closed(true)));
+    assert_eq!(h.app.store.len(), 1);
+}
+
+#[test]
+fn shutdown_during_a_handshake_is_silent() {
+    let mut h = H::new(default_config(), App::default());
+    h.take_text();
+    h.feed(b"STLS\r\n");
+    assert_eq!(h.take_text(), "+OK Begin TLS negotiation\r\n");
+    h.s.shutdown();
+    h.drain();
+    assert_eq!(h.take_text(), "");
+    assert!(h.closed);
+    assert_eq!(h.events.last(), Some(&Ev::Closed(false)));
 }
 
 #[test]
