@@ -1,0 +1,1 @@
+//! Serializer (in progress).
