@@ -9,7 +9,10 @@ pub(crate) const fn is_ctl(b: u8) -> bool {
 pub(crate) const fn is_atom_char(b: u8) -> bool {
     b.is_ascii()
         && !is_ctl(b)
-        && !matches!(b, b'(' | b')' | b'{' | b' ' | b'%' | b'*' | b'"' | b'\\' | b']')
+        && !matches!(
+            b,
+            b'(' | b')' | b'{' | b' ' | b'%' | b'*' | b'"' | b'\\' | b']'
+        )
 }
 
 /// `ASTRING-CHAR`: `ATOM-CHAR` / `resp-specials` (`]`).

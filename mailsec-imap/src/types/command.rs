@@ -129,7 +129,9 @@ impl AuthData<'_> {
         match self {
             AuthData::Empty => AuthData::Empty,
             AuthData::Cancel => AuthData::Cancel,
-            AuthData::Data(d) => AuthData::Data(Secret::new(Cow::Owned(d.into_inner().into_owned()))),
+            AuthData::Data(d) => {
+                AuthData::Data(Secret::new(Cow::Owned(d.into_inner().into_owned())))
+            }
         }
     }
 }

@@ -155,7 +155,11 @@ pub fn decode_utf7(wire: &[u8]) -> Result<String, ValidationError> {
             continue;
         }
         let start = i + 1;
-        let end = start + wire[start..].iter().position(|&c| c == b'-').ok_or_else(err)?;
+        let end = start
+            + wire[start..]
+                .iter()
+                .position(|&c| c == b'-')
+                .ok_or_else(err)?;
         i = end + 1;
         if end == start {
             out.push('&');

@@ -38,8 +38,8 @@ mod status;
 
 pub use capability::Capability;
 pub use command::{
-    AuthData, Command, CommandBody, ListMailbox, ListReturn, ListSelect, NonZeroU64Mod,
-    QuotaLimit, SelectParam,
+    AuthData, Command, CommandBody, ListMailbox, ListReturn, ListSelect, NonZeroU64Mod, QuotaLimit,
+    SelectParam,
 };
 pub use core::{
     AString, Atom, DEFAULT_MAX_TAG, IString, Literal, LiteralMode, MAX_AUTO_QUOTED, NString,
@@ -55,3 +55,7 @@ pub use mailbox::Mailbox;
 pub use search::{EntryType, ModSeqEntry, SearchKey, SearchReturn};
 pub use sequence::{SeqNumber, SeqRange, SequenceSet};
 pub use status::StatusItem;
+
+pub(crate) fn datetime_months() -> &'static [&'static str; 12] {
+    &datetime::MONTHS
+}

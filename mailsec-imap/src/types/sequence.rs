@@ -74,7 +74,9 @@ impl SequenceSet {
         let n = NonZeroU32::new(n).ok_or(ValidationError::OutOfRange {
             what: "sequence number",
         })?;
-        Ok(SequenceSet::Ranges(vec![SeqRange::Single(SeqNumber::Value(n))]))
+        Ok(SequenceSet::Ranges(vec![SeqRange::Single(
+            SeqNumber::Value(n),
+        )]))
     }
 
     /// Whether `n` is in the set (`false` for `$`, which the caller resolves).
