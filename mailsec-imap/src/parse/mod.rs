@@ -182,6 +182,15 @@ impl<'a, 'o> P<'a, 'o> {
         self.input.get(self.pos).copied()
     }
 
+    /// Whether a string (quoted, literal or a misplaced literal8) starts here.
+    fn at_string(&self) -> bool {
+        match self.peek() {
+            Some(b'"' | b'{') => true,
+            Some(b'~') => self.peek_at(1) == Some(b'{'),
+            _ => false,
+        }
+    }
+
     pub(crate) fn peek_at(&self, n: usize) -> Option<u8> {
         self.input.get(self.pos + n).copied()
     }
@@ -276,7 +285,7 @@ impl<'a, 'o> P<'a, 'o> {
     pub(crate) fn tag(&mut self) -> R<Tag<'a>> {
         let start = self.pos;
         let t = self.take_while(is_tag_char);
-        if t.is_empty() {
+        if t.is_empty() || self.peek() == Some(b'+') {
             return Err((K::InvalidTag, start));
         }
         if t.len() > self.opts.max_tag_len {
@@ -416,14 +425,17 @@ impl<'a, 'o> P<'a, 'o> {
     pub(crate) fn string(&mut self) -> R<IString<'a>> {
         match self.peek() {
             Some(b'"') => self.quoted().map(IString::Quoted),
-            Some(b'{' | b'~') => self.literal(false).map(IString::Literal),
+            Some(b'{') => self.literal(false).map(IString::Literal),
+            Some(b'~') if self.peek_at(1) == Some(b'{') => {
+                self.literal(false).map(IString::Literal)
+            }
             _ => self.fail("string"),
         }
     }
 
     pub(crate) fn astring(&mut self) -> R<AString<'a>> {
-        match self.peek() {
-            Some(b'"' | b'{' | b'~') => self.string().map(AString::String),
+        match self.at_string() {
+            true => self.string().map(AString::String),
             _ => self
                 .token(is_astring_char, "astring")
                 .map(|s| AString::Atom(Cow::Borrowed(s))),
@@ -442,8 +454,8 @@ impl<'a, 'o> P<'a, 'o> {
     }
 
     pub(crate) fn list_mailbox(&mut self) -> R<ListMailbox<'a>> {
-        match self.peek() {
-            Some(b'"' | b'{' | b'~') => self.string().map(ListMailbox::String),
+        match self.at_string() {
+            true => self.string().map(ListMailbox::String),
             _ => self
                 .token(is_list_char, "list-mailbox")
                 .map(|s| ListMailbox::Token(Cow::Borrowed(s))),

@@ -26,7 +26,7 @@
 //! let lits = serialize::command_with(&cmd, &SerializeOptions::default(), &mut out);
 //! assert_eq!(&out[..], b"A1 LOGIN alice {5}\r\np\xc3\xa4ss\r\n");
 //! assert_eq!(lits.len(), 1);
-//! assert_eq!((lits[0].offset, lits[0].len, lits[0].sync), (18, 5, true));
+//! assert_eq!((lits[0].offset, lits[0].len, lits[0].sync), (20, 5, true));
 //! ```
 //!
 //! [`IString::new`]: crate::types::IString::new
