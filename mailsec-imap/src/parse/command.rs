@@ -742,7 +742,7 @@ fn store<'a>(p: &mut P<'a, '_>, uid: bool) -> R<CommandBody<'a>> {
         _ => StoreKind::Replace,
     };
     let start = p.pos;
-    let w = p.take_while(|b| is_atom_char(b));
+    let w = p.take_while(is_atom_char);
     let silent = match w.to_ascii_uppercase().as_slice() {
         b"FLAGS" => false,
         b"FLAGS.SILENT" => true,

@@ -577,7 +577,7 @@ impl<'a, 'o> P<'a, 'o> {
         if zm > 59 {
             return Err((K::InvalidDate, start));
         }
-        let date = Date::new(year, month as u8, day as u8).map_err(|_| (K::InvalidDate, start))?;
+        let date = Date::new(year, month, day as u8).map_err(|_| (K::InvalidDate, start))?;
         DateTime::new(date, h as u8, m as u8, s as u8, sign * (zh * 60 + zm))
             .map_err(|_| (K::InvalidDate, start))
     }
