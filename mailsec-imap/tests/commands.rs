@@ -594,3 +594,34 @@ fn modified_utf7() {
     assert_eq!(m.to_utf8().unwrap(), "Entwürfe");
     assert_eq!(Mailbox::from_utf8("inbox", false).unwrap(), Mailbox::Inbox);
 }
+
+#[test]
+fn parsing_borrows_the_input() {
+    // A 10 MB mailbox name: parsed without copying; the value points into the input.
+    let mut input = b"a SELECT ".to_vec();
+    input.extend(std::iter::repeat_n(b'm', 10 << 20));
+    input.extend_from_slice(b"\r\n");
+    let (cmd, used) = parse::command(&input).unwrap();
+    assert_eq!(used, input.len());
+    let CommandBody::Select {
+        mailbox: Mailbox::Other(AString::Atom(std::borrow::Cow::Borrowed(name))),
+        ..
+    } = &cmd.body
+    else {
+        panic!("not borrowed")
+    };
+    assert_eq!(name.len(), 10 << 20);
+    assert!(input.as_ptr_range().contains(&name.as_ptr()));
+    // A literal is borrowed too; an escaped quoted string is the only copy.
+    let input = b"a LOGIN {3}\r\nabc \"x\\\"y\"\r\n";
+    let (cmd, _) = parse::command(input).unwrap();
+    let CommandBody::Login { username, password } = &cmd.body else {
+        panic!()
+    };
+    assert!(input.as_ptr_range().contains(&username.as_bytes().as_ptr()));
+    assert_eq!(password.expose().as_bytes(), b"x\"y");
+    // A 10 MB tag is refused at the limit.
+    let mut input = vec![b't'; 10 << 20];
+    input.extend_from_slice(b" NOOP\r\n");
+    assert_eq!(err(&input).kind, ParseErrorKind::TagTooLong { limit: 64 });
+}

@@ -434,12 +434,11 @@ impl<'a, 'o> P<'a, 'o> {
     }
 
     pub(crate) fn astring(&mut self) -> R<AString<'a>> {
-        match self.at_string() {
-            true => self.string().map(AString::String),
-            _ => self
-                .token(is_astring_char, "astring")
-                .map(|s| AString::Atom(Cow::Borrowed(s))),
+        if self.at_string() {
+            return self.string().map(AString::String);
         }
+        self.token(is_astring_char, "astring")
+            .map(|s| AString::Atom(Cow::Borrowed(s)))
     }
 
     pub(crate) fn nstring(&mut self) -> R<NString<'a>> {
@@ -454,12 +453,11 @@ impl<'a, 'o> P<'a, 'o> {
     }
 
     pub(crate) fn list_mailbox(&mut self) -> R<ListMailbox<'a>> {
-        match self.at_string() {
-            true => self.string().map(ListMailbox::String),
-            _ => self
-                .token(is_list_char, "list-mailbox")
-                .map(|s| ListMailbox::Token(Cow::Borrowed(s))),
+        if self.at_string() {
+            return self.string().map(ListMailbox::String);
         }
+        self.token(is_list_char, "list-mailbox")
+            .map(|s| ListMailbox::Token(Cow::Borrowed(s)))
     }
 
     fn seq_number(&mut self) -> R<SeqNumber> {
