@@ -132,6 +132,7 @@ const RFC9051: &[&[u8]] = &[
     b"a SELECT \"Entw\xc3\xbcrfe\"\r\n",
     b"a SELECT Entw&APw-rfe\r\n",
     b"a ENABLE UTF8=ACCEPT\r\n",
+    b"A5 APPEND Sent UTF8 (~{8}\r\nSubj: \xc3\xa9)\r\n",
 ];
 
 #[test]
@@ -381,6 +382,12 @@ fn malformed_commands_give_typed_errors() {
         ),
         (b"a AUTHENTICATE PLAIN abc\r\n", K::InvalidBase64),
         (b"a FETCH 1 FLAGS (CHANGEDSINCE 0)\r\n", K::Zero),
+        (
+            b"a APPEND x UTF8 ({1}\r\nx)\r\n",
+            K::Syntax {
+                expected: "literal8",
+            },
+        ),
     ];
     for (input, kind) in cases {
         let e = err(input);
@@ -510,6 +517,7 @@ fn literal_positions_and_modes() {
             flags: None,
             date: None,
             message: big,
+            utf8: false,
         },
     };
     let mut out = BytesMut::new();

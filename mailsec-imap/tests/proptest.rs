@@ -391,8 +391,10 @@ fn body() -> impl Strategy<Value = CommandBody<'static>> {
                 (prop::collection::vec(any::<u8>(), 0..40), mode())
                     .prop_map(|(v, m)| Literal::binary(v, m)),
             ],
+            any::<bool>(),
         )
-            .prop_map(|(mailbox, flags, date, message)| C::Append {
+            .prop_map(|(mailbox, flags, date, message, utf8)| C::Append {
+                utf8: utf8 && message.is_binary(),
                 mailbox,
                 flags,
                 date,

@@ -205,11 +205,30 @@ fn body<'a>(p: &mut P<'a, '_>) -> R<CommandBody<'a>> {
         } else {
             None
         };
-        C::Append {
-            mailbox,
-            flags,
-            date,
-            message: p.literal(true)?,
+        // RFC 6855 §4: append-data =/ "UTF8" SP "(" literal8 ")".
+        if p.keyword("UTF8") {
+            p.sp()?;
+            p.byte(b'(', "(")?;
+            if p.peek() != Some(b'~') {
+                return p.fail("literal8");
+            }
+            let message = p.literal(true)?;
+            p.byte(b')', ")")?;
+            C::Append {
+                mailbox,
+                flags,
+                date,
+                message,
+                utf8: true,
+            }
+        } else {
+            C::Append {
+                mailbox,
+                flags,
+                date,
+                message: p.literal(true)?,
+                utf8: false,
+            }
         }
     } else if is("SEARCH") {
         search(p, false)?

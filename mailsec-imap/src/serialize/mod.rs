@@ -498,6 +498,7 @@ fn body(w: &mut W<'_>, b: &CommandBody<'_>) {
             flags,
             date,
             message,
+            utf8,
         } => {
             w.raw(b"APPEND ");
             w.mailbox(mailbox);
@@ -510,7 +511,13 @@ fn body(w: &mut W<'_>, b: &CommandBody<'_>) {
                 w.date_time(*d);
                 w.sp();
             }
-            w.literal(message);
+            if *utf8 {
+                w.raw(b"UTF8 (");
+                w.literal(message);
+                w.raw(b")");
+            } else {
+                w.literal(message);
+            }
         }
         C::UidExpunge(s) => {
             w.raw(b"UID EXPUNGE ");

@@ -255,6 +255,9 @@ pub enum CommandBody<'a> {
         date: Option<DateTime>,
         /// The message.
         message: Literal<'a>,
+        /// `UTF8 (~{n}...)`: the message is in the UTF-8 form of RFC 6855 §4 (the literal must
+        /// then be binary).
+        utf8: bool,
     },
     /// `IDLE` (RFC 2177); ended by `DONE`, see [`crate::parse::idle_done`].
     Idle,
@@ -480,7 +483,9 @@ impl CommandBody<'_> {
                 flags,
                 date,
                 message,
+                utf8,
             } => C::Append {
+                utf8,
                 mailbox: mb(mailbox),
                 flags: flags.map(|f| f.into_iter().map(Flag::into_owned).collect()),
                 date,
