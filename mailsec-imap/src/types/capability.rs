@@ -1,0 +1,129 @@
+//! Capabilities (RFC 9051 §7.2.2) with the ones this crate knows typed.
+
+use super::core::Atom;
+
+macro_rules! capabilities {
+    ($($(#[$doc:meta])* $variant:ident => $text:literal,)*) => {
+        /// A capability name. Known names are typed (matched case-insensitively, serialized in
+        /// their canonical spelling); others are kept as [`Capability::Other`].
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum Capability<'a> {
+            $($(#[$doc])* $variant,)*
+            /// `AUTH=<mechanism>` (RFC 9051 §6.2.2).
+            Auth(Atom<'a>),
+            /// Anything else, as sent.
+            Other(Atom<'a>),
+        }
+
+        impl<'a> Capability<'a> {
+            /// Classifies a capability atom.
+            ///
+            /// ```
+            /// use mailsec_imap::types::{Atom, Capability};
+            /// assert_eq!(Capability::from_atom(Atom::new("literal+").unwrap()), Capability::LiteralPlus);
+            /// assert!(matches!(Capability::from_atom(Atom::new("AUTH=PLAIN").unwrap()), Capability::Auth(_)));
+            /// ```
+            pub fn from_atom(atom: Atom<'a>) -> Self {
+                let s = atom.as_str();
+                $(if s.eq_ignore_ascii_case($text) { return Capability::$variant; })*
+                if s.len() > 5 && s[..5].eq_ignore_ascii_case("AUTH=") {
+                    if let Ok(m) = Atom::new(s[5..].to_owned()) {
+                        return Capability::Auth(match atom.into_cow() {
+                            std::borrow::Cow::Borrowed(b) => Atom::unchecked(&b[5..]),
+                            std::borrow::Cow::Owned(_) => m,
+                        });
+                    }
+                }
+                Capability::Other(atom)
+            }
+
+            /// The capability as written on the wire (without `AUTH=` for [`Capability::Auth`],
+            /// see [`Capability::write_to`]).
+            pub fn name(&self) -> &str {
+                match self {
+                    $(Capability::$variant => $text,)*
+                    Capability::Auth(a) | Capability::Other(a) => a.as_str(),
+                }
+            }
+
+            /// Detaches from the input buffer.
+            pub fn into_owned(self) -> Capability<'static> {
+                match self {
+                    $(Capability::$variant => Capability::$variant,)*
+                    Capability::Auth(a) => Capability::Auth(a.into_owned()),
+                    Capability::Other(a) => Capability::Other(a.into_owned()),
+                }
+            }
+        }
+    };
+}
+
+capabilities! {
+    /// `IMAP4rev1` (RFC 3501).
+    Imap4rev1 => "IMAP4rev1",
+    /// `IMAP4rev2` (RFC 9051).
+    Imap4rev2 => "IMAP4rev2",
+    /// `STARTTLS`.
+    StartTls => "STARTTLS",
+    /// `LOGINDISABLED`.
+    LoginDisabled => "LOGINDISABLED",
+    /// `SASL-IR` (RFC 4959).
+    SaslIr => "SASL-IR",
+    /// `IDLE` (RFC 2177).
+    Idle => "IDLE",
+    /// `NAMESPACE` (RFC 2342).
+    Namespace => "NAMESPACE",
+    /// `UIDPLUS` (RFC 4315).
+    UidPlus => "UIDPLUS",
+    /// `LITERAL+` (RFC 7888).
+    LiteralPlus => "LITERAL+",
+    /// `LITERAL-` (RFC 7888).
+    LiteralMinus => "LITERAL-",
+    /// `ENABLE` (RFC 5161).
+    Enable => "ENABLE",
+    /// `ID` (RFC 2971).
+    Id => "ID",
+    /// `MOVE` (RFC 6851).
+    Move => "MOVE",
+    /// `SPECIAL-USE` (RFC 6154).
+    SpecialUse => "SPECIAL-USE",
+    /// `CREATE-SPECIAL-USE` (RFC 6154 §3).
+    CreateSpecialUse => "CREATE-SPECIAL-USE",
+    /// `LIST-EXTENDED` (RFC 5258).
+    ListExtended => "LIST-EXTENDED",
+    /// `LIST-STATUS` (RFC 5819).
+    ListStatus => "LIST-STATUS",
+    /// `ESEARCH` (RFC 4731).
+    ESearch => "ESEARCH",
+    /// `SEARCHRES` (RFC 5182).
+    SearchRes => "SEARCHRES",
+    /// `CONDSTORE` (RFC 7162).
+    CondStore => "CONDSTORE",
+    /// `QRESYNC` (RFC 7162).
+    QResync => "QRESYNC",
+    /// `QUOTA` (RFC 9208).
+    Quota => "QUOTA",
+    /// `UNSELECT` (RFC 3691).
+    Unselect => "UNSELECT",
+    /// `STATUS=SIZE` (RFC 8438).
+    StatusSize => "STATUS=SIZE",
+    /// `BINARY` (RFC 3516).
+    Binary => "BINARY",
+    /// `UTF8=ACCEPT` (RFC 6855).
+    Utf8Accept => "UTF8=ACCEPT",
+    /// `UTF8=ONLY` (RFC 6855).
+    Utf8Only => "UTF8=ONLY",
+    /// `COMPRESS=DEFLATE` (RFC 4978).
+    CompressDeflate => "COMPRESS=DEFLATE",
+}
+
+impl Capability<'_> {
+    /// Appends the wire form (`AUTH=` + mechanism for [`Capability::Auth`]).
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        if let Capability::Auth(_) = self {
+            out.extend_from_slice(b"AUTH=");
+        }
+        out.extend_from_slice(self.name().as_bytes());
+    }
+}
