@@ -266,6 +266,16 @@ fn after_prefix<'a>(
     Ok(rest.strip_prefix(b" ").unwrap_or(rest))
 }
 
+/// An empty list for the parameters in `rest` (after a path): no allocation without any, else
+/// room for four at once (what the first push would reserve, without its slow path).
+fn param_list<T>(rest: &[u8]) -> Vec<T> {
+    if rest.is_empty() {
+        Vec::new()
+    } else {
+        Vec::with_capacity(4)
+    }
+}
+
 /// Splits `rest` (after a path) into `keyword[=value]` tokens.
 fn params(rest: &[u8]) -> Result<impl Iterator<Item = &[u8]>, CommandError> {
     if !rest.is_empty() && rest[0] != b' ' {
@@ -336,9 +346,10 @@ fn mail(args: &[u8], utf8: bool, ascii_line: bool) -> Result<Command, CommandErr
         None => ReversePath::Null,
         Some(m) => ReversePath::Mailbox(m),
     };
-    let mut list = Vec::new();
+    let rest = &rest[n..];
+    let mut list = param_list(rest);
     let mut done = 0u16;
-    for token in params(&rest[n..])? {
+    for token in params(rest)? {
         let (k, v) = split_param(token, utf8)?;
         let key = |name: &str| k.eq_ignore_ascii_case(name.as_bytes());
         let p = if key("SIZE") {
@@ -415,9 +426,10 @@ fn rcpt(args: &[u8], utf8: bool, utf8_or_ascii: bool) -> Result<Command, Command
     if !utf8_or_ascii && !to.is_ascii() {
         return Err(CommandError::Utf8NotPermitted);
     }
-    let mut list = Vec::new();
+    let rest = &rest[n..];
+    let mut list = param_list(rest);
     let mut done = 0u16;
-    for token in params(&rest[n..])? {
+    for token in params(rest)? {
         let (k, v) = split_param(token, utf8)?;
         let p = if k.eq_ignore_ascii_case(b"NOTIFY") {
             seen!(&mut done, "NOTIFY")?;
