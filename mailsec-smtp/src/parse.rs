@@ -415,7 +415,11 @@ fn mail(args: &[u8], utf8: bool, ascii_line: bool) -> Result<Command, CommandErr
 
 fn rcpt(args: &[u8], utf8: bool, utf8_or_ascii: bool) -> Result<Command, CommandError> {
     let rest = after_prefix(args, b"TO:", "RCPT")?;
-    let (to, n) = if rest.len() >= 12 && rest[..12].eq_ignore_ascii_case(b"<Postmaster>") {
+    // The second octet rules out most paths before the twelve-octet comparison.
+    let (to, n) = if rest.len() >= 12
+        && rest[1] | 0x20 == b'p'
+        && rest[..12].eq_ignore_ascii_case(b"<Postmaster>")
+    {
         (ForwardPath::Postmaster, 12)
     } else {
         match path(rest, false)? {
