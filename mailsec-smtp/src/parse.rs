@@ -266,6 +266,16 @@ fn after_prefix<'a>(
     Ok(rest.strip_prefix(b" ").unwrap_or(rest))
 }
 
+/// An empty list for the parameters in `rest` (after a path): no allocation without any, else
+/// room for four at once (what the first push would reserve, without its slow path).
+fn param_list<T>(rest: &[u8]) -> Vec<T> {
+    if rest.is_empty() {
+        Vec::new()
+    } else {
+        Vec::with_capacity(4)
+    }
+}
+
 /// Splits `rest` (after a path) into `keyword[=value]` tokens.
 fn params(rest: &[u8]) -> Result<impl Iterator<Item = &[u8]>, CommandError> {
     if !rest.is_empty() && rest[0] != b' ' {
@@ -336,9 +346,10 @@ fn mail(args: &[u8], utf8: bool, ascii_line: bool) -> Result<Command, CommandErr
         None => ReversePath::Null,
         Some(m) => ReversePath::Mailbox(m),
     };
-    let mut list = Vec::new();
+    let rest = &rest[n..];
+    let mut list = param_list(rest);
     let mut done = 0u16;
-    for token in params(&rest[n..])? {
+    for token in params(rest)? {
         let (k, v) = split_param(token, utf8)?;
         let key = |name: &str| k.eq_ignore_ascii_case(name.as_bytes());
         let p = if key("SIZE") {
@@ -404,7 +415,11 @@ fn mail(args: &[u8], utf8: bool, ascii_line: bool) -> Result<Command, CommandErr
 
 fn rcpt(args: &[u8], utf8: bool, utf8_or_ascii: bool) -> Result<Command, CommandError> {
     let rest = after_prefix(args, b"TO:", "RCPT")?;
-    let (to, n) = if rest.len() >= 12 && rest[..12].eq_ignore_ascii_case(b"<Postmaster>") {
+    // The second octet rules out most paths before the twelve-octet comparison.
+    let (to, n) = if rest.len() >= 12
+        && rest[1] | 0x20 == b'p'
+        && rest[..12].eq_ignore_ascii_case(b"<Postmaster>")
+    {
         (ForwardPath::Postmaster, 12)
     } else {
         match path(rest, false)? {
@@ -415,9 +430,10 @@ fn rcpt(args: &[u8], utf8: bool, utf8_or_ascii: bool) -> Result<Command, Command
     if !utf8_or_ascii && !to.is_ascii() {
         return Err(CommandError::Utf8NotPermitted);
     }
-    let mut list = Vec::new();
+    let rest = &rest[n..];
+    let mut list = param_list(rest);
     let mut done = 0u16;
-    for token in params(&rest[n..])? {
+    for token in params(rest)? {
         let (k, v) = split_param(token, utf8)?;
         let p = if k.eq_ignore_ascii_case(b"NOTIFY") {
             seen!(&mut done, "NOTIFY")?;
@@ -548,6 +564,29 @@ const CLASS: [u8; 256] = {
     t
 };
 
+/// [`DOT_STRING`] entry: an `atext` octet.
+const ATOM: u8 = 1;
+/// [`DOT_STRING`] entry: `.`.
+const DOT: u8 = 2;
+
+/// Octets of a Dot-string (RFC 5321 §4.1.2): [`ATOM`], [`DOT`], or 0 for an octet that ends it.
+const DOT_STRING: [u8; 256] = dot_string_table(false);
+/// [`DOT_STRING`] with octets over 127 as [`ATOM`] (RFC 6531 §3.3; UTF-8 checked afterwards).
+const DOT_STRING_UTF8: [u8; 256] = dot_string_table(true);
+
+const fn dot_string_table(utf8: bool) -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        if CLASS[c] & ATEXT != 0 || (utf8 && c >= 128) {
+            t[c] = ATOM;
+        }
+        c += 1;
+    }
+    t[b'.' as usize] = DOT;
+    t
+}
+
 pub(crate) fn local_part(b: &[u8], utf8: bool) -> Result<(LocalPart, usize), CommandError> {
     let bad = CommandError::InvalidLocalPart;
     let n = if b.first() == Some(&b'"') {
@@ -567,20 +606,23 @@ pub(crate) fn local_part(b: &[u8], utf8: bool) -> Result<(LocalPart, usize), Com
             }
         }
     } else {
-        // Dot-string = Atom *("." Atom)
+        // Dot-string = Atom *("." Atom): one table entry per octet (atext, and UTF-8 octets
+        // when allowed); a dot first, last or after another dot is refused.
+        let table = if utf8 { &DOT_STRING_UTF8 } else { &DOT_STRING };
         let mut n = b.len();
-        let mut atom_len = 0;
+        let mut after_dot = true;
         for (i, &c) in b.iter().enumerate() {
-            if CLASS[usize::from(c)] & ATEXT != 0 || (utf8 && c >= 128) {
-                atom_len += 1;
-            } else if c == b'.' && atom_len > 0 {
-                atom_len = 0;
-            } else {
-                n = i;
-                break;
+            match table[usize::from(c)] {
+                ATOM => after_dot = false,
+                DOT if !after_dot => after_dot = true,
+                DOT => return Err(bad),
+                _ => {
+                    n = i;
+                    break;
+                }
             }
         }
-        if atom_len == 0 {
+        if after_dot {
             return Err(bad);
         }
         n
@@ -1016,6 +1058,36 @@ mod tests {
                 Domain::new(b"A-1.Example").unwrap()
             )))
         );
+    }
+
+    #[test]
+    fn dot_string_local_parts() {
+        for (wire, utf8, ok_len) in [
+            (&b"a.b@x"[..], false, Some(3)),
+            (b"a@x", false, Some(1)),
+            (b"a!#$%&'*+-/=?^_`{|}~z@x", false, Some(21)),
+            (b".a@x", false, None),
+            (b"a.@x", false, None),
+            (b"a..b@x", false, None),
+            (b"a.", false, None),
+            (b".", false, None),
+            (b"@x", false, None),
+            (b"", false, None),
+            // Without UTF-8 the name ends before the first octet over 127.
+            ("j\u{f6}rg@x".as_bytes(), false, Some(1)),
+            ("j\u{f6}rg@x".as_bytes(), true, Some(5)),
+            (b"j\xf6rg@x", true, None), // not UTF-8
+            (b"a b@x", false, Some(1)),
+        ] {
+            let got = local_part(wire, utf8).map(|(l, n)| (l.as_str().to_owned(), n));
+            match ok_len {
+                Some(n) => {
+                    let want = std::str::from_utf8(&wire[..n]).unwrap().to_owned();
+                    assert_eq!(got, Ok((want, n)), "{wire:?}");
+                }
+                None => assert_eq!(got, Err(CommandError::InvalidLocalPart), "{wire:?}"),
+            }
+        }
     }
 
     #[test]

@@ -16,6 +16,8 @@
 //! ```
 
 use std::fmt;
+
+use compact_str::CompactString;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use mailsec_tls::sasl::{ExposeSecret, Mechanism, SecretSlice};
@@ -47,13 +49,20 @@ fn bytes_to_string(b: &[u8]) -> String {
     std::str::from_utf8(b).unwrap_or_default().to_owned()
 }
 
+/// Validated bytes as an inline small string: no heap allocation up to 24 octets, which
+/// covers most domains, local parts and parameter values.
+fn bytes_to_compact(b: &[u8]) -> CompactString {
+    // Callers have validated the bytes as UTF-8 already.
+    CompactString::new(std::str::from_utf8(b).unwrap_or_default())
+}
+
 /// A domain name (RFC 5321 §4.1.2 `Domain`), with U-labels allowed only when built with
 /// [`Domain::new_utf8`] (RFC 6531 §3.3). Labels are 1–63 octets of letters, digits and
 /// hyphens, neither starting nor ending with a hyphen; at most [`MAX_DOMAIN`] octets in all.
 ///
 /// Comparison with `==` is exact; use [`Domain::eq_ignore_case`] for DNS semantics.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Domain(String);
+pub struct Domain(CompactString);
 
 impl Domain {
     /// Validates an ASCII domain.
@@ -74,7 +83,7 @@ impl Domain {
     }
 
     pub(crate) fn from_validated(b: &[u8]) -> Domain {
-        Domain(bytes_to_string(b))
+        Domain(bytes_to_compact(b))
     }
 
     /// The name as given.
@@ -190,7 +199,7 @@ impl fmt::Display for Host {
 /// octets, but SRS and VERP addresses routinely exceed that and §4.5.3.1 asks for no limits
 /// where possible.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct LocalPart(String);
+pub struct LocalPart(CompactString);
 
 impl LocalPart {
     /// Validates a local part in wire form.
@@ -202,7 +211,7 @@ impl LocalPart {
     }
 
     pub(crate) fn from_validated(b: &[u8]) -> LocalPart {
-        LocalPart(bytes_to_string(b))
+        LocalPart(bytes_to_compact(b))
     }
 
     /// The wire form, quotes and backslashes included.
@@ -218,7 +227,7 @@ impl LocalPart {
     /// The value with quotes and quoted-pair backslashes removed.
     pub fn unquoted(&self) -> String {
         if !self.is_quoted() {
-            return self.0.clone();
+            return self.0.to_string();
         }
         let inner = &self.0[1..self.0.len() - 1];
         let mut out = String::with_capacity(inner.len());
@@ -416,13 +425,13 @@ impl fmt::Debug for XText {
 /// An ESMTP keyword (RFC 5321 §4.1.2 `esmtp-keyword`): a letter or digit, then letters,
 /// digits and hyphens. Compared case-insensitively by [`EsmtpKeyword::is`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct EsmtpKeyword(String);
+pub struct EsmtpKeyword(CompactString);
 
 impl EsmtpKeyword {
     /// Validates a keyword.
     pub fn new(keyword: &str) -> Result<EsmtpKeyword, CommandError> {
         if parse::is_keyword(keyword.as_bytes()) {
-            Ok(EsmtpKeyword(keyword.to_owned()))
+            Ok(EsmtpKeyword(CompactString::new(keyword)))
         } else {
             Err(CommandError::MalformedParameter)
         }
@@ -456,7 +465,7 @@ pub const KNOWN_PARAMETERS: [&str; 9] = [
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct EsmtpParam {
     keyword: EsmtpKeyword,
-    value: Option<String>,
+    value: Option<CompactString>,
 }
 
 impl EsmtpParam {
@@ -475,14 +484,14 @@ impl EsmtpParam {
         }
         Ok(EsmtpParam {
             keyword,
-            value: value.map(str::to_owned),
+            value: value.map(CompactString::new),
         })
     }
 
     pub(crate) fn from_validated(keyword: &[u8], value: Option<&[u8]>) -> EsmtpParam {
         EsmtpParam {
-            keyword: EsmtpKeyword(bytes_to_string(keyword)),
-            value: value.map(bytes_to_string),
+            keyword: EsmtpKeyword(bytes_to_compact(keyword)),
+            value: value.map(bytes_to_compact),
         }
     }
 
@@ -623,20 +632,20 @@ pub enum RcptParam {
 /// A free-text command argument (NOOP, HELP, VRFY, EXPN): non-empty UTF-8 without control
 /// characters.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Text(String);
+pub struct Text(CompactString);
 
 impl Text {
     /// Validates text.
     pub fn new(text: &str) -> Result<Text, CommandError> {
         if parse::is_text(text.as_bytes()) {
-            Ok(Text(text.to_owned()))
+            Ok(Text(CompactString::new(text)))
         } else {
             Err(CommandError::InvalidText)
         }
     }
 
     pub(crate) fn from_validated(b: &[u8]) -> Text {
-        Text(bytes_to_string(b))
+        Text(bytes_to_compact(b))
     }
 
     /// The text.
