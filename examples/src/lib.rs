@@ -20,3 +20,14 @@ pub mod smtp_send;
 pub mod smtp_service;
 pub mod toy_server;
 pub mod users;
+
+#[cfg(test)]
+mod test_support {
+    /// A fresh directory under the system temp dir, removed on drop.
+    pub(crate) fn temp_dir(tag: &str) -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix(&format!("mailsec-{tag}-"))
+            .tempdir()
+            .expect("temp dir")
+    }
+}

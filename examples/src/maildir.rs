@@ -606,34 +606,7 @@ mod tests {
     use super::*;
     use std::io::Read;
 
-    /// A fresh directory under the system temp dir, removed on drop.
-    pub(crate) struct TempDir(PathBuf);
-
-    impl TempDir {
-        pub(crate) fn new(tag: &str) -> TempDir {
-            static N: AtomicU64 = AtomicU64::new(0);
-            let path = std::env::temp_dir().join(format!(
-                "mailsec-{tag}-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, Ordering::Relaxed)
-            ));
-            let _ = fs::remove_dir_all(&path);
-            fs::create_dir_all(&path).unwrap();
-            TempDir(path)
-        }
-
-        pub(crate) fn path(&self) -> &Path {
-            &self.0
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = fs::remove_dir_all(&self.0);
-        }
-    }
-
-    fn store(tmp: &TempDir) -> Maildir {
+    fn store(tmp: &tempfile::TempDir) -> Maildir {
         Maildir::open(tmp.path().join("mail"), "mx1.example.test").unwrap()
     }
 
@@ -656,7 +629,7 @@ mod tests {
 
     #[test]
     fn commit_keeps_the_exact_bytes_in_new() {
-        let tmp = TempDir::new("md-commit");
+        let tmp = crate::test_support::temp_dir("md-commit");
         let store = store(&tmp);
         let body = b"Subject: hi\r\n\r\nline one\r\n.leading dot kept unstuffed\r\n";
         let mut d = store.deliver("alice").unwrap();
@@ -678,7 +651,7 @@ mod tests {
 
     #[test]
     fn dropping_without_commit_removes_the_tmp_file() {
-        let tmp = TempDir::new("md-abort");
+        let tmp = crate::test_support::temp_dir("md-abort");
         let store = store(&tmp);
         {
             let mut d = store.deliver("alice").unwrap();
@@ -691,7 +664,7 @@ mod tests {
 
     #[test]
     fn size_limit_refuses_and_drop_cleans_up() {
-        let tmp = TempDir::new("md-limit");
+        let tmp = crate::test_support::temp_dir("md-limit");
         let store = store(&tmp).with_max_message_size(10);
         let mut d = store.deliver("bob").unwrap();
         d.write_chunk(b"0123456789").unwrap();
@@ -705,7 +678,7 @@ mod tests {
 
     #[test]
     fn ids_are_unique_printable_and_short_enough_for_uidl() {
-        let tmp = TempDir::new("md-ids");
+        let tmp = crate::test_support::temp_dir("md-ids");
         let store = Maildir::open(
             tmp.path(),
             "a-very-long-host-name-that-goes-on.and.on.example.test",
@@ -723,7 +696,7 @@ mod tests {
 
     #[test]
     fn listing_has_sizes_ids_and_a_stable_order() {
-        let tmp = TempDir::new("md-list");
+        let tmp = crate::test_support::temp_dir("md-list");
         let store = store(&tmp);
         let a = deliver(&store, "alice", b"first\r\n");
         let b = deliver(&store, "alice", b"second message\r\n");
@@ -754,7 +727,7 @@ mod tests {
 
     #[test]
     fn open_move_and_delete_by_id() {
-        let tmp = TempDir::new("md-del");
+        let tmp = crate::test_support::temp_dir("md-del");
         let store = store(&tmp);
         let a = deliver(&store, "alice", b"keep me\r\n");
         let b = deliver(&store, "alice", b"delete me\r\n");
@@ -792,7 +765,7 @@ mod tests {
 
     #[test]
     fn lock_is_exclusive_per_user_and_released_on_drop() {
-        let tmp = TempDir::new("md-lock");
+        let tmp = crate::test_support::temp_dir("md-lock");
         let store = store(&tmp);
         let first = store.try_lock("alice").unwrap().expect("free");
         assert_eq!(first.user(), "alice");
@@ -805,7 +778,7 @@ mod tests {
 
     #[test]
     fn path_traversal_in_user_names_is_refused() {
-        let tmp = TempDir::new("md-trav");
+        let tmp = crate::test_support::temp_dir("md-trav");
         let store = store(&tmp);
         for bad in [
             "", "..", "../etc", "a/b", "/abs", ".hidden", "a..b", "a\\b", "a\0b", "a b", "ä",
@@ -833,7 +806,7 @@ mod tests {
 
     #[test]
     fn ids_that_could_escape_are_refused() {
-        let tmp = TempDir::new("md-idtrav");
+        let tmp = crate::test_support::temp_dir("md-idtrav");
         let store = store(&tmp);
         let mailbox = store.mailbox("alice").unwrap();
         for bad in ["", "../x", "a/b", ".x", "a:2,S", "a b"] {

@@ -654,28 +654,6 @@ mod tests {
     use mailsec_tls::pki_types::CertificateDer;
     use mailsec_tls::testing::handshake;
 
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(tag: &str) -> TempDir {
-            static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-            let path = std::env::temp_dir().join(format!(
-                "mailsec-cli-{tag}-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            ));
-            let _ = std::fs::remove_dir_all(&path);
-            std::fs::create_dir_all(&path).unwrap();
-            TempDir(path)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-
     fn parse(args: &[&str]) -> Result<ServerCli, clap::Error> {
         ServerCli::try_parse_from(std::iter::once("mailsec-server").chain(args.iter().copied()))
     }
@@ -778,8 +756,8 @@ mod tests {
 
     #[test]
     fn generated_certificate_is_trusted_through_the_written_ca() {
-        let dir = TempDir::new("gen");
-        let maildir = dir.0.join("mail");
+        let dir = crate::test_support::temp_dir("gen");
+        let maildir = dir.path().join("mail");
         let cli = parse(&[
             "--hostname",
             "mail.example.test",
@@ -844,9 +822,9 @@ mod tests {
 
     #[test]
     fn files_are_loaded_and_reloaded_when_they_change() {
-        let dir = TempDir::new("reload");
-        let cert = dir.0.join("chain.pem");
-        let key = dir.0.join("key.pem");
+        let dir = crate::test_support::temp_dir("reload");
+        let cert = dir.path().join("chain.pem");
+        let key = dir.path().join("key.pem");
         let pki = TestPki::new("mail.example.test");
         std::fs::write(&cert, pki.leaf_chain_pem()).unwrap();
         std::fs::write(&key, pki.leaf_key_pem()).unwrap();
@@ -881,8 +859,8 @@ mod tests {
 
     #[tokio::test]
     async fn binds_the_listeners_that_are_on() {
-        let dir = TempDir::new("bind");
-        let ca = dir.0.join("ca.pem");
+        let dir = crate::test_support::temp_dir("bind");
+        let ca = dir.path().join("ca.pem");
         let any = "127.0.0.1:0";
         let cli = parse(&[
             "--ca-out",
@@ -965,9 +943,9 @@ mod tests {
 
     #[tokio::test]
     async fn reloader_task_reports_and_stops() {
-        let dir = TempDir::new("reload-task");
-        let cert = dir.0.join("chain.pem");
-        let key = dir.0.join("key.pem");
+        let dir = crate::test_support::temp_dir("reload-task");
+        let cert = dir.path().join("chain.pem");
+        let key = dir.path().join("key.pem");
         let pki = TestPki::new("mail.example.test");
         std::fs::write(&cert, pki.leaf_chain_pem()).unwrap();
         std::fs::write(&key, pki.leaf_key_pem()).unwrap();
@@ -984,10 +962,10 @@ mod tests {
         );
         let renewed = pki.issue(&["mail.example.test"], Validity::Current);
         // Write both files into place at once (as a renewal tool renaming them would).
-        std::fs::write(dir.0.join("k.tmp"), &renewed.key).unwrap();
-        std::fs::write(dir.0.join("c.tmp"), &renewed.chain).unwrap();
-        std::fs::rename(dir.0.join("k.tmp"), &key).unwrap();
-        std::fs::rename(dir.0.join("c.tmp"), &cert).unwrap();
+        std::fs::write(dir.path().join("k.tmp"), &renewed.key).unwrap();
+        std::fs::write(dir.path().join("c.tmp"), &renewed.chain).unwrap();
+        std::fs::rename(dir.path().join("k.tmp"), &key).unwrap();
+        std::fs::rename(dir.path().join("c.tmp"), &cert).unwrap();
         let mut reloaded = false;
         while let Ok(Some(ok)) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
             if ok {

@@ -31,7 +31,6 @@
 //! ([`SendError::Rejected`]: MAIL, every RCPT, DATA or the final reply), reading the message
 //! ([`SendError::Message`]). [`SendError::phase`], [`SendError::reply`] give the details.
 
-use std::fmt;
 use std::io;
 use std::path::Path;
 use std::time::Instant;
@@ -221,26 +220,9 @@ impl SendReport {
     }
 }
 
-/// A reply as `550 5.1.1 text`.
-struct ShowReply<'a>(&'a Reply);
-
-impl fmt::Display for ShowReply<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.code())?;
-        if let Some(e) = self.0.enhanced() {
-            write!(f, " {e}")?;
-        }
-        let text = self.0.text();
-        if !text.is_empty() {
-            write!(f, " {text}")?;
-        }
-        Ok(())
-    }
-}
-
 /// Formats a reply as `550 5.1.1 text` (code, enhanced code, sanitized text).
 pub fn show_reply(reply: &Reply) -> String {
-    ShowReply(reply).to_string()
+    reply.summary().to_string()
 }
 
 /// Why a message was not sent.
@@ -274,7 +256,7 @@ pub enum SendError {
     Io(#[source] io::Error),
     /// The server refused the message: at MAIL, at RCPT (every recipient refused), at DATA or
     /// BDAT, or with the final reply.
-    #[error("{phase}: {}", ShowReply(reply))]
+    #[error("{phase}: {}", reply.summary())]
     Rejected {
         /// Where.
         phase: Phase,

@@ -524,34 +524,11 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 mod tests {
     use super::*;
     use mailsec_tls::{Machine, Output};
-    use std::path::PathBuf;
     use std::time::Duration;
-
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(tag: &str) -> TempDir {
-            static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-            let path = std::env::temp_dir().join(format!(
-                "mailsec-smtp-service-{tag}-{}-{}",
-                std::process::id(),
-                N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            ));
-            let _ = std::fs::remove_dir_all(&path);
-            std::fs::create_dir_all(&path).unwrap();
-            TempDir(path)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 
     /// A server machine and our handler over a temporary maildir, driven in memory.
     struct Session {
-        _dir: TempDir,
+        _dir: tempfile::TempDir,
         maildir: Arc<Maildir>,
         server: Server,
         handler: SmtpHandler,
@@ -562,8 +539,8 @@ mod tests {
 
     impl Session {
         fn new(tag: &str, config: ServerConfig, max_size: Option<u64>) -> Session {
-            let dir = TempDir::new(tag);
-            let mut maildir = Maildir::open(dir.0.join("maildir"), "localhost").unwrap();
+            let dir = crate::test_support::temp_dir(tag);
+            let mut maildir = Maildir::open(dir.path().join("maildir"), "localhost").unwrap();
             if let Some(limit) = max_size {
                 maildir = maildir.with_max_message_size(limit);
             }

@@ -935,7 +935,31 @@ pub struct Reply {
     lines: Vec<String>,
 }
 
+/// A reply on one line for messages and logs: `550 5.1.1 text` (see [`Reply::summary`]).
+#[derive(Clone, Copy, Debug)]
+pub struct ReplySummary<'a>(&'a Reply);
+
+impl fmt::Display for ReplySummary<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.code())?;
+        if let Some(e) = self.0.enhanced() {
+            write!(f, " {e}")?;
+        }
+        let text = self.0.text();
+        if !text.is_empty() {
+            write!(f, " {text}")?;
+        }
+        Ok(())
+    }
+}
+
 impl Reply {
+    /// The reply on one line, `550 5.1.1 text`, for error messages and logs (the text of a
+    /// parsed reply was sanitized by the parser).
+    pub fn summary(&self) -> ReplySummary<'_> {
+        ReplySummary(self)
+    }
+
     /// Builds a reply. Each line of text must be free of control characters and fit
     /// [`MAX_REPLY_LINE`] with the code and the enhanced code; an empty `lines` is one empty
     /// line. The enhanced code's class must equal the reply code's class.

@@ -66,23 +66,6 @@ impl fmt::Display for Phase {
     }
 }
 
-/// A reply for messages: `550 5.1.1 text` (the text was sanitized by the reply parser).
-pub(crate) struct ShowReply<'a>(pub(crate) &'a Reply);
-
-impl fmt::Display for ShowReply<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.code())?;
-        if let Some(e) = self.0.enhanced() {
-            write!(f, " {e}")?;
-        }
-        let text = self.0.text();
-        if !text.is_empty() {
-            write!(f, " {text}")?;
-        }
-        Ok(())
-    }
-}
-
 /// Why a client session ended, or why an intent was refused.
 ///
 /// Errors delivered as [`mailsec_tls::Output::Error`] end the session (an
@@ -98,7 +81,7 @@ impl fmt::Display for ShowReply<'_> {
 pub enum ClientError {
     /// The server refused something the session needs (a non-`220` greeting, EHLO and HELO
     /// refused, AUTH refused with `535`…).
-    #[error("{phase}: the server replied {}", ShowReply(reply))]
+    #[error("{phase}: the server replied {}", reply.summary())]
     Rejected {
         /// Where.
         phase: Phase,
@@ -106,7 +89,7 @@ pub enum ClientError {
         reply: Reply,
     },
     /// The server said `421`: it is closing the connection (RFC 5321 §3.8).
-    #[error("{phase}: the server is closing the connection: {}", ShowReply(reply))]
+    #[error("{phase}: the server is closing the connection: {}", reply.summary())]
     ServiceClosing {
         /// Where.
         phase: Phase,
@@ -115,7 +98,7 @@ pub enum ClientError {
     },
     /// A reply that makes no sense where it came (a reply nobody asked for, a `334` outside
     /// AUTH, a multi-line SASL challenge…).
-    #[error("{phase}: unexpected reply {}", ShowReply(reply))]
+    #[error("{phase}: unexpected reply {}", reply.summary())]
     UnexpectedReply {
         /// Where.
         phase: Phase,
@@ -129,7 +112,7 @@ pub enum ClientError {
     /// The policy requires TLS and the server did not answer STARTTLS with `220`.
     #[error(
         "TLS required but the server answered STARTTLS with {}",
-        ShowReply(reply)
+        reply.summary()
     )]
     StartTlsRefused {
         /// The server's reply.
