@@ -35,6 +35,7 @@ pub mod mailbox;
 mod search;
 mod sequence;
 mod status;
+mod response;
 
 pub use capability::Capability;
 pub use command::{
@@ -55,6 +56,10 @@ pub use mailbox::Mailbox;
 pub use search::{EntryType, ModSeqEntry, SearchKey, SearchReturn};
 pub use sequence::{SeqNumber, SeqRange, SequenceSet};
 pub use status::StatusItem;
+pub use response::{
+    Address, BodyParams, BodyStructure, Code, Data, ESearchItem, Envelope, ExtValue, Greeting,
+    ListData, MsgAtt, NamespaceDesc, Response, SimpleCode, SinglePartKind, StatusKind,
+};
 
 pub(crate) fn datetime_months() -> &'static [&'static str; 12] {
     &datetime::MONTHS

@@ -1,0 +1,513 @@
+//! Server responses (RFC 9051 §7, RFC 3501 §7 and the extensions): status responses with
+//! their codes, untagged data, FETCH message attributes, ENVELOPE and BODYSTRUCTURE.
+//!
+//! Like the rest of [`crate::types`], values borrow the input buffer (`'a`).
+
+use std::borrow::Cow;
+use std::num::NonZeroU32;
+
+use super::{
+    AString, Atom, Capability, DateTime, Flag, FlagPerm, IString, Literal, MailboxAttribute,
+    NString, Section, SequenceSet, StatusItem, Tag,
+};
+use super::mailbox::Mailbox;
+
+/// One server response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Response<'a> {
+    /// `tag OK/NO/BAD` or untagged `* OK/NO/BAD/PREAUTH/BYE` (RFC 9051 §7.1).
+    Status {
+        /// The tag; `None` for an untagged status.
+        tag: Option<Tag<'a>>,
+        /// OK, NO, BAD, PREAUTH or BYE.
+        kind: StatusKind,
+        /// The bracketed response code.
+        code: Option<Code<'a>>,
+        /// Human-readable text (may be empty with the quirks on).
+        text: Cow<'a, [u8]>,
+    },
+    /// Untagged data (`* ...`).
+    Data(Data<'a>),
+    /// A continuation request `+ ...` (RFC 9051 §7.5). Its text may be base64 during
+    /// AUTHENTICATE: see [`Response::continuation_base64`].
+    Continuation {
+        /// A response code, when one opens the text.
+        code: Option<Code<'a>>,
+        /// The text (possibly empty).
+        text: Cow<'a, [u8]>,
+    },
+}
+
+impl Response<'_> {
+    /// The base64-decoded text of a continuation request (AUTHENTICATE challenges), or `None`
+    /// when this is not a continuation or its text is not base64.
+    pub fn continuation_base64(&self) -> Option<Vec<u8>> {
+        match self {
+            Response::Continuation { code: None, text } => crate::parse::base64_decode(text),
+            _ => None,
+        }
+    }
+
+    /// Whether this is a greeting (untagged OK, PREAUTH or BYE, RFC 9051 §7.1.1).
+    pub fn is_greeting(&self) -> bool {
+        matches!(
+            self,
+            Response::Status {
+                tag: None,
+                kind: StatusKind::Ok | StatusKind::Preauth | StatusKind::Bye,
+                ..
+            }
+        )
+    }
+}
+
+/// A server greeting (RFC 9051 §7.1): the first response of a connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Greeting<'a> {
+    /// OK, PREAUTH or BYE.
+    pub kind: StatusKind,
+    /// Usually `[CAPABILITY ...]`.
+    pub code: Option<Code<'a>>,
+    /// The text.
+    pub text: Cow<'a, [u8]>,
+}
+
+impl<'a> Greeting<'a> {
+    /// Extracts the greeting from a response; `None` if it is not one.
+    pub fn from_response(r: Response<'a>) -> Option<Self> {
+        match r {
+            Response::Status {
+                tag: None,
+                kind: kind @ (StatusKind::Ok | StatusKind::Preauth | StatusKind::Bye),
+                code,
+                text,
+            } => Some(Greeting { kind, code, text }),
+            _ => None,
+        }
+    }
+}
+
+/// The condition of a status response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum StatusKind {
+    /// `OK`.
+    Ok,
+    /// `NO`.
+    No,
+    /// `BAD`.
+    Bad,
+    /// `PREAUTH` (untagged only).
+    Preauth,
+    /// `BYE` (untagged only).
+    Bye,
+}
+
+impl StatusKind {
+    /// The keyword.
+    pub fn name(self) -> &'static str {
+        match self {
+            StatusKind::Ok => "OK",
+            StatusKind::No => "NO",
+            StatusKind::Bad => "BAD",
+            StatusKind::Preauth => "PREAUTH",
+            StatusKind::Bye => "BYE",
+        }
+    }
+}
+
+macro_rules! simple_codes {
+    ($($variant:ident => $text:literal,)*) => {
+        /// A response code without arguments (RFC 9051 §7.1, RFC 5530, RFC 7162, RFC 4315).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum SimpleCode {
+            $(#[doc = concat!("`", $text, "`.")] $variant,)*
+        }
+        impl SimpleCode {
+            /// The code's name.
+            pub fn name(self) -> &'static str {
+                match self { $(SimpleCode::$variant => $text,)* }
+            }
+            /// Looks a name up (case-insensitive).
+            pub fn from_name(name: &str) -> Option<Self> {
+                $(if name.eq_ignore_ascii_case($text) { return Some(SimpleCode::$variant); })*
+                None
+            }
+        }
+    };
+}
+
+simple_codes! {
+    Alert => "ALERT",
+    Parse => "PARSE",
+    ReadOnly => "READ-ONLY",
+    ReadWrite => "READ-WRITE",
+    TryCreate => "TRYCREATE",
+    Closed => "CLOSED",
+    NoModSeq => "NOMODSEQ",
+    UidNotSticky => "UIDNOTSTICKY",
+    TooBig => "TOOBIG",
+    AuthenticationFailed => "AUTHENTICATIONFAILED",
+    AuthorizationFailed => "AUTHORIZATIONFAILED",
+    Unavailable => "UNAVAILABLE",
+    Expired => "EXPIRED",
+    PrivacyRequired => "PRIVACYREQUIRED",
+    ContactAdmin => "CONTACTADMIN",
+    NoPerm => "NOPERM",
+    InUse => "INUSE",
+    ExpungeIssued => "EXPUNGEISSUED",
+    Corruption => "CORRUPTION",
+    ServerBug => "SERVERBUG",
+    ClientBug => "CLIENTBUG",
+    CannotIn => "CANNOT",
+    Limit => "LIMIT",
+    OverQuota => "OVERQUOTA",
+    AlreadyExists => "ALREADYEXISTS",
+    NonExistent => "NONEXISTENT",
+    HasChildren => "HASCHILDREN",
+    NotSaved => "NOTSAVED",
+    UnknownCte => "UNKNOWN-CTE",
+    CompressionActive => "COMPRESSIONACTIVE",
+}
+
+/// A response code (`[...]` at the start of a response's text, RFC 9051 §7.1).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Code<'a> {
+    /// A code without arguments (ALERT, READ-ONLY, TRYCREATE, …).
+    Simple(SimpleCode),
+    /// `BADCHARSET [(charset ...)]`.
+    BadCharset(Vec<AString<'a>>),
+    /// `CAPABILITY cap ...`.
+    Capability(Vec<Capability<'a>>),
+    /// `PERMANENTFLAGS (flag ... [\*])`.
+    PermanentFlags(Vec<FlagPerm<'a>>),
+    /// `UIDNEXT n`.
+    UidNext(NonZeroU32),
+    /// `UIDVALIDITY n`.
+    UidValidity(NonZeroU32),
+    /// `UNSEEN n` (RFC 3501).
+    Unseen(NonZeroU32),
+    /// `HIGHESTMODSEQ n` (RFC 7162 §3.1.2.1).
+    HighestModSeq(u64),
+    /// `MODIFIED set` (RFC 7162 §3.1.3).
+    Modified(SequenceSet),
+    /// `APPENDUID uidvalidity uid-set` (RFC 4315 §3; a set with MULTIAPPEND).
+    AppendUid {
+        /// The mailbox's UIDVALIDITY.
+        validity: NonZeroU32,
+        /// The UIDs assigned.
+        uids: SequenceSet,
+    },
+    /// `COPYUID uidvalidity source-set dest-set` (RFC 4315 §3).
+    CopyUid {
+        /// The destination's UIDVALIDITY.
+        validity: NonZeroU32,
+        /// Source UIDs.
+        from: SequenceSet,
+        /// Destination UIDs, in the same order.
+        to: SequenceSet,
+    },
+    /// Any other code: its name and the text up to `]`, as sent.
+    Other {
+        /// The code name.
+        name: Atom<'a>,
+        /// What follows the name and a space, if anything.
+        text: Option<Cow<'a, [u8]>>,
+    },
+}
+
+/// Untagged data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Data<'a> {
+    /// `CAPABILITY ...` (RFC 9051 §7.2.2).
+    Capability(Vec<Capability<'a>>),
+    /// `ENABLED ...` (RFC 5161 §3.2).
+    Enabled(Vec<Capability<'a>>),
+    /// `LIST` / `LSUB` (RFC 9051 §7.3.1, RFC 5258, RFC 6154).
+    List(ListData<'a>),
+    /// `STATUS mailbox (item value ...)` (RFC 9051 §7.3.2, STATUS=SIZE, CONDSTORE).
+    Status {
+        /// The mailbox.
+        mailbox: Mailbox<'a>,
+        /// The items with their values.
+        items: Vec<(StatusItem, u64)>,
+    },
+    /// `SEARCH n ...` [`(MODSEQ n)`] (RFC 3501 §7.2.5, RFC 7162 §3.1.5).
+    Search {
+        /// Matching numbers.
+        ids: Vec<NonZeroU32>,
+        /// The highest mod-sequence of the matches.
+        modseq: Option<u64>,
+    },
+    /// `ESEARCH` (RFC 4731, RFC 9051 §7.3.4).
+    ESearch {
+        /// The search command's tag (`(TAG "A1")`).
+        tag: Option<IString<'a>>,
+        /// `UID`: numbers are UIDs.
+        uid: bool,
+        /// The returned data.
+        items: Vec<ESearchItem<'a>>,
+    },
+    /// `FLAGS (...)` (RFC 9051 §7.3.5).
+    Flags(Vec<Flag<'a>>),
+    /// `n EXISTS`.
+    Exists(u32),
+    /// `n RECENT` (RFC 3501).
+    Recent(u32),
+    /// `n EXPUNGE`.
+    Expunge(NonZeroU32),
+    /// `n FETCH (...)`.
+    Fetch {
+        /// Message sequence number.
+        seq: NonZeroU32,
+        /// The attributes.
+        items: Vec<MsgAtt<'a>>,
+    },
+    /// `VANISHED [(EARLIER)] uids` (RFC 7162 §3.2.10).
+    Vanished {
+        /// `(EARLIER)`.
+        earlier: bool,
+        /// The expunged UIDs.
+        uids: SequenceSet,
+    },
+    /// `ID (field value ...)` or `ID NIL` (RFC 2971).
+    Id(Option<Vec<(IString<'a>, NString<'a>)>>),
+    /// `NAMESPACE personal other shared` (RFC 2342), each `None` for NIL.
+    Namespace([Option<Vec<NamespaceDesc<'a>>>; 3]),
+    /// `QUOTA root (resource usage limit ...)` (RFC 9208 §5.1).
+    Quota {
+        /// The quota root.
+        root: AString<'a>,
+        /// (resource name, usage, limit).
+        resources: Vec<(Atom<'a>, u64, u64)>,
+    },
+    /// `QUOTAROOT mailbox root ...` (RFC 9208 §5.2).
+    QuotaRoot {
+        /// The mailbox.
+        mailbox: Mailbox<'a>,
+        /// Its quota roots.
+        roots: Vec<AString<'a>>,
+    },
+    /// Untagged data this crate does not know: the name and the raw rest of the line.
+    Other {
+        /// The response name (after an optional number).
+        name: Atom<'a>,
+        /// The leading number, if any (`* 3 XFOO`).
+        number: Option<u32>,
+        /// The rest of the line after a space, without CRLF.
+        rest: Cow<'a, [u8]>,
+    },
+}
+
+/// A `LIST` or `LSUB` response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListData<'a> {
+    /// `LSUB` rather than `LIST`.
+    pub lsub: bool,
+    /// Attributes and special uses, without the backslash.
+    pub attributes: Vec<MailboxAttribute<'a>>,
+    /// Hierarchy delimiter; `None` for NIL (flat namespace).
+    pub delimiter: Option<u8>,
+    /// The mailbox name as sent.
+    pub mailbox: Mailbox<'a>,
+    /// LIST-EXTENDED items (RFC 5258 §9: `CHILDINFO`, `OLDNAME`, …): label and value.
+    pub extended: Vec<(IString<'a>, ExtValue<'a>)>,
+}
+
+/// A generic value: `tagged-ext-val` of LIST-EXTENDED and `body-extension` of BODYSTRUCTURE.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ExtValue<'a> {
+    /// `NIL`.
+    Nil,
+    /// A number.
+    Number(u64),
+    /// An atom (or a sequence set written as one).
+    Atom(Atom<'a>),
+    /// A quoted string or literal.
+    String(IString<'a>),
+    /// A parenthesized list.
+    List(Vec<ExtValue<'a>>),
+}
+
+/// One item of an ESEARCH response (RFC 4731 §3.1, RFC 7162 §3.1.5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ESearchItem<'a> {
+    /// `MIN n`.
+    Min(NonZeroU32),
+    /// `MAX n`.
+    Max(NonZeroU32),
+    /// `COUNT n`.
+    Count(u32),
+    /// `ALL set`.
+    All(SequenceSet),
+    /// `MODSEQ n`.
+    ModSeq(u64),
+    /// Anything else: name and value.
+    Other(Atom<'a>, ExtValue<'a>),
+}
+
+/// One namespace of a NAMESPACE response.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NamespaceDesc<'a> {
+    /// The prefix.
+    pub prefix: IString<'a>,
+    /// The delimiter; `None` for NIL.
+    pub delimiter: Option<u8>,
+    /// Extensions: name and values.
+    pub extensions: Vec<(IString<'a>, Vec<IString<'a>>)>,
+}
+
+/// A FETCH message attribute (RFC 9051 §7.5.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MsgAtt<'a> {
+    /// `FLAGS (...)`.
+    Flags(Vec<Flag<'a>>),
+    /// `UID n`.
+    Uid(NonZeroU32),
+    /// `RFC822.SIZE n`.
+    Rfc822Size(u64),
+    /// `INTERNALDATE "..."`.
+    InternalDate(DateTime),
+    /// `ENVELOPE (...)`.
+    Envelope(Box<Envelope<'a>>),
+    /// `BODY (...)`: the structure without extension data.
+    Body(Box<BodyStructure<'a>>),
+    /// `BODYSTRUCTURE (...)`.
+    BodyStructure(Box<BodyStructure<'a>>),
+    /// `BODY[section]<origin> nstring`.
+    BodySection {
+        /// The section.
+        section: Section<'a>,
+        /// The origin octet of a partial fetch.
+        origin: Option<u32>,
+        /// The content.
+        data: NString<'a>,
+    },
+    /// `BINARY[part]<origin> literal8 / nstring` (RFC 3516 §4.3).
+    Binary {
+        /// Part numbers.
+        part: Vec<NonZeroU32>,
+        /// The origin octet of a partial fetch.
+        origin: Option<u32>,
+        /// The content; `None` for NIL.
+        data: Option<Literal<'a>>,
+    },
+    /// `BINARY.SIZE[part] n`.
+    BinarySize {
+        /// Part numbers.
+        part: Vec<NonZeroU32>,
+        /// Decoded size.
+        size: u32,
+    },
+    /// `MODSEQ (n)` (RFC 7162 §3.1.4).
+    ModSeq(u64),
+    /// `RFC822 nstring`.
+    Rfc822(NString<'a>),
+    /// `RFC822.HEADER nstring`.
+    Rfc822Header(NString<'a>),
+    /// `RFC822.TEXT nstring`.
+    Rfc822Text(NString<'a>),
+}
+
+/// An ENVELOPE (RFC 9051 §7.5.2). Address lists are `None` for NIL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Envelope<'a> {
+    /// Date header.
+    pub date: NString<'a>,
+    /// Subject header.
+    pub subject: NString<'a>,
+    /// From.
+    pub from: Option<Vec<Address<'a>>>,
+    /// Sender.
+    pub sender: Option<Vec<Address<'a>>>,
+    /// Reply-To.
+    pub reply_to: Option<Vec<Address<'a>>>,
+    /// To.
+    pub to: Option<Vec<Address<'a>>>,
+    /// Cc.
+    pub cc: Option<Vec<Address<'a>>>,
+    /// Bcc.
+    pub bcc: Option<Vec<Address<'a>>>,
+    /// In-Reply-To.
+    pub in_reply_to: NString<'a>,
+    /// Message-ID.
+    pub message_id: NString<'a>,
+}
+
+/// An address of an ENVELOPE: `(name adl mailbox host)` (group syntax per RFC 9051 §7.5.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Address<'a> {
+    /// Display name.
+    pub name: NString<'a>,
+    /// Source route (obsolete).
+    pub adl: NString<'a>,
+    /// Local part (or group name).
+    pub mailbox: NString<'a>,
+    /// Domain (NIL for group markers).
+    pub host: NString<'a>,
+}
+
+/// Parameters of a body part: `(name value ...)` or `None` for NIL. Values are `NString` so
+/// the `nil_body_param` quirk can keep a NIL value.
+pub type BodyParams<'a> = Option<Vec<(IString<'a>, NString<'a>)>>;
+
+/// A BODYSTRUCTURE (or BODY) value (RFC 9051 §7.5.2 `body`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BodyStructure<'a> {
+    /// A single part.
+    Single {
+        /// Media type (`TEXT`, `IMAGE`, …).
+        media_type: IString<'a>,
+        /// Subtype.
+        subtype: IString<'a>,
+        /// Content-Type parameters.
+        params: BodyParams<'a>,
+        /// Content-ID.
+        id: NString<'a>,
+        /// Content-Description.
+        description: NString<'a>,
+        /// Content-Transfer-Encoding.
+        encoding: IString<'a>,
+        /// Size in octets.
+        octets: u32,
+        /// Text or message/rfc822 specific fields.
+        specific: SinglePartKind<'a>,
+        /// Extension data (md5, disposition, language, location, …), as sent.
+        extension: Vec<ExtValue<'a>>,
+    },
+    /// A multipart.
+    Multi {
+        /// The parts (at least one).
+        parts: Vec<BodyStructure<'a>>,
+        /// Subtype (`MIXED`, `ALTERNATIVE`, …).
+        subtype: IString<'a>,
+        /// Extension data (params, disposition, language, location, …), as sent.
+        extension: Vec<ExtValue<'a>>,
+    },
+}
+
+/// The type-specific fields of a single part.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SinglePartKind<'a> {
+    /// Any type other than TEXT and MESSAGE/RFC822 (or GLOBAL).
+    Basic,
+    /// `TEXT/*`: line count.
+    Text {
+        /// Lines.
+        lines: u32,
+    },
+    /// `MESSAGE/RFC822` or `MESSAGE/GLOBAL`: the encapsulated message.
+    Message {
+        /// Its envelope.
+        envelope: Box<Envelope<'a>>,
+        /// Its body.
+        body: Box<BodyStructure<'a>>,
+        /// Lines.
+        lines: u32,
+    },
+}
