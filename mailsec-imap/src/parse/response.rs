@@ -59,22 +59,13 @@ impl Quirks {
 }
 
 /// Options of the response parser.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ResponseOptions {
     /// Limits (nesting of body structures and lists, tag length).
     pub limits: ParseOptions,
     /// Accepted deviations.
     pub quirks: Quirks,
-}
-
-impl Default for ResponseOptions {
-    fn default() -> Self {
-        ResponseOptions {
-            limits: ParseOptions::default(),
-            quirks: Quirks::default(),
-        }
-    }
 }
 
 impl ResponseOptions {
@@ -121,7 +112,10 @@ pub fn response_with<'a>(
     opts: &ResponseOptions,
 ) -> Result<(Response<'a>, usize), ParseError> {
     let mut p = P::new(input, &opts.limits);
-    let mut c = C { p: &mut p, q: opts.quirks };
+    let mut c = C {
+        p: &mut p,
+        q: opts.quirks,
+    };
     match c.response() {
         Ok(r) => Ok((r, p.pos)),
         Err((kind, at)) => {
@@ -252,7 +246,10 @@ impl<'a> C<'_, 'a, '_> {
     fn more(&self) -> bool {
         let rest = self.p.input.get(self.p.pos..).unwrap_or_default();
         rest.first() == Some(&b' ')
-            && rest.iter().find(|&&b| b != b' ').is_some_and(|&b| b != b'\r')
+            && rest
+                .iter()
+                .find(|&&b| b != b' ')
+                .is_some_and(|&b| b != b'\r')
     }
 
     fn nz(&mut self) -> R<NonZeroU32> {
@@ -815,7 +812,7 @@ impl<'a> C<'_, 'a, '_> {
             *l = if self.p.keyword("NIL") {
                 None
             } else {
-                Some(self.paren(false, |c| c.address())?)
+                Some(self.address_list()?)
             };
         }
         self.p.sp()?;
@@ -837,6 +834,19 @@ impl<'a> C<'_, 'a, '_> {
             in_reply_to,
             message_id,
         })
+    }
+
+    /// `"(" 1*address ")"`: addresses follow each other without a space (RFC 9051 §9).
+    fn address_list(&mut self) -> R<Vec<Address<'a>>> {
+        self.p.byte(b'(', "(")?;
+        self.p.enter()?;
+        let mut v = vec![self.address()?];
+        while self.p.peek() == Some(b'(') {
+            v.push(self.address()?);
+        }
+        self.p.byte(b')', ")")?;
+        self.p.leave();
+        Ok(v)
     }
 
     fn address(&mut self) -> R<Address<'a>> {
@@ -890,7 +900,7 @@ impl<'a> C<'_, 'a, '_> {
             }
             self.p.sp()?;
             let subtype = self.string()?;
-            let extension = self.extensions()?;
+            let extension = self.extensions(ext)?;
             BodyStructure::Multi {
                 parts,
                 subtype,
@@ -934,7 +944,7 @@ impl<'a> C<'_, 'a, '_> {
             } else {
                 SinglePartKind::Basic
             };
-            let extension = self.extensions()?;
+            let extension = self.extensions(ext)?;
             BodyStructure::Single {
                 media_type,
                 subtype,
@@ -952,8 +962,12 @@ impl<'a> C<'_, 'a, '_> {
         Ok(b)
     }
 
-    fn extensions(&mut self) -> R<Vec<ExtValue<'a>>> {
+    /// Extension data; none in `BODY` (`ext` false), the non-extensible form.
+    fn extensions(&mut self, ext: bool) -> R<Vec<ExtValue<'a>>> {
         let mut v = Vec::new();
+        if !ext {
+            return Ok(v);
+        }
         while self.p.peek() == Some(b' ') {
             self.p.pos += 1;
             v.push(self.ext_value()?);

@@ -471,17 +471,21 @@ fn msg_att(w: &mut W<'_>, a: &MsgAtt<'_>) {
 fn addresses(w: &mut W<'_>, a: &Option<Vec<Address<'_>>>) {
     match a {
         None => w.raw(b"NIL"),
-        Some(v) => w.list(v, |w, a| {
+        Some(v) => {
             w.raw(b"(");
-            nstring(w, &a.name);
-            w.sp();
-            nstring(w, &a.adl);
-            w.sp();
-            nstring(w, &a.mailbox);
-            w.sp();
-            nstring(w, &a.host);
+            for a in v {
+                w.raw(b"(");
+                nstring(w, &a.name);
+                w.sp();
+                nstring(w, &a.adl);
+                w.sp();
+                nstring(w, &a.mailbox);
+                w.sp();
+                nstring(w, &a.host);
+                w.raw(b")");
+            }
             w.raw(b")");
-        }),
+        }
     }
 }
 

@@ -32,10 +32,10 @@ mod datetime;
 mod fetch;
 mod flag;
 pub mod mailbox;
+mod response;
 mod search;
 mod sequence;
 mod status;
-mod response;
 
 pub use capability::Capability;
 pub use command::{
@@ -53,13 +53,13 @@ pub use fetch::{
 };
 pub use flag::{Flag, FlagPerm, MailboxAttribute};
 pub use mailbox::Mailbox;
-pub use search::{EntryType, ModSeqEntry, SearchKey, SearchReturn};
-pub use sequence::{SeqNumber, SeqRange, SequenceSet};
-pub use status::StatusItem;
 pub use response::{
     Address, BodyParams, BodyStructure, Code, Data, ESearchItem, Envelope, ExtValue, Greeting,
     ListData, MsgAtt, NamespaceDesc, Response, SimpleCode, SinglePartKind, StatusKind,
 };
+pub use search::{EntryType, ModSeqEntry, SearchKey, SearchReturn};
+pub use sequence::{SeqNumber, SeqRange, SequenceSet};
+pub use status::StatusItem;
 
 pub(crate) fn datetime_months() -> &'static [&'static str; 12] {
     &datetime::MONTHS

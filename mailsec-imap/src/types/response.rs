@@ -6,11 +6,11 @@
 use std::borrow::Cow;
 use std::num::NonZeroU32;
 
+use super::mailbox::Mailbox;
 use super::{
     AString, Atom, Capability, DateTime, Flag, FlagPerm, IString, Literal, MailboxAttribute,
     NString, Section, SequenceSet, StatusItem, Tag,
 };
-use super::mailbox::Mailbox;
 
 /// One server response.
 #[derive(Clone, Debug, PartialEq, Eq)]
