@@ -412,8 +412,15 @@ proptest! {
         let _ = parse::response(&out[..i]);
         let mut m = out.to_vec();
         m[i] = x;
-        if let Ok((_, used)) = parse::response(&m) {
+        if let Ok((r2, used)) = parse::response(&m) {
             prop_assert!(used <= m.len());
+            // Whatever parses has a canonical form that parses back to it.
+            let mut out2 = BytesMut::new();
+            serialize::response(&r2, &mut out2);
+            let (back, used2) = parse::response(&out2)
+                .map_err(|e| TestCaseError::fail(format!("{e}: {:?}", String::from_utf8_lossy(&out2))))?;
+            prop_assert_eq!(used2, out2.len());
+            prop_assert_eq!(back, r2);
         }
     }
 }
