@@ -399,6 +399,7 @@ proptest! {
             .map_err(|e| TestCaseError::fail(format!("{e}: {:?}", String::from_utf8_lossy(&out))))?;
         prop_assert_eq!(used, out.len());
         prop_assert_eq!(&back, &r);
+        prop_assert_eq!(&back.clone().into_owned(), &r);
         let mut again = BytesMut::new();
         serialize::response(&back, &mut again);
         prop_assert_eq!(&again[..], &out[..]);

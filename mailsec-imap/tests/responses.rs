@@ -18,6 +18,7 @@ fn ok(input: &[u8]) -> Response<'_> {
     let (again, used2) = parse::response(&out).unwrap();
     assert_eq!(used2, out.len());
     assert_eq!(again, r);
+    assert_eq!(r.clone().into_owned(), r);
     r
 }
 
@@ -486,4 +487,13 @@ fn deep_bodystructure_is_refused_without_overflow() {
     let opts = ResponseOptions::new().limits(ParseOptions::new().max_depth(3));
     let e = parse::response_with(nested, &opts).unwrap_err();
     assert_eq!(e.kind, ParseErrorKind::TooDeep { limit: 3 });
+}
+
+#[test]
+fn owned_outlives_buffer() {
+    let owned: Response<'static> = {
+        let buf = DOVECOT[17].to_vec();
+        parse::response(&buf).unwrap().0.into_owned()
+    };
+    assert_eq!(owned, parse::response(DOVECOT[17]).unwrap().0);
 }

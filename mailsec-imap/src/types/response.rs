@@ -511,3 +511,290 @@ pub enum SinglePartKind<'a> {
         lines: u32,
     },
 }
+
+fn own(c: Cow<'_, [u8]>) -> Cow<'static, [u8]> {
+    Cow::Owned(c.into_owned())
+}
+
+fn own_vec<T, U>(v: Vec<T>, f: impl FnMut(T) -> U) -> Vec<U> {
+    v.into_iter().map(f).collect()
+}
+
+impl Response<'_> {
+    /// Detaches from the input buffer.
+    pub fn into_owned(self) -> Response<'static> {
+        match self {
+            Response::Status {
+                tag,
+                kind,
+                code,
+                text,
+            } => Response::Status {
+                tag: tag.map(Tag::into_owned),
+                kind,
+                code: code.map(Code::into_owned),
+                text: own(text),
+            },
+            Response::Data(d) => Response::Data(d.into_owned()),
+            Response::Continuation { code, text } => Response::Continuation {
+                code: code.map(Code::into_owned),
+                text: own(text),
+            },
+        }
+    }
+}
+
+impl Greeting<'_> {
+    /// Detaches from the input buffer.
+    pub fn into_owned(self) -> Greeting<'static> {
+        Greeting {
+            kind: self.kind,
+            code: self.code.map(Code::into_owned),
+            text: own(self.text),
+        }
+    }
+}
+
+impl Code<'_> {
+    /// Detaches from the input buffer.
+    pub fn into_owned(self) -> Code<'static> {
+        match self {
+            Code::Simple(s) => Code::Simple(s),
+            Code::BadCharset(v) => Code::BadCharset(own_vec(v, AString::into_owned)),
+            Code::Capability(v) => Code::Capability(own_vec(v, Capability::into_owned)),
+            Code::PermanentFlags(v) => Code::PermanentFlags(own_vec(v, FlagPerm::into_owned)),
+            Code::UidNext(n) => Code::UidNext(n),
+            Code::UidValidity(n) => Code::UidValidity(n),
+            Code::Unseen(n) => Code::Unseen(n),
+            Code::HighestModSeq(n) => Code::HighestModSeq(n),
+            Code::Modified(s) => Code::Modified(s),
+            Code::AppendUid { validity, uids } => Code::AppendUid { validity, uids },
+            Code::CopyUid { validity, from, to } => Code::CopyUid { validity, from, to },
+            Code::Other { name, text } => Code::Other {
+                name: name.into_owned(),
+                text: text.map(own),
+            },
+        }
+    }
+}
+
+impl Data<'_> {
+    /// Detaches from the input buffer.
+    pub fn into_owned(self) -> Data<'static> {
+        match self {
+            Data::Capability(v) => Data::Capability(own_vec(v, Capability::into_owned)),
+            Data::Enabled(v) => Data::Enabled(own_vec(v, Capability::into_owned)),
+            Data::List(l) => Data::List(l.into_owned()),
+            Data::Status { mailbox, items } => Data::Status {
+                mailbox: mailbox.into_owned(),
+                items,
+            },
+            Data::Search { ids, modseq } => Data::Search { ids, modseq },
+            Data::ESearch { tag, uid, items } => Data::ESearch {
+                tag: tag.map(IString::into_owned),
+                uid,
+                items: own_vec(items, ESearchItem::into_owned),
+            },
+            Data::Flags(v) => Data::Flags(own_vec(v, Flag::into_owned)),
+            Data::Exists(n) => Data::Exists(n),
+            Data::Recent(n) => Data::Recent(n),
+            Data::Expunge(n) => Data::Expunge(n),
+            Data::Fetch { seq, items } => Data::Fetch {
+                seq,
+                items: own_vec(items, MsgAtt::into_owned),
+            },
+            Data::Vanished { earlier, uids } => Data::Vanished { earlier, uids },
+            Data::Id(v) => {
+                Data::Id(v.map(|v| own_vec(v, |(k, v)| (k.into_owned(), v.into_owned()))))
+            }
+            Data::Namespace(ns) => {
+                Data::Namespace(ns.map(|n| n.map(|v| own_vec(v, NamespaceDesc::into_owned))))
+            }
+            Data::Quota { root, resources } => Data::Quota {
+                root: root.into_owned(),
+                resources: own_vec(resources, |(a, u, l)| (a.into_owned(), u, l)),
+            },
+            Data::QuotaRoot { mailbox, roots } => Data::QuotaRoot {
+                mailbox: mailbox.into_owned(),
+                roots: own_vec(roots, AString::into_owned),
+            },
+            Data::Other { name, number, rest } => Data::Other {
+                name: name.into_owned(),
+                number,
+                rest: own(rest),
+            },
+        }
+    }
+}
+
+impl ListData<'_> {
+    /// Detaches from the input buffer.
+    pub fn into_owned(self) -> ListData<'static> {
+        ListData {
+            lsub: self.lsub,
+            attributes: own_vec(self.attributes, MailboxAttribute::into_owned),
+            delimiter: self.delimiter,
+            mailbox: self.mailbox.into_owned(),
+            extended: own_vec(self.extended, |(k, v)| (k.into_owned(), v.into_owned())),
+        }
+    }
+}
+
+impl ExtValue<'_> {
+    /// Detaches from the input buffer.
+    pub fn into_owned(self) -> ExtValue<'static> {
+        match self {
+            ExtValue::Nil => ExtValue::Nil,
+            ExtValue::Number(n) => ExtValue::Number(n),
+            ExtValue::Atom(a) => ExtValue::Atom(a.into_owned()),
+            ExtValue::String(s) => ExtValue::String(s.into_owned()),
+            ExtValue::List(v) => ExtValue::List(own_vec(v, ExtValue::into_owned)),
+        }
+    }
+}
+
+impl ESearchItem<'_> {
+    /// Detaches from the input buffer.
+    pub fn into_owned(self) -> ESearchItem<'static> {
+        match self {
+            ESearchItem::Min(n) => ESearchItem::Min(n),
+            ESearchItem::Max(n) => ESearchItem::Max(n),
+            ESearchItem::Count(n) => ESearchItem::Count(n),
+            ESearchItem::All(s) => ESearchItem::All(s),
+            ESearchItem::ModSeq(n) => ESearchItem::ModSeq(n),
+            ESearchItem::Other(a, v) => ESearchItem::Other(a.into_owned(), v.into_owned()),
+        }
+    }
+}
+
+impl NamespaceDesc<'_> {
+    /// Detaches from the input buffer.
+    pub fn into_owned(self) -> NamespaceDesc<'static> {
+        NamespaceDesc {
+            prefix: self.prefix.into_owned(),
+            delimiter: self.delimiter,
+            extensions: own_vec(self.extensions, |(k, v)| {
+                (k.into_owned(), own_vec(v, IString::into_owned))
+            }),
+        }
+    }
+}
+
+impl MsgAtt<'_> {
+    /// Detaches from the input buffer.
+    pub fn into_owned(self) -> MsgAtt<'static> {
+        match self {
+            MsgAtt::Flags(v) => MsgAtt::Flags(own_vec(v, Flag::into_owned)),
+            MsgAtt::Uid(n) => MsgAtt::Uid(n),
+            MsgAtt::Rfc822Size(n) => MsgAtt::Rfc822Size(n),
+            MsgAtt::InternalDate(d) => MsgAtt::InternalDate(d),
+            MsgAtt::Envelope(e) => MsgAtt::Envelope(Box::new(e.into_owned())),
+            MsgAtt::Body(b) => MsgAtt::Body(Box::new(b.into_owned())),
+            MsgAtt::BodyStructure(b) => MsgAtt::BodyStructure(Box::new(b.into_owned())),
+            MsgAtt::BodySection {
+                section,
+                origin,
+                data,
+            } => MsgAtt::BodySection {
+                section: section.into_owned(),
+                origin,
+                data: data.into_owned(),
+            },
+            MsgAtt::Binary { part, origin, data } => MsgAtt::Binary {
+                part,
+                origin,
+                data: data.map(Literal::into_owned),
+            },
+            MsgAtt::BinarySize { part, size } => MsgAtt::BinarySize { part, size },
+            MsgAtt::ModSeq(n) => MsgAtt::ModSeq(n),
+            MsgAtt::Rfc822(s) => MsgAtt::Rfc822(s.into_owned()),
+            MsgAtt::Rfc822Header(s) => MsgAtt::Rfc822Header(s.into_owned()),
+            MsgAtt::Rfc822Text(s) => MsgAtt::Rfc822Text(s.into_owned()),
+        }
+    }
+}
+
+fn own_addrs(v: Option<Vec<Address<'_>>>) -> Option<Vec<Address<'static>>> {
+    v.map(|v| own_vec(v, Address::into_owned))
+}
+
+impl Envelope<'_> {
+    /// Detaches from the input buffer.
+    pub fn into_owned(self) -> Envelope<'static> {
+        Envelope {
+            date: self.date.into_owned(),
+            subject: self.subject.into_owned(),
+            from: own_addrs(self.from),
+            sender: own_addrs(self.sender),
+            reply_to: own_addrs(self.reply_to),
+            to: own_addrs(self.to),
+            cc: own_addrs(self.cc),
+            bcc: own_addrs(self.bcc),
+            in_reply_to: self.in_reply_to.into_owned(),
+            message_id: self.message_id.into_owned(),
+        }
+    }
+}
+
+impl Address<'_> {
+    /// Detaches from the input buffer.
+    pub fn into_owned(self) -> Address<'static> {
+        Address {
+            name: self.name.into_owned(),
+            adl: self.adl.into_owned(),
+            mailbox: self.mailbox.into_owned(),
+            host: self.host.into_owned(),
+        }
+    }
+}
+
+impl BodyStructure<'_> {
+    /// Detaches from the input buffer. Recursion follows the structure's depth, which the
+    /// parser bounds ([`crate::parse::ParseOptions::max_depth`]).
+    pub fn into_owned(self) -> BodyStructure<'static> {
+        match self {
+            BodyStructure::Single {
+                media_type,
+                subtype,
+                params,
+                id,
+                description,
+                encoding,
+                octets,
+                specific,
+                extension,
+            } => BodyStructure::Single {
+                media_type: media_type.into_owned(),
+                subtype: subtype.into_owned(),
+                params: params.map(|v| own_vec(v, |(k, v)| (k.into_owned(), v.into_owned()))),
+                id: id.into_owned(),
+                description: description.into_owned(),
+                encoding: encoding.into_owned(),
+                octets,
+                specific: match specific {
+                    SinglePartKind::Basic => SinglePartKind::Basic,
+                    SinglePartKind::Text { lines } => SinglePartKind::Text { lines },
+                    SinglePartKind::Message {
+                        envelope,
+                        body,
+                        lines,
+                    } => SinglePartKind::Message {
+                        envelope: Box::new(envelope.into_owned()),
+                        body: Box::new(body.into_owned()),
+                        lines,
+                    },
+                },
+                extension: own_vec(extension, ExtValue::into_owned),
+            },
+            BodyStructure::Multi {
+                parts,
+                subtype,
+                extension,
+            } => BodyStructure::Multi {
+                parts: own_vec(parts, BodyStructure::into_owned),
+                subtype: subtype.into_owned(),
+                extension: own_vec(extension, ExtValue::into_owned),
+            },
+        }
+    }
+}
