@@ -112,6 +112,9 @@ const RFC_EXAMPLES: &[&[u8]] = &[
     b"A011 NO [TOOBIG] Message too big\r\n",
     b"* OK [XSOMETHING some text] hello\r\n",
     b"* 3 XUNKNOWN 1 2 3\r\n",
+    b"* OK [ALERT unexpected argument] text\r\n",
+    b"* 1 FETCH (X-GM-THRID 1278455344230334865 X-GM-MSGID 1278455344230334865 UID 1 FLAGS ())\r\n",
+    b"* 1 FETCH (UID 1 PREVIEW \"Hello there\" EMAILID (M6d99ac3275bb4e) SAVEDATE \"17-Jul-1996 02:44:25 -0700\")\r\n",
 ];
 
 #[test]

@@ -322,7 +322,7 @@ impl<'a> C<'_, 'a, '_> {
                 from,
                 to: self.p.sequence_set()?,
             }
-        } else if let Some(s) = SimpleCode::from_name(n) {
+        } else if let Some(s) = SimpleCode::from_name(n).filter(|_| self.p.peek() != Some(b' ')) {
             Code::Simple(s)
         } else {
             let _ = start;
@@ -735,9 +735,10 @@ impl<'a> C<'_, 'a, '_> {
 
     fn msg_att(&mut self) -> R<MsgAtt<'a>> {
         let start = self.p.pos;
-        let name = self
+        let raw = self
             .p
-            .take_while(|b| b.is_ascii_alphanumeric() || b == b'.');
+            .take_while(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_');
+        let name = raw;
         let name = name.to_ascii_uppercase();
         let p = &mut *self.p;
         match name.as_slice() {
@@ -796,6 +797,15 @@ impl<'a> C<'_, 'a, '_> {
             b"RFC822" => MsgAtt::Rfc822(self.nstring()?),
             b"RFC822.HEADER" => MsgAtt::Rfc822Header(self.nstring()?),
             b"RFC822.TEXT" => MsgAtt::Rfc822Text(self.nstring()?),
+            _ if !raw.is_empty() => {
+                // Extensions (X-GM-MSGID, PREVIEW, SAVEDATE, EMAILID, …): kept generically.
+                let name =
+                    std::str::from_utf8(raw).map_err(|_| syntax("message attribute", start))?;
+                MsgAtt::Other {
+                    name: Atom::unchecked(name),
+                    value: self.ext_value()?,
+                }
+            }
             _ => return Err(syntax("message attribute", start)),
         })
     }

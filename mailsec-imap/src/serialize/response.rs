@@ -465,6 +465,11 @@ fn msg_att(w: &mut W<'_>, a: &MsgAtt<'_>) {
             w.raw(b"RFC822.TEXT ");
             nstring(w, s);
         }
+        MsgAtt::Other { name, value } => {
+            w.raw(name.as_str().as_bytes());
+            w.sp();
+            ext_value(w, value);
+        }
     }
 }
 

@@ -412,6 +412,14 @@ pub enum MsgAtt<'a> {
     Rfc822Header(NString<'a>),
     /// `RFC822.TEXT nstring`.
     Rfc822Text(NString<'a>),
+    /// An attribute this crate does not type (`X-GM-MSGID n`, `PREVIEW "..."`,
+    /// `EMAILID (M1)`, …): its name and a generic value.
+    Other {
+        /// The attribute name as sent.
+        name: Atom<'a>,
+        /// Its value.
+        value: ExtValue<'a>,
+    },
 }
 
 /// An ENVELOPE (RFC 9051 §7.5.2). Address lists are `None` for NIL.
@@ -710,6 +718,10 @@ impl MsgAtt<'_> {
             MsgAtt::Rfc822(s) => MsgAtt::Rfc822(s.into_owned()),
             MsgAtt::Rfc822Header(s) => MsgAtt::Rfc822Header(s.into_owned()),
             MsgAtt::Rfc822Text(s) => MsgAtt::Rfc822Text(s.into_owned()),
+            MsgAtt::Other { name, value } => MsgAtt::Other {
+                name: name.into_owned(),
+                value: value.into_owned(),
+            },
         }
     }
 }
