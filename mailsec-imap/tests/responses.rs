@@ -500,3 +500,46 @@ fn owned_outlives_buffer() {
     };
     assert_eq!(owned, parse::response(DOVECOT[17]).unwrap().0);
 }
+
+/// Lines in the style of other servers (Gmail, Outlook, Cyrus, Fastmail).
+const OTHER_SERVERS: &[&[u8]] = &[
+    // Gmail
+    b"* OK Gimap ready for requests from 192.0.2.1 a1b2c3\r\n",
+    b"* CAPABILITY IMAP4rev1 UNSELECT IDLE NAMESPACE QUOTA ID XLIST CHILDREN X-GM-EXT-1 UIDPLUS COMPRESS=DEFLATE ENABLE MOVE CONDSTORE ESEARCH UTF8=ACCEPT LIST-EXTENDED LIST-STATUS LITERAL- SPECIAL-USE APPENDLIMIT=35651584\r\n",
+    b"* LIST (\\All \\HasNoChildren) \"/\" \"[Gmail]/All Mail\"\r\n",
+    b"* LIST (\\HasChildren \\Noselect) \"/\" \"[Gmail]\"\r\n",
+    b"* OK [HIGHESTMODSEQ 9999999]\r\n",
+    b"* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Draft \\Deleted \\Seen $NotPhishing $Phishing \\*)] Flags permitted.\r\n",
+    b"* ID (\"name\" \"GImap\" \"vendor\" \"Google, Inc.\" \"support-url\" NIL)\r\n",
+    b"A5 OK [COPYUID 600000001 5:7 301:303] (Success)\r\n",
+    b"* OK [COPYUID 600000001 8 304] moved\r\n",
+    // Outlook / Exchange
+    b"* OK The Microsoft Exchange IMAP4 service is ready. [TQBXADIAUABSADAAMQBDAEEAMAAwADEAMwAuAG4AYQBtAHAAcgBkADAAMQAuAHAAcgBvAGQALgBvAHUAdABsAG8AbwBrAC4AYwBvAG0A]\r\n",
+    b"* CAPABILITY IMAP4 IMAP4rev1 AUTH=PLAIN AUTH=XOAUTH2 SASL-IR UIDPLUS MOVE ID UNSELECT CHILDREN IDLE NAMESPACE LITERAL+ \r\n",
+    b"* 1 FETCH (BODYSTRUCTURE (\"text\" \"plain\" (\"charset\" \"iso-8859-1\") NIL NIL \"quoted-printable\" 1234 40 NIL NIL NIL NIL) UID 10)\r\n",
+    b"A3 OK [READ-WRITE] SELECT completed.\r\n",
+    // Cyrus
+    b"* OK [CAPABILITY IMAP4rev1 LITERAL+ ID ENABLE STARTTLS AUTH=PLAIN SASL-IR] imap.example.org Cyrus IMAP 3.8.1 server ready\r\n",
+    b"* STATUS \"Other Users.bob\" (MESSAGES 0 UNSEEN 0 SIZE 0)\r\n",
+    b"* QUOTAROOT INBOX user.alice\r\n",
+    b"* QUOTA user.alice (STORAGE 1024 2048 MESSAGE 10 100)\r\n",
+    // Fastmail
+    b"* OK [CAPABILITY IMAP4rev2 IMAP4rev1 LITERAL+ AUTH=PLAIN] Fastmail IMAP ready\r\n",
+    b"* LIST (\\HasNoChildren \\Sent) \".\" \"Sent Items\" (\"OLDNAME\" (\"Sent\"))\r\n",
+    b"* ESEARCH (TAG \"A7\") UID ALL 1:1000,1005\r\n",
+    b"* 4 FETCH (UID 44 MODSEQ (1234) FLAGS (\\Seen $X-ME-Annot-2))\r\n",
+    b"* VANISHED (EARLIER) 300:310,405\r\n",
+];
+
+#[test]
+fn other_server_styles_parse() {
+    for line in OTHER_SERVERS {
+        ok(line);
+    }
+    // Exchange's greeting text ends in a bracket but has no code.
+    let Response::Status { code, text, .. } = ok(OTHER_SERVERS[9]) else {
+        panic!()
+    };
+    assert_eq!(code, None);
+    assert!(text.ends_with(b"]"));
+}
