@@ -28,7 +28,7 @@ mod base64;
 mod command;
 mod response;
 
-pub use response::{Quirks, ResponseOptions, response, response_with};
+pub use response::{Quirks, ResponseOptions, greeting, response, response_with};
 
 use std::borrow::Cow;
 use std::num::{NonZeroU32, NonZeroU64};

@@ -126,6 +126,32 @@ pub fn response_with<'a>(
     }
 }
 
+/// Parses the server greeting (RFC 9051 §7.1: untagged OK, PREAUTH or BYE); anything else is
+/// a [`ParseErrorKind::Syntax`](crate::error::ParseErrorKind::Syntax) error.
+///
+/// ```
+/// use mailsec_imap::parse;
+/// use mailsec_imap::types::{Code, StatusKind};
+/// let (g, _) = parse::greeting(b"* OK [CAPABILITY IMAP4rev2 IDLE] ready\r\n").unwrap();
+/// assert_eq!(g.kind, StatusKind::Ok);
+/// assert!(matches!(g.code, Some(Code::Capability(_))));
+/// assert!(parse::greeting(b"* 3 EXISTS\r\n").is_err());
+/// ```
+pub fn greeting(input: &[u8]) -> Result<(Greeting<'_>, usize), ParseError> {
+    let (r, used) = response(input)?;
+    match Greeting::from_response(r) {
+        Some(g) => Ok((g, used)),
+        None => Err(ParseError::new(
+            K::Syntax {
+                expected: "greeting (* OK, * PREAUTH or * BYE)",
+            },
+            input,
+            0,
+            false,
+        )),
+    }
+}
+
 struct C<'p, 'a, 'o> {
     p: &'p mut P<'a, 'o>,
     q: Quirks,

@@ -55,7 +55,7 @@ pub use flag::{Flag, FlagPerm, MailboxAttribute};
 pub use mailbox::Mailbox;
 pub use response::{
     Address, BodyParams, BodyStructure, Code, Data, ESearchItem, Envelope, ExtValue, Greeting,
-    ListData, MsgAtt, NamespaceDesc, Response, SimpleCode, SinglePartKind, StatusKind,
+    ListData, MsgAtt, NamespaceDesc, ParamRef, Response, SimpleCode, SinglePartKind, StatusKind,
 };
 pub use search::{EntryType, ModSeqEntry, SearchKey, SearchReturn};
 pub use sequence::{SeqNumber, SeqRange, SequenceSet};

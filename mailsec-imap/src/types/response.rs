@@ -810,3 +810,57 @@ impl BodyStructure<'_> {
         }
     }
 }
+
+/// A parameter name and value, borrowed from a body structure.
+pub type ParamRef<'b> = (&'b [u8], &'b [u8]);
+
+impl<'a> BodyStructure<'a> {
+    /// The extension data (`body-ext-1part` / `body-ext-mpart`), as sent.
+    pub fn extension(&self) -> &[ExtValue<'a>] {
+        match self {
+            BodyStructure::Single { extension, .. } | BodyStructure::Multi { extension, .. } => {
+                extension
+            }
+        }
+    }
+
+    /// `Content-Disposition` from the extension data (RFC 9051 §7.5.2 `body-fld-dsp`): the
+    /// disposition (`attachment`, `inline`) and its parameters. It follows the MD5 of a single
+    /// part and the parameters of a multipart.
+    ///
+    /// ```
+    /// use mailsec_imap::parse;
+    /// use mailsec_imap::types::{Data, MsgAtt, Response};
+    /// let line = b"* 1 FETCH (BODYSTRUCTURE (\"application\" \"pdf\" NIL NIL NIL \"base64\" 4 NIL (\"attachment\" (\"filename\" \"a.pdf\")) NIL NIL))\r\n";
+    /// let (Response::Data(Data::Fetch { items, .. }), _) = parse::response(line).unwrap() else { panic!() };
+    /// let MsgAtt::BodyStructure(b) = &items[0] else { panic!() };
+    /// let (kind, params) = b.disposition().unwrap();
+    /// assert_eq!(kind, b"attachment");
+    /// assert_eq!(params, vec![(&b"filename"[..], &b"a.pdf"[..])]);
+    /// ```
+    pub fn disposition(&self) -> Option<(&[u8], Vec<ParamRef<'_>>)> {
+        let ExtValue::List(d) = self.extension().get(1)? else {
+            return None;
+        };
+        let ExtValue::String(kind) = d.first()? else {
+            return None;
+        };
+        let mut params = Vec::new();
+        if let Some(ExtValue::List(p)) = d.get(1) {
+            for pair in p.chunks_exact(2) {
+                if let [ExtValue::String(k), ExtValue::String(v)] = pair {
+                    params.push((k.as_bytes(), v.as_bytes()));
+                }
+            }
+        }
+        Some((kind.as_bytes(), params))
+    }
+
+    /// The parts of a multipart (empty for a single part).
+    pub fn parts(&self) -> &[BodyStructure<'a>] {
+        match self {
+            BodyStructure::Multi { parts, .. } => parts,
+            BodyStructure::Single { .. } => &[],
+        }
+    }
+}
