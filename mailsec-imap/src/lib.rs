@@ -3,8 +3,9 @@
 //! The syntax layer so far: [`framing`] (a byte stream to complete commands or responses, every
 //! literal announced with its size before any byte of it is kept), [`types`] (values shared by
 //! commands and responses, borrowed or owned), [`parse`] (the strict server-side command
-//! parser), [`serialize`] (canonical bytes, with the positions of literals), [`error`] (typed
-//! errors). Responses and the machines come next.
+//! parser and the tolerant client-side response parser with named quirks), [`serialize`]
+//! (canonical bytes of commands and responses, with the positions of literals), [`error`]
+//! (typed errors). The machines come next.
 //!
 //! ```
 //! use mailsec_imap::{parse, serialize};

@@ -629,7 +629,7 @@ fn fetch<'a>(p: &mut P<'a, '_>, uid: bool) -> R<CommandBody<'a>> {
     })
 }
 
-fn part(p: &mut P<'_, '_>) -> R<Vec<std::num::NonZeroU32>> {
+pub(super) fn part(p: &mut P<'_, '_>) -> R<Vec<std::num::NonZeroU32>> {
     let mut v = Vec::new();
     while p.peek().is_some_and(|b| b.is_ascii_digit()) {
         v.push(p.nz_number()?);
@@ -642,7 +642,7 @@ fn part(p: &mut P<'_, '_>) -> R<Vec<std::num::NonZeroU32>> {
     Ok(v)
 }
 
-fn partial(p: &mut P<'_, '_>) -> R<Option<Partial>> {
+pub(super) fn partial(p: &mut P<'_, '_>) -> R<Option<Partial>> {
     if p.peek() != Some(b'<') {
         return Ok(None);
     }
@@ -654,7 +654,7 @@ fn partial(p: &mut P<'_, '_>) -> R<Option<Partial>> {
     Ok(Some(Partial { offset, length }))
 }
 
-fn section<'a>(p: &mut P<'a, '_>) -> R<Section<'a>> {
+pub(super) fn section<'a>(p: &mut P<'a, '_>) -> R<Section<'a>> {
     p.byte(b'[', "[")?;
     let part = part(p)?;
     let mut text = None;

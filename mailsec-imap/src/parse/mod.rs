@@ -26,6 +26,9 @@
 
 mod base64;
 mod command;
+mod response;
+
+pub use response::{Quirks, ResponseOptions, greeting, response, response_with};
 
 use std::borrow::Cow;
 use std::num::{NonZeroU32, NonZeroU64};
@@ -148,6 +151,10 @@ pub fn authenticate_data(input: &[u8]) -> Result<(AuthData<'_>, usize), ParseErr
     })();
     r.map(|d| (d, p.pos))
         .map_err(|(k, at)| ParseError::new(k, input, at, true))
+}
+
+pub(crate) fn base64_decode(text: &[u8]) -> Option<Vec<u8>> {
+    base64::decode(text)
 }
 
 pub(crate) fn base64_encode(data: &[u8], out: &mut Vec<u8>) {

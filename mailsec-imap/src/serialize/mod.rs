@@ -32,6 +32,10 @@
 //! [`IString::new`]: crate::types::IString::new
 //! [`AString::new`]: crate::types::AString::new
 
+mod response;
+
+pub use response::response;
+
 use bytes::{BufMut, BytesMut};
 
 use crate::types::*;

@@ -32,6 +32,7 @@ mod datetime;
 mod fetch;
 mod flag;
 pub mod mailbox;
+mod response;
 mod search;
 mod sequence;
 mod status;
@@ -52,6 +53,10 @@ pub use fetch::{
 };
 pub use flag::{Flag, FlagPerm, MailboxAttribute};
 pub use mailbox::Mailbox;
+pub use response::{
+    Address, BodyParams, BodyStructure, Code, Data, ESearchItem, Envelope, ExtValue, Greeting,
+    ListData, MsgAtt, NamespaceDesc, ParamRef, Response, SimpleCode, SinglePartKind, StatusKind,
+};
 pub use search::{EntryType, ModSeqEntry, SearchKey, SearchReturn};
 pub use sequence::{SeqNumber, SeqRange, SequenceSet};
 pub use status::StatusItem;

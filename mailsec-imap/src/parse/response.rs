@@ -1,0 +1,1022 @@
+//! Tolerant client-side parser of complete responses (RFC 9051 §7, RFC 3501 §7 and the
+//! extensions), with named [`Quirks`] for what real servers send.
+
+use std::borrow::Cow;
+use std::num::NonZeroU32;
+
+use super::{P, ParseOptions, R};
+use crate::error::{ParseError, ParseErrorKind as K};
+use crate::types::chars::{is_atom_char, is_quotable};
+use crate::types::*;
+
+/// Deviations from RFC 9051 that real servers make and the client parser accepts. All are on
+/// by default ([`Quirks::default`]); [`Quirks::none`] is the strict grammar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Quirks {
+    /// A response code followed directly by CRLF, without `SP text` (Gmail's
+    /// `* OK [HIGHESTMODSEQ 123]`).
+    pub code_without_text: bool,
+    /// Empty `text` (`* OK \r\n`, `A1 OK [READ-WRITE] \r\n`, `* OK\r\n`); RFC 9051 wants
+    /// `1*TEXT-CHAR`.
+    pub empty_text: bool,
+    /// Spaces before the CRLF of a data response (`* SEARCH 1 2 \r\n`).
+    pub trailing_spaces: bool,
+    /// Quoted strings with octets that are not UTF-8 (Latin-1 names and subjects).
+    pub eight_bit_quoted: bool,
+    /// A NIL value or an empty list in a `body-fld-param` (`("BOUNDARY" NIL)`, `()`).
+    pub nil_body_param: bool,
+    /// `[COPYUID]` / `[APPENDUID]` outside a tagged OK (RFC 4315 §3 puts them in the tagged
+    /// OK only; some servers send them in an untagged OK, e.g. during UID MOVE).
+    pub copyuid_anywhere: bool,
+}
+
+impl Default for Quirks {
+    fn default() -> Self {
+        Quirks {
+            code_without_text: true,
+            empty_text: true,
+            trailing_spaces: true,
+            eight_bit_quoted: true,
+            nil_body_param: true,
+            copyuid_anywhere: true,
+        }
+    }
+}
+
+impl Quirks {
+    /// No quirk: the strict RFC 9051 grammar.
+    pub fn none() -> Self {
+        Quirks {
+            code_without_text: false,
+            empty_text: false,
+            trailing_spaces: false,
+            eight_bit_quoted: false,
+            nil_body_param: false,
+            copyuid_anywhere: false,
+        }
+    }
+}
+
+/// Options of the response parser.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResponseOptions {
+    /// Limits (nesting of body structures and lists, tag length).
+    pub limits: ParseOptions,
+    /// Accepted deviations.
+    pub quirks: Quirks,
+}
+
+impl ResponseOptions {
+    /// The defaults (every quirk on).
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Strict: no quirk.
+    pub fn strict() -> Self {
+        ResponseOptions {
+            limits: ParseOptions::default(),
+            quirks: Quirks::none(),
+        }
+    }
+    /// Sets the quirks.
+    pub fn quirks(mut self, q: Quirks) -> Self {
+        self.quirks = q;
+        self
+    }
+    /// Sets the limits.
+    pub fn limits(mut self, l: ParseOptions) -> Self {
+        self.limits = l;
+        self
+    }
+}
+
+/// Parses one complete response (lines with literals inline, as the framing step delivers
+/// them) with every quirk on; returns it and the octets consumed (through the final CRLF).
+///
+/// ```
+/// use mailsec_imap::parse;
+/// use mailsec_imap::types::{Data, Response};
+/// let (r, used) = parse::response(b"* 23 EXISTS\r\n").unwrap();
+/// assert_eq!(used, 13);
+/// assert_eq!(r, Response::Data(Data::Exists(23)));
+/// ```
+pub fn response(input: &[u8]) -> Result<(Response<'_>, usize), ParseError> {
+    response_with(input, &ResponseOptions::default())
+}
+
+/// Parses one complete response with the given options.
+pub fn response_with<'a>(
+    input: &'a [u8],
+    opts: &ResponseOptions,
+) -> Result<(Response<'a>, usize), ParseError> {
+    let mut p = P::new(input, &opts.limits);
+    let mut c = C {
+        p: &mut p,
+        q: opts.quirks,
+    };
+    match c.response() {
+        Ok(r) => Ok((r, p.pos)),
+        Err((kind, at)) => {
+            let mut e = ParseError::new(kind, input, at, false);
+            e.tag = p.tag.map(str::to_owned);
+            Err(e)
+        }
+    }
+}
+
+/// Parses the server greeting (RFC 9051 §7.1: untagged OK, PREAUTH or BYE); anything else is
+/// a [`ParseErrorKind::Syntax`](crate::error::ParseErrorKind::Syntax) error.
+///
+/// ```
+/// use mailsec_imap::parse;
+/// use mailsec_imap::types::{Code, StatusKind};
+/// let (g, _) = parse::greeting(b"* OK [CAPABILITY IMAP4rev2 IDLE] ready\r\n").unwrap();
+/// assert_eq!(g.kind, StatusKind::Ok);
+/// assert!(matches!(g.code, Some(Code::Capability(_))));
+/// assert!(parse::greeting(b"* 3 EXISTS\r\n").is_err());
+/// ```
+pub fn greeting(input: &[u8]) -> Result<(Greeting<'_>, usize), ParseError> {
+    let (r, used) = response(input)?;
+    match Greeting::from_response(r) {
+        Some(g) => Ok((g, used)),
+        None => Err(ParseError::new(
+            K::Syntax {
+                expected: "greeting (* OK, * PREAUTH or * BYE)",
+            },
+            input,
+            0,
+            false,
+        )),
+    }
+}
+
+struct C<'p, 'a, 'o> {
+    p: &'p mut P<'a, 'o>,
+    q: Quirks,
+}
+
+fn syntax(expected: &'static str, at: usize) -> (K, usize) {
+    (K::Syntax { expected }, at)
+}
+
+impl<'a> C<'_, 'a, '_> {
+    fn response(&mut self) -> R<Response<'a>> {
+        match self.p.peek() {
+            Some(b'+') => {
+                self.p.pos += 1;
+                if self.p.peek() == Some(b' ') {
+                    self.p.pos += 1;
+                }
+                let (code, text) = self.resp_text(true, true)?;
+                self.p.crlf()?;
+                Ok(Response::Continuation { code, text })
+            }
+            Some(b'*') => {
+                self.p.pos += 1;
+                self.p.sp()?;
+                if let Some(kind) = self.status_kind(true) {
+                    return self.status_rest(None, kind);
+                }
+                let d = self.data()?;
+                self.end()?;
+                Ok(Response::Data(d))
+            }
+            None => Err((K::Incomplete, self.p.pos)),
+            _ => {
+                let tag = self.p.tag()?;
+                self.p.sp()?;
+                let Some(kind) = self.status_kind(false) else {
+                    return self.p.fail("OK, NO or BAD");
+                };
+                self.status_rest(Some(tag), kind)
+            }
+        }
+    }
+
+    fn status_kind(&mut self, untagged: bool) -> Option<StatusKind> {
+        let all = [
+            StatusKind::Ok,
+            StatusKind::No,
+            StatusKind::Bad,
+            StatusKind::Preauth,
+            StatusKind::Bye,
+        ];
+        let n = if untagged { 5 } else { 3 };
+        all[..n].iter().copied().find(|k| self.p.keyword(k.name()))
+    }
+
+    fn status_rest(&mut self, tag: Option<Tag<'a>>, kind: StatusKind) -> R<Response<'a>> {
+        let (code, text) = match self.p.peek() {
+            Some(b' ') => {
+                self.p.pos += 1;
+                self.resp_text(self.q.empty_text, true)?
+            }
+            Some(b'\r') if self.q.empty_text => (None, Cow::Borrowed(&b""[..])),
+            _ => return self.p.fail("SP"),
+        };
+        if !self.q.copyuid_anywhere
+            && matches!(code, Some(Code::CopyUid { .. } | Code::AppendUid { .. }))
+            && !(tag.is_some() && kind == StatusKind::Ok)
+        {
+            return Err(syntax("COPYUID/APPENDUID only in a tagged OK", self.p.pos));
+        }
+        self.p.crlf()?;
+        Ok(Response::Status {
+            tag,
+            kind,
+            code,
+            text,
+        })
+    }
+
+    /// `["[" resp-text-code "]" SP] text`, up to (not including) CRLF.
+    fn resp_text(
+        &mut self,
+        empty_ok: bool,
+        allow_code: bool,
+    ) -> R<(Option<Code<'a>>, Cow<'a, [u8]>)> {
+        let mut code = None;
+        if allow_code && self.p.peek() == Some(b'[') {
+            self.p.pos += 1;
+            code = Some(self.code()?);
+            self.p.byte(b']', "]")?;
+            match self.p.peek() {
+                Some(b' ') => self.p.pos += 1,
+                Some(b'\r') if self.q.code_without_text => {
+                    return Ok((code, Cow::Borrowed(&b""[..])));
+                }
+                _ => return self.p.fail("SP"),
+            }
+        }
+        let start = self.p.pos;
+        let t = self.p.take_while(|b| b != b'\r' && b != b'\n' && b != 0);
+        if t.is_empty() && !(empty_ok || self.q.empty_text) {
+            return self.p.fail("text");
+        }
+        if self.p.peek() != Some(b'\r') {
+            return Err((
+                if self.p.peek().is_none() {
+                    K::Incomplete
+                } else {
+                    K::Trailing
+                },
+                self.p.pos.max(start),
+            ));
+        }
+        Ok((code, Cow::Borrowed(t)))
+    }
+
+    /// Whether another space-separated element follows (not only trailing spaces).
+    fn more(&self) -> bool {
+        let rest = self.p.input.get(self.p.pos..).unwrap_or_default();
+        rest.first() == Some(&b' ')
+            && rest
+                .iter()
+                .find(|&&b| b != b' ')
+                .is_some_and(|&b| b != b'\r')
+    }
+
+    fn nz(&mut self) -> R<NonZeroU32> {
+        self.p.nz_number()
+    }
+
+    fn code(&mut self) -> R<Code<'a>> {
+        let start = self.p.pos;
+        let name = self.p.atom()?;
+        let n = name.as_str();
+        let sp = |c: &mut Self| c.p.sp();
+        let eq = |s: &str| n.eq_ignore_ascii_case(s);
+        Ok(if eq("BADCHARSET") {
+            let mut v = Vec::new();
+            if self.p.peek() == Some(b' ') {
+                self.p.pos += 1;
+                v = self.p.paren_list(false, |p| p.astring())?;
+            }
+            Code::BadCharset(v)
+        } else if eq("CAPABILITY") {
+            let mut v = Vec::new();
+            while self.p.peek() == Some(b' ') {
+                self.p.pos += 1;
+                v.push(Capability::from_atom(self.p.atom()?));
+            }
+            if v.is_empty() {
+                return self.p.fail("capability");
+            }
+            Code::Capability(v)
+        } else if eq("PERMANENTFLAGS") {
+            sp(self)?;
+            Code::PermanentFlags(self.p.paren_list(true, |p| {
+                if p.peek() == Some(b'\\') && p.peek_at(1) == Some(b'*') {
+                    p.pos += 2;
+                    return Ok(FlagPerm::Wildcard);
+                }
+                flag(p).map(FlagPerm::Flag)
+            })?)
+        } else if eq("UIDNEXT") {
+            sp(self)?;
+            Code::UidNext(self.nz()?)
+        } else if eq("UIDVALIDITY") {
+            sp(self)?;
+            Code::UidValidity(self.nz()?)
+        } else if eq("UNSEEN") {
+            sp(self)?;
+            Code::Unseen(self.nz()?)
+        } else if eq("HIGHESTMODSEQ") {
+            sp(self)?;
+            Code::HighestModSeq(self.p.number64()?)
+        } else if eq("MODIFIED") {
+            sp(self)?;
+            Code::Modified(self.p.sequence_set()?)
+        } else if eq("APPENDUID") {
+            sp(self)?;
+            let validity = self.nz()?;
+            sp(self)?;
+            Code::AppendUid {
+                validity,
+                uids: self.p.sequence_set()?,
+            }
+        } else if eq("COPYUID") {
+            sp(self)?;
+            let validity = self.nz()?;
+            sp(self)?;
+            let from = self.p.sequence_set()?;
+            sp(self)?;
+            Code::CopyUid {
+                validity,
+                from,
+                to: self.p.sequence_set()?,
+            }
+        } else if let Some(s) = SimpleCode::from_name(n).filter(|_| self.p.peek() != Some(b' ')) {
+            Code::Simple(s)
+        } else {
+            let _ = start;
+            let mut text = None;
+            if self.p.peek() == Some(b' ') {
+                self.p.pos += 1;
+                let t = self
+                    .p
+                    .take_while(|b| b != b']' && b != b'\r' && b != b'\n' && b != 0);
+                text = Some(Cow::Borrowed(t));
+            }
+            Code::Other { name, text }
+        })
+    }
+
+    fn end(&mut self) -> R<()> {
+        if self.q.trailing_spaces {
+            self.p.take_while(|b| b == b' ');
+        }
+        self.p.crlf()
+    }
+
+    fn data(&mut self) -> R<Data<'a>> {
+        if self.p.peek().is_some_and(|b| b.is_ascii_digit()) {
+            let start = self.p.pos;
+            let n = self.p.number()?;
+            self.p.sp()?;
+            let nz = || NonZeroU32::new(n).ok_or((K::Zero, start));
+            return Ok(if self.p.keyword("EXISTS") {
+                Data::Exists(n)
+            } else if self.p.keyword("RECENT") {
+                Data::Recent(n)
+            } else if self.p.keyword("EXPUNGE") {
+                Data::Expunge(nz()?)
+            } else if self.p.keyword("FETCH") {
+                let seq = nz()?;
+                self.p.sp()?;
+                Data::Fetch {
+                    seq,
+                    items: self.msg_atts()?,
+                }
+            } else {
+                let name = self.p.atom()?;
+                Data::Other {
+                    name,
+                    number: Some(n),
+                    rest: self.rest(),
+                }
+            });
+        }
+        let p = &mut *self.p;
+        Ok(if p.keyword("CAPABILITY") {
+            Data::Capability(self.caps()?)
+        } else if p.keyword("ENABLED") {
+            Data::Enabled(self.caps()?)
+        } else if p.keyword("FLAGS") {
+            p.sp()?;
+            Data::Flags(p.paren_list(true, flag)?)
+        } else if p.keyword("LIST") {
+            Data::List(self.list(false)?)
+        } else if p.keyword("LSUB") {
+            Data::List(self.list(true)?)
+        } else if p.keyword("STATUS") {
+            p.sp()?;
+            let mailbox = self.mailbox()?;
+            self.p.sp()?;
+            let items = self.p.paren_list(true, |p| {
+                let start = p.pos;
+                let name = p.atom()?;
+                let item = StatusItem::from_name(name.as_str().as_bytes())
+                    .ok_or_else(|| syntax("status item", start))?;
+                p.sp()?;
+                Ok((item, p.number64()?))
+            })?;
+            Data::Status { mailbox, items }
+        } else if p.keyword("SEARCH") {
+            let mut ids = Vec::new();
+            let mut modseq = None;
+            while self.more() {
+                self.p.pos += 1;
+                if self.p.peek() == Some(b'(') {
+                    self.p.pos += 1;
+                    if !self.p.keyword("MODSEQ") {
+                        return self.p.fail("MODSEQ");
+                    }
+                    self.p.sp()?;
+                    modseq = Some(self.p.number64()?);
+                    self.p.byte(b')', ")")?;
+                    break;
+                }
+                ids.push(self.nz()?);
+            }
+            Data::Search { ids, modseq }
+        } else if p.keyword("ESEARCH") {
+            self.esearch()?
+        } else if p.keyword("VANISHED") {
+            p.sp()?;
+            let mut earlier = false;
+            if p.peek() == Some(b'(') {
+                p.pos += 1;
+                if !p.keyword("EARLIER") {
+                    return p.fail("EARLIER");
+                }
+                p.byte(b')', ")")?;
+                p.sp()?;
+                earlier = true;
+            }
+            Data::Vanished {
+                earlier,
+                uids: p.sequence_set()?,
+            }
+        } else if p.keyword("ID") {
+            p.sp()?;
+            if p.keyword("NIL") {
+                Data::Id(None)
+            } else {
+                Data::Id(Some(self.paren(true, |c| {
+                    let k = c.string()?;
+                    c.p.sp()?;
+                    Ok((k, c.nstring()?))
+                })?))
+            }
+        } else if p.keyword("NAMESPACE") {
+            let mut ns: [Option<Vec<NamespaceDesc<'a>>>; 3] = [None, None, None];
+            for slot in &mut ns {
+                self.p.sp()?;
+                if !self.p.keyword("NIL") {
+                    *slot = Some(self.paren(false, |c| c.namespace_desc())?);
+                }
+            }
+            Data::Namespace(ns)
+        } else if p.keyword("QUOTAROOT") {
+            p.sp()?;
+            let mailbox = self.mailbox()?;
+            let mut roots = Vec::new();
+            while self.more() {
+                self.p.pos += 1;
+                roots.push(self.p.astring()?);
+            }
+            Data::QuotaRoot { mailbox, roots }
+        } else if p.keyword("QUOTA") {
+            p.sp()?;
+            let root = p.astring()?;
+            p.sp()?;
+            let resources = p.paren_list(true, |p| {
+                let a = p.atom()?;
+                p.sp()?;
+                let u = p.number64()?;
+                p.sp()?;
+                Ok((a, u, p.number64()?))
+            })?;
+            Data::Quota { root, resources }
+        } else {
+            let name = p.atom()?;
+            Data::Other {
+                name,
+                number: None,
+                rest: self.rest(),
+            }
+        })
+    }
+
+    /// Raw rest of the line (after one SP) for unknown data.
+    fn rest(&mut self) -> Cow<'a, [u8]> {
+        if self.p.peek() == Some(b' ') {
+            self.p.pos += 1;
+        }
+        Cow::Borrowed(self.p.take_while(|b| b != b'\r' && b != b'\n'))
+    }
+
+    fn caps(&mut self) -> R<Vec<Capability<'a>>> {
+        let mut v = Vec::new();
+        while self.more() {
+            self.p.pos += 1;
+            v.push(Capability::from_atom(self.p.atom()?));
+        }
+        Ok(v)
+    }
+
+    fn paren<T>(&mut self, empty_ok: bool, mut f: impl FnMut(&mut Self) -> R<T>) -> R<Vec<T>> {
+        self.p.byte(b'(', "(")?;
+        self.p.enter()?;
+        let mut v = Vec::new();
+        if !(empty_ok && self.p.peek() == Some(b')')) {
+            loop {
+                v.push(f(self)?);
+                if self.p.peek() != Some(b' ') {
+                    break;
+                }
+                self.p.pos += 1;
+            }
+        }
+        self.p.byte(b')', ")")?;
+        self.p.leave();
+        Ok(v)
+    }
+
+    /// A quoted string (8-bit tolerated with the quirk) or a literal.
+    fn string(&mut self) -> R<IString<'a>> {
+        if self.p.peek() == Some(b'"') {
+            return self.quoted().map(IString::Quoted);
+        }
+        self.p.string()
+    }
+
+    fn quoted(&mut self) -> R<Quoted<'a>> {
+        if !self.q.eight_bit_quoted {
+            return self.p.quoted();
+        }
+        let start = self.p.pos;
+        self.p.byte(b'"', "quoted string")?;
+        let body = self.p.pos;
+        let mut owned: Option<Vec<u8>> = None;
+        let mut seg = body;
+        loop {
+            let Some(b) = self.p.peek() else {
+                return Err((K::Incomplete, self.p.pos));
+            };
+            match b {
+                b'"' => break,
+                b'\\' => {
+                    if !matches!(self.p.peek_at(1), Some(b'"' | b'\\')) {
+                        return Err((K::InvalidQuoted, self.p.pos));
+                    }
+                    owned
+                        .get_or_insert_with(Vec::new)
+                        .extend_from_slice(&self.p.input[seg..self.p.pos]);
+                    self.p.pos += 1;
+                    seg = self.p.pos;
+                    self.p.pos += 1;
+                }
+                _ if !is_quotable(b) => return Err((K::InvalidQuoted, self.p.pos)),
+                _ => self.p.pos += 1,
+            }
+        }
+        let data: Cow<'a, [u8]> = match owned {
+            None => Cow::Borrowed(&self.p.input[body..self.p.pos]),
+            Some(mut v) => {
+                v.extend_from_slice(&self.p.input[seg..self.p.pos]);
+                Cow::Owned(v)
+            }
+        };
+        self.p.pos += 1;
+        let _ = start;
+        Ok(Quoted::unchecked(data))
+    }
+
+    fn nstring(&mut self) -> R<NString<'a>> {
+        if self.p.keyword("NIL") {
+            return Ok(NString(None));
+        }
+        self.string().map(|s| NString(Some(s)))
+    }
+
+    fn astring(&mut self) -> R<AString<'a>> {
+        if self.p.peek() == Some(b'"') {
+            return self.quoted().map(|q| AString::String(IString::Quoted(q)));
+        }
+        self.p.astring()
+    }
+
+    fn mailbox(&mut self) -> R<Mailbox<'a>> {
+        self.astring().map(Mailbox::new)
+    }
+
+    /// `DQUOTE QUOTED-CHAR DQUOTE / nil`.
+    fn delimiter(&mut self) -> R<Option<u8>> {
+        if self.p.keyword("NIL") {
+            return Ok(None);
+        }
+        let start = self.p.pos;
+        let q = self.p.quoted()?;
+        match q.as_bytes() {
+            [c] if c.is_ascii() => Ok(Some(*c)),
+            _ => Err(syntax("one-character delimiter", start)),
+        }
+    }
+
+    fn list(&mut self, lsub: bool) -> R<ListData<'a>> {
+        self.p.sp()?;
+        let attributes = self.p.paren_list(true, |p| {
+            p.byte(b'\\', "\\attribute")?;
+            Ok(MailboxAttribute(p.atom()?))
+        })?;
+        self.p.sp()?;
+        let delimiter = self.delimiter()?;
+        self.p.sp()?;
+        let mailbox = self.mailbox()?;
+        let mut extended = Vec::new();
+        if self.p.peek() == Some(b' ') && self.p.peek_at(1) == Some(b'(') {
+            self.p.pos += 1;
+            extended = self.paren(true, |c| {
+                let label = c.string()?;
+                c.p.sp()?;
+                Ok((label, c.ext_value()?))
+            })?;
+        }
+        Ok(ListData {
+            lsub,
+            attributes,
+            delimiter,
+            mailbox,
+            extended,
+        })
+    }
+
+    fn ext_value(&mut self) -> R<ExtValue<'a>> {
+        match self.p.peek() {
+            Some(b'(') => self.paren(true, |c| c.ext_value()).map(ExtValue::List),
+            Some(b'"' | b'{' | b'~') => self.string().map(ExtValue::String),
+            Some(b) if b.is_ascii_digit() => {
+                let start = self.p.pos;
+                let t = self.p.take_while(is_atom_char);
+                if t.iter().all(u8::is_ascii_digit) {
+                    self.p.pos = start;
+                    self.p.number64().map(ExtValue::Number)
+                } else {
+                    self.p.pos = start;
+                    self.p.atom().map(ExtValue::Atom)
+                }
+            }
+            _ => {
+                if self.p.keyword("NIL") {
+                    return Ok(ExtValue::Nil);
+                }
+                self.p.atom().map(ExtValue::Atom)
+            }
+        }
+    }
+
+    fn namespace_desc(&mut self) -> R<NamespaceDesc<'a>> {
+        self.p.byte(b'(', "(")?;
+        self.p.enter()?;
+        let prefix = self.string()?;
+        self.p.sp()?;
+        let delimiter = self.delimiter()?;
+        let mut extensions = Vec::new();
+        while self.p.peek() == Some(b' ') {
+            self.p.pos += 1;
+            let name = self.string()?;
+            self.p.sp()?;
+            extensions.push((name, self.paren(false, |c| c.string())?));
+        }
+        self.p.byte(b')', ")")?;
+        self.p.leave();
+        Ok(NamespaceDesc {
+            prefix,
+            delimiter,
+            extensions,
+        })
+    }
+
+    fn esearch(&mut self) -> R<Data<'a>> {
+        let mut tag = None;
+        let mut uid = false;
+        if self.p.peek() == Some(b' ') && self.p.peek_at(1) == Some(b'(') {
+            self.p.pos += 2;
+            if !self.p.keyword("TAG") {
+                return self.p.fail("TAG");
+            }
+            self.p.sp()?;
+            tag = Some(self.string()?);
+            self.p.byte(b')', ")")?;
+        }
+        if self.p.peek() == Some(b' ') {
+            let save = self.p.pos;
+            self.p.pos += 1;
+            if self.p.keyword("UID") {
+                uid = true;
+            } else {
+                self.p.pos = save;
+            }
+        }
+        let mut items = Vec::new();
+        while self.more() {
+            self.p.pos += 1;
+            let name = self.p.atom()?;
+            self.p.sp()?;
+            let n = name.as_str();
+            items.push(if n.eq_ignore_ascii_case("MIN") {
+                ESearchItem::Min(self.nz()?)
+            } else if n.eq_ignore_ascii_case("MAX") {
+                ESearchItem::Max(self.nz()?)
+            } else if n.eq_ignore_ascii_case("COUNT") {
+                ESearchItem::Count(self.p.number()?)
+            } else if n.eq_ignore_ascii_case("ALL") {
+                ESearchItem::All(self.p.sequence_set()?)
+            } else if n.eq_ignore_ascii_case("MODSEQ") {
+                ESearchItem::ModSeq(self.p.number64()?)
+            } else {
+                ESearchItem::Other(name, self.ext_value()?)
+            });
+        }
+        Ok(Data::ESearch { tag, uid, items })
+    }
+
+    fn msg_atts(&mut self) -> R<Vec<MsgAtt<'a>>> {
+        self.paren(false, |c| c.msg_att())
+    }
+
+    fn origin(&mut self) -> R<Option<u32>> {
+        if self.p.peek() != Some(b'<') {
+            return Ok(None);
+        }
+        self.p.pos += 1;
+        let n = self.p.number()?;
+        self.p.byte(b'>', ">")?;
+        Ok(Some(n))
+    }
+
+    fn msg_att(&mut self) -> R<MsgAtt<'a>> {
+        let start = self.p.pos;
+        let raw = self
+            .p
+            .take_while(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_');
+        let name = raw;
+        let name = name.to_ascii_uppercase();
+        let p = &mut *self.p;
+        match name.as_slice() {
+            b"BODY" | b"BINARY" if p.peek() == Some(b'[') => {
+                if name == b"BODY" {
+                    let section = super::command::section(p)?;
+                    let origin = self.origin()?;
+                    self.p.sp()?;
+                    return Ok(MsgAtt::BodySection {
+                        section,
+                        origin,
+                        data: self.nstring()?,
+                    });
+                }
+                p.pos += 1;
+                let part = super::command::part(p)?;
+                p.byte(b']', "]")?;
+                let origin = self.origin()?;
+                self.p.sp()?;
+                let data = if self.p.keyword("NIL") {
+                    None
+                } else if self.p.peek() == Some(b'"') {
+                    let q = self.quoted()?;
+                    let bytes = q.as_bytes().to_vec();
+                    Some(Literal::binary(bytes, LiteralMode::Sync))
+                } else {
+                    Some(self.p.literal(true)?)
+                };
+                return Ok(MsgAtt::Binary { part, origin, data });
+            }
+            b"BINARY.SIZE" => {
+                p.byte(b'[', "[")?;
+                let part = super::command::part(p)?;
+                p.byte(b']', "]")?;
+                p.sp()?;
+                let size = p.number()?;
+                return Ok(MsgAtt::BinarySize { part, size });
+            }
+            _ => {}
+        }
+        p.sp()?;
+        Ok(match name.as_slice() {
+            b"FLAGS" => MsgAtt::Flags(p.paren_list(true, flag)?),
+            b"UID" => MsgAtt::Uid(p.nz_number()?),
+            b"RFC822.SIZE" => MsgAtt::Rfc822Size(p.number64()?),
+            b"INTERNALDATE" => MsgAtt::InternalDate(p.date_time()?),
+            b"MODSEQ" => {
+                p.byte(b'(', "(")?;
+                let n = p.number64()?;
+                p.byte(b')', ")")?;
+                MsgAtt::ModSeq(n)
+            }
+            b"ENVELOPE" => MsgAtt::Envelope(Box::new(self.envelope()?)),
+            b"BODY" => MsgAtt::Body(Box::new(self.body(false)?)),
+            b"BODYSTRUCTURE" => MsgAtt::BodyStructure(Box::new(self.body(true)?)),
+            b"RFC822" => MsgAtt::Rfc822(self.nstring()?),
+            b"RFC822.HEADER" => MsgAtt::Rfc822Header(self.nstring()?),
+            b"RFC822.TEXT" => MsgAtt::Rfc822Text(self.nstring()?),
+            _ if !raw.is_empty() => {
+                // Extensions (X-GM-MSGID, PREVIEW, SAVEDATE, EMAILID, …): kept generically.
+                let name =
+                    std::str::from_utf8(raw).map_err(|_| syntax("message attribute", start))?;
+                MsgAtt::Other {
+                    name: Atom::unchecked(name),
+                    value: self.ext_value()?,
+                }
+            }
+            _ => return Err(syntax("message attribute", start)),
+        })
+    }
+
+    fn envelope(&mut self) -> R<Envelope<'a>> {
+        self.p.byte(b'(', "(")?;
+        self.p.enter()?;
+        let date = self.nstring()?;
+        self.p.sp()?;
+        let subject = self.nstring()?;
+        let mut lists: [Option<Vec<Address<'a>>>; 6] = Default::default();
+        for l in &mut lists {
+            self.p.sp()?;
+            *l = if self.p.keyword("NIL") {
+                None
+            } else {
+                Some(self.address_list()?)
+            };
+        }
+        self.p.sp()?;
+        let in_reply_to = self.nstring()?;
+        self.p.sp()?;
+        let message_id = self.nstring()?;
+        self.p.byte(b')', ")")?;
+        self.p.leave();
+        let [from, sender, reply_to, to, cc, bcc] = lists;
+        Ok(Envelope {
+            date,
+            subject,
+            from,
+            sender,
+            reply_to,
+            to,
+            cc,
+            bcc,
+            in_reply_to,
+            message_id,
+        })
+    }
+
+    /// `"(" 1*address ")"`: addresses follow each other without a space (RFC 9051 §9).
+    fn address_list(&mut self) -> R<Vec<Address<'a>>> {
+        self.p.byte(b'(', "(")?;
+        self.p.enter()?;
+        let mut v = vec![self.address()?];
+        while self.p.peek() == Some(b'(') {
+            v.push(self.address()?);
+        }
+        self.p.byte(b')', ")")?;
+        self.p.leave();
+        Ok(v)
+    }
+
+    fn address(&mut self) -> R<Address<'a>> {
+        self.p.byte(b'(', "(")?;
+        let name = self.nstring()?;
+        self.p.sp()?;
+        let adl = self.nstring()?;
+        self.p.sp()?;
+        let mailbox = self.nstring()?;
+        self.p.sp()?;
+        let host = self.nstring()?;
+        self.p.byte(b')', ")")?;
+        Ok(Address {
+            name,
+            adl,
+            mailbox,
+            host,
+        })
+    }
+
+    fn params(&mut self) -> R<BodyParams<'a>> {
+        if self.p.keyword("NIL") {
+            return Ok(None);
+        }
+        let nil_ok = self.q.nil_body_param;
+        self.paren(nil_ok, |c| {
+            let k = c.string()?;
+            c.p.sp()?;
+            let v = if nil_ok {
+                c.nstring()?
+            } else {
+                NString(Some(c.string()?))
+            };
+            Ok((k, v))
+        })
+        .map(Some)
+    }
+
+    fn number_u32(&mut self) -> R<u32> {
+        self.p.number()
+    }
+
+    /// `body`: depth counted at each `(` so 100 000 nested parentheses stop at the limit.
+    fn body(&mut self, ext: bool) -> R<BodyStructure<'a>> {
+        self.p.byte(b'(', "(")?;
+        self.p.enter()?;
+        let b = if self.p.peek() == Some(b'(') {
+            let mut parts = Vec::new();
+            while self.p.peek() == Some(b'(') {
+                parts.push(self.body(ext)?);
+            }
+            self.p.sp()?;
+            let subtype = self.string()?;
+            let extension = self.extensions(ext)?;
+            BodyStructure::Multi {
+                parts,
+                subtype,
+                extension,
+            }
+        } else {
+            let media_type = self.string()?;
+            self.p.sp()?;
+            let subtype = self.string()?;
+            self.p.sp()?;
+            let params = self.params()?;
+            self.p.sp()?;
+            let id = self.nstring()?;
+            self.p.sp()?;
+            let description = self.nstring()?;
+            self.p.sp()?;
+            let encoding = self.string()?;
+            self.p.sp()?;
+            let octets = self.number_u32()?;
+            let mt = media_type.as_bytes();
+            let st = subtype.as_bytes();
+            let specific = if mt.eq_ignore_ascii_case(b"MESSAGE")
+                && (st.eq_ignore_ascii_case(b"RFC822") || st.eq_ignore_ascii_case(b"GLOBAL"))
+                && self.p.peek() == Some(b' ')
+            {
+                self.p.sp()?;
+                let envelope = Box::new(self.envelope()?);
+                self.p.sp()?;
+                let body = Box::new(self.body(ext)?);
+                self.p.sp()?;
+                SinglePartKind::Message {
+                    envelope,
+                    body,
+                    lines: self.number_u32()?,
+                }
+            } else if mt.eq_ignore_ascii_case(b"TEXT") {
+                self.p.sp()?;
+                SinglePartKind::Text {
+                    lines: self.number_u32()?,
+                }
+            } else {
+                SinglePartKind::Basic
+            };
+            let extension = self.extensions(ext)?;
+            BodyStructure::Single {
+                media_type,
+                subtype,
+                params,
+                id,
+                description,
+                encoding,
+                octets,
+                specific,
+                extension,
+            }
+        };
+        self.p.byte(b')', ")")?;
+        self.p.leave();
+        Ok(b)
+    }
+
+    /// Extension data; none in `BODY` (`ext` false), the non-extensible form.
+    fn extensions(&mut self, ext: bool) -> R<Vec<ExtValue<'a>>> {
+        let mut v = Vec::new();
+        if !ext {
+            return Ok(v);
+        }
+        while self.p.peek() == Some(b' ') {
+            self.p.pos += 1;
+            v.push(self.ext_value()?);
+        }
+        Ok(v)
+    }
+}
+
+/// A flag in a response (`flag-fetch` allows `\Recent`).
+fn flag<'a>(p: &mut P<'a, '_>) -> R<Flag<'a>> {
+    if p.peek() == Some(b'\\') {
+        p.pos += 1;
+        return Ok(Flag::system(p.atom()?));
+    }
+    p.atom().map(Flag::Keyword)
+}
