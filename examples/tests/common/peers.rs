@@ -75,16 +75,18 @@ fn open_up(path: &Path) {
     }
 }
 
-/// A Dovecot serving POP3 (STLS + plaintext auth refused before TLS, and implicit TLS) and
-/// IMAP (STARTTLS and implicit TLS) for one user, from a maildir.
+/// A Dovecot serving POP3 (STLS and implicit TLS) and IMAP (STARTTLS and implicit TLS) for one
+/// user, from a maildir. `disable_plaintext_auth = yes` is set, but Dovecot counts loopback
+/// connections as secure and so still offers and accepts plaintext logins before TLS here: only
+/// the client's own policy keeps the password out of the clear (what the tests check).
 pub struct Dovecot {
     dir: PathBuf,
     child: Child,
-    /// POP3 with STLS required before authentication.
+    /// POP3 with STLS offered.
     pub pop3: u16,
     /// POP3 over implicit TLS.
     pub pop3s: u16,
-    /// IMAP with STARTTLS required before authentication.
+    /// IMAP with STARTTLS offered.
     pub imap: u16,
     /// IMAP over implicit TLS.
     pub imaps: u16,
