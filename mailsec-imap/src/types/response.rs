@@ -160,7 +160,7 @@ simple_codes! {
     Corruption => "CORRUPTION",
     ServerBug => "SERVERBUG",
     ClientBug => "CLIENTBUG",
-    CannotIn => "CANNOT",
+    Cannot => "CANNOT",
     Limit => "LIMIT",
     OverQuota => "OVERQUOTA",
     AlreadyExists => "ALREADYEXISTS",
