@@ -764,26 +764,8 @@ fn fetch_att(w: &mut W<'_>, a: &FetchAttribute<'_>) {
             section,
             partial: p,
         } => {
-            w.raw(if *peek { b"BODY.PEEK[" } else { b"BODY[" });
-            part(w, &section.part);
-            if let Some(t) = &section.text {
-                if !section.part.is_empty() {
-                    w.raw(b".");
-                }
-                let fields = |w: &mut W<'_>, name: &[u8], v: &[AString<'_>]| {
-                    w.raw(name);
-                    w.sp();
-                    w.list(v, |w, a| w.astring(a));
-                };
-                match t {
-                    SectionText::Header => w.raw(b"HEADER"),
-                    SectionText::HeaderFields(v) => fields(w, b"HEADER.FIELDS", v),
-                    SectionText::HeaderFieldsNot(v) => fields(w, b"HEADER.FIELDS.NOT", v),
-                    SectionText::Text => w.raw(b"TEXT"),
-                    SectionText::Mime => w.raw(b"MIME"),
-                }
-            }
-            w.raw(b"]");
+            w.raw(if *peek { b"BODY.PEEK" } else { b"BODY" });
+            section_spec(w, section);
             partial(w, p);
         }
         F::Binary {
@@ -802,4 +784,28 @@ fn fetch_att(w: &mut W<'_>, a: &FetchAttribute<'_>) {
             w.raw(b"]");
         }
     }
+}
+
+/// `[section]` of a FETCH attribute (command) or item (response), RFC 9051 §9 `section`.
+fn section_spec(w: &mut W<'_>, s: &Section<'_>) {
+    w.raw(b"[");
+    part(w, &s.part);
+    if let Some(t) = &s.text {
+        if !s.part.is_empty() {
+            w.raw(b".");
+        }
+        let fields = |w: &mut W<'_>, name: &[u8], v: &[AString<'_>]| {
+            w.raw(name);
+            w.sp();
+            w.list(v, |w, a| w.astring(a));
+        };
+        match t {
+            SectionText::Header => w.raw(b"HEADER"),
+            SectionText::HeaderFields(v) => fields(w, b"HEADER.FIELDS", v),
+            SectionText::HeaderFieldsNot(v) => fields(w, b"HEADER.FIELDS.NOT", v),
+            SectionText::Text => w.raw(b"TEXT"),
+            SectionText::Mime => w.raw(b"MIME"),
+        }
+    }
+    w.raw(b"]");
 }

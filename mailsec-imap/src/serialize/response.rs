@@ -363,29 +363,6 @@ fn origin(w: &mut W<'_>, o: Option<u32>) {
     }
 }
 
-fn section(w: &mut W<'_>, s: &Section<'_>) {
-    w.raw(b"[");
-    part(w, &s.part);
-    if let Some(t) = &s.text {
-        if !s.part.is_empty() {
-            w.raw(b".");
-        }
-        let fields = |w: &mut W<'_>, name: &[u8], v: &[AString<'_>]| {
-            w.raw(name);
-            w.sp();
-            w.list(v, |w, a| w.astring(a));
-        };
-        match t {
-            SectionText::Header => w.raw(b"HEADER"),
-            SectionText::HeaderFields(v) => fields(w, b"HEADER.FIELDS", v),
-            SectionText::HeaderFieldsNot(v) => fields(w, b"HEADER.FIELDS.NOT", v),
-            SectionText::Text => w.raw(b"TEXT"),
-            SectionText::Mime => w.raw(b"MIME"),
-        }
-    }
-    w.raw(b"]");
-}
-
 fn msg_att(w: &mut W<'_>, a: &MsgAtt<'_>) {
     match a {
         MsgAtt::Flags(f) => {
@@ -422,7 +399,7 @@ fn msg_att(w: &mut W<'_>, a: &MsgAtt<'_>) {
             data,
         } => {
             w.raw(b"BODY");
-            section(w, s);
+            super::section_spec(w, s);
             origin(w, *o);
             w.sp();
             nstring(w, data);
