@@ -21,6 +21,7 @@ pub mod error;
 pub mod framing;
 pub mod parse;
 pub mod serialize;
+pub mod store;
 pub mod types;
 
 pub use mailsec_tls;
