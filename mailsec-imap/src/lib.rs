@@ -19,6 +19,7 @@
 
 pub mod error;
 pub mod framing;
+pub mod message;
 pub mod parse;
 pub mod serialize;
 pub mod store;
