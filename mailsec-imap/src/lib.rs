@@ -22,6 +22,7 @@ pub mod framing;
 pub mod message;
 pub mod parse;
 pub mod serialize;
+pub mod server;
 pub mod store;
 pub mod types;
 
