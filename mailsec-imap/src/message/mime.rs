@@ -36,13 +36,16 @@ pub(crate) enum Kind {
     Message(Box<Part>),
 }
 
+/// Parameters: (name, value) as sent, values unquoted.
+pub(crate) type Params = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// A parsed `Content-Type` (RFC 2045 §5.1): type and subtype as given, parameters with their
 /// values unquoted (RFC 2231 continuations are left as separate parameters, as sent).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ContentType {
     pub(crate) mtype: Vec<u8>,
     pub(crate) subtype: Vec<u8>,
-    pub(crate) params: Vec<(Vec<u8>, Vec<u8>)>,
+    pub(crate) params: Params,
 }
 
 impl ContentType {
@@ -117,7 +120,7 @@ pub(crate) fn fields(header: &[u8]) -> impl Iterator<Item = Field<'_>> {
                 continue;
             };
             let name = trim(&raw[..colon]);
-            if name.is_empty() || name.iter().any(|&b| b == b'\n') {
+            if name.is_empty() || name.contains(&b'\n') {
                 continue;
             }
             return Some(Field {
@@ -275,7 +278,7 @@ pub(crate) fn parse_content_type(value: &[u8]) -> Option<ContentType> {
 }
 
 /// Parses `value *(; name=value)` (Content-Disposition, RFC 2183): the value and parameters.
-pub(crate) fn parse_disposition(value: &[u8]) -> Option<(Vec<u8>, Vec<(Vec<u8>, Vec<u8>)>)> {
+pub(crate) fn parse_disposition(value: &[u8]) -> Option<(Vec<u8>, Params)> {
     let pos = skip_cfws(value, 0);
     let (kind, p) = token(value, pos);
     if kind.is_empty() {
@@ -285,7 +288,7 @@ pub(crate) fn parse_disposition(value: &[u8]) -> Option<(Vec<u8>, Vec<(Vec<u8>, 
 }
 
 /// The `; name=value` parameters from `pos` (bounded by the value's length).
-fn parse_params(s: &[u8], mut pos: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+fn parse_params(s: &[u8], mut pos: usize) -> Params {
     let mut out = Vec::new();
     while pos < s.len() {
         pos = skip_cfws(s, pos);
