@@ -7,10 +7,13 @@
 //!   reload.
 //! - [`listener`]: a tokio accept loop that drives any server [`Machine`](mailsec_tls::Machine)
 //!   per connection, with a connection limit and graceful shutdown.
+//! - [`imap_service`]: the IMAP listeners of `mailsec-server` (a [`SessionHandler`](listener::SessionHandler)
+//!   over the users file and a mailbox store).
 //! - [`toy_server`], [`capture`]: the toy demo and its network tap.
 #![forbid(unsafe_code)]
 
 pub mod capture;
+pub mod imap_service;
 pub mod listener;
 pub mod maildir;
 pub mod pop3_fetch;
