@@ -7,8 +7,8 @@
 
 use mail_parser::{HeaderName, MessageParser};
 
-use super::mime::{self, Kind, Part};
 use super::ParsedMessage;
+use super::mime::{self, Kind, Part};
 use crate::store::MessageMeta;
 use crate::types::{Flag, SearchKey};
 
@@ -113,9 +113,7 @@ pub fn search_matches(key: &SearchKey<'_>, ctx: &SearchContext<'_>) -> bool {
             Ok(name) => header(name, s.as_bytes()),
             Err(_) => false,
         },
-        K::Body(s) => ctx
-            .message
-            .is_some_and(|m| body_contains(m, s.as_bytes())),
+        K::Body(s) => ctx.message.is_some_and(|m| body_contains(m, s.as_bytes())),
         K::Text(s) => ctx.message.is_some_and(|m| {
             header_contains(m.header(), None, s.as_bytes()) || body_contains(m, s.as_bytes())
         }),
