@@ -2,7 +2,7 @@
 //! BODYSTRUCTURE (RFC 9051 §7.5.2), `BODY[section]` (§6.4.5), `BINARY[part]` (RFC 3516) and
 //! SEARCH (§6.4.4).
 //!
-//! The MIME structure is found here as byte ranges of the original message ([`mime`]), because
+//! The MIME structure is found here as byte ranges of the original message, because
 //! IMAP sections are exact octets of the message and ENVELOPE and BODYSTRUCTURE carry header
 //! values raw, as sent (encoded words are not decoded, as Dovecot does). The `mail-parser`
 //! crate decodes what SEARCH compares (encoded words, charsets) and parses the `Date:` header.
