@@ -37,7 +37,7 @@
 //!   upgraded are never reported (SECURITY.md invariant 5): only the CAPABILITY that decides
 //!   the upgrade is read, and a BYE ends the session.
 //! - Without TLS no credential of any kind (SASL, even SCRAM; LOGIN) is sent unless
-//!   [`InsecureAuth::AllowPlaintextMechanismsWithoutTls`] is configured; LOGINDISABLED is
+//!   [`mailsec_tls::sasl::InsecureAuth::AllowPlaintextMechanismsWithoutTls`] is configured; LOGINDISABLED is
 //!   honoured (RFC 9051 §6.2.3).
 //! - Server text handed out is sanitized ([`mailsec_tls::text::sanitize`]).
 //! - Lines, literals ([`ClientConfigBuilder::max_literal`]), collected responses, queued
