@@ -17,6 +17,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod error;
 pub mod framing;
 pub mod message;

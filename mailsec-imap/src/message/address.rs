@@ -183,7 +183,9 @@ fn dotted(toks: &[Tok]) -> Vec<u8> {
         match t {
             Tok::Word(w, true) => {
                 // A quoted local part stays quoted so the address stays valid.
-                if w.iter().all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b)) {
+                if w.iter()
+                    .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-/=?^_`{|}~".contains(&b))
+                {
                     out.extend_from_slice(w);
                 } else {
                     out.push(b'"');

@@ -102,7 +102,10 @@ mod tests {
 
     #[test]
     fn qp_soft_breaks_and_hex() {
-        assert_eq!(quoted_printable(b"caf=C3=A9 =\r\nau lait  \r\nx"), "café au lait\r\nx".as_bytes());
+        assert_eq!(
+            quoted_printable(b"caf=C3=A9 =\r\nau lait  \r\nx"),
+            "café au lait\r\nx".as_bytes()
+        );
         assert_eq!(quoted_printable(b"a=zz"), b"a=zz");
     }
 }

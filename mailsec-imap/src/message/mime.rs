@@ -8,7 +8,7 @@
 use std::ops::Range;
 
 /// Deepest nesting of multiparts and encapsulated messages analysed.
-pub(crate) const MAX_DEPTH: usize = 32;
+pub(crate) const MAX_DEPTH: usize = 24;
 /// Most parts analysed in one message.
 pub(crate) const MAX_PARTS: usize = 5000;
 
@@ -242,8 +242,20 @@ pub(crate) fn quoted(s: &[u8], mut pos: usize) -> (Vec<u8>, usize) {
 fn is_tspecial(b: u8) -> bool {
     matches!(
         b,
-        b'(' | b')' | b'<' | b'>' | b'@' | b',' | b';' | b':' | b'\\' | b'"' | b'/' | b'[' | b']'
-            | b'?' | b'='
+        b'(' | b')'
+            | b'<'
+            | b'>'
+            | b'@'
+            | b','
+            | b';'
+            | b':'
+            | b'\\'
+            | b'"'
+            | b'/'
+            | b'['
+            | b']'
+            | b'?'
+            | b'='
     ) || b <= b' '
         || b == 0x7f
 }
@@ -348,9 +360,15 @@ pub(crate) fn parse_entity(
         ctype,
         kind: Kind::Single,
     };
-    if depth >= MAX_DEPTH || *count >= MAX_PARTS {
-        return part;
-    }
+    // Past the limits a multipart or message keeps its kind with an empty stand-in inside, so
+    // BODYSTRUCTURE stays well-formed (a MESSAGE/RFC822 part must carry an envelope and body).
+    let limited = depth >= MAX_DEPTH || *count >= MAX_PARTS;
+    let stand_in = |at: usize| Part {
+        header: at..at,
+        body: at..at,
+        ctype: ContentType::default_text(),
+        kind: Kind::Single,
+    };
     if part.ctype.is("multipart") {
         let boundary = part.ctype.param("boundary").map(<[u8]>::to_vec);
         match boundary {
@@ -360,23 +378,18 @@ pub(crate) fn parse_entity(
                 } else {
                     ContentType::default_text()
                 };
-                let ranges = split_multipart(raw, body, &b);
-                let mut children = Vec::with_capacity(ranges.len().min(64));
-                for r in ranges {
-                    if *count >= MAX_PARTS {
-                        break;
+                let mut children = Vec::new();
+                if !limited {
+                    for r in split_multipart(raw, body, &b) {
+                        if *count >= MAX_PARTS {
+                            break;
+                        }
+                        children.push(parse_entity(raw, r, &child_default, depth + 1, count));
                     }
-                    children.push(parse_entity(raw, r, &child_default, depth + 1, count));
                 }
                 if children.is_empty() {
                     // RFC 9051 §7.5.2 needs at least one part: an empty text part stands in.
-                    let at = part.body.end;
-                    children.push(Part {
-                        header: at..at,
-                        body: at..at,
-                        ctype: ContentType::default_text(),
-                        kind: Kind::Single,
-                    });
+                    children.push(stand_in(part.body.end));
                 }
                 part.kind = Kind::Multi(children);
             }
@@ -387,15 +400,13 @@ pub(crate) fn parse_entity(
         }
     } else if part.ctype.is("message")
         && (part.ctype.is_sub("rfc822") || part.ctype.is_sub("global"))
-        && !encoded
     {
-        let inner = parse_entity(
-            raw,
-            body,
-            &ContentType::default_text(),
-            depth + 1,
-            count,
-        );
+        let inner = if limited || encoded {
+            // An encoded message is not analysed (RFC 2046 §5.2.1 forbids encoding it).
+            stand_in(part.body.end)
+        } else {
+            parse_entity(raw, body, &ContentType::default_text(), depth + 1, count)
+        };
         part.kind = Kind::Message(Box::new(inner));
     }
     part

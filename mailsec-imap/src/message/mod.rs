@@ -2,7 +2,7 @@
 //! BODYSTRUCTURE (RFC 9051 §7.5.2), `BODY[section]` (§6.4.5), `BINARY[part]` (RFC 3516) and
 //! SEARCH (§6.4.4).
 //!
-//! The MIME structure is found here as byte ranges of the original message ([`mime`]), because
+//! The MIME structure is found here as byte ranges of the original message, because
 //! IMAP sections are exact octets of the message and ENVELOPE and BODYSTRUCTURE carry header
 //! values raw, as sent (encoded words are not decoded, as Dovecot does). The `mail-parser`
 //! crate decodes what SEARCH compares (encoded words, charsets) and parses the `Date:` header.
@@ -30,8 +30,8 @@ use std::borrow::Cow;
 pub use search::{SearchContext, search_matches, search_needs_content};
 
 use crate::types::{
-    Address, BodyStructure, Date, Envelope, ExtValue, IString, NString, Quoted, Section, SectionText,
-    SinglePartKind,
+    Address, BodyStructure, Date, Envelope, ExtValue, IString, NString, Quoted, Section,
+    SectionText, SinglePartKind,
 };
 use mime::{ContentType, Kind, Part};
 
@@ -48,13 +48,7 @@ impl<'a> ParsedMessage<'a> {
     /// part at the end of the body).
     pub fn parse(bytes: &'a [u8]) -> ParsedMessage<'a> {
         let mut count = 0;
-        let root = mime::parse_entity(
-            bytes,
-            0..bytes.len(),
-            &default_text(),
-            0,
-            &mut count,
-        );
+        let root = mime::parse_entity(bytes, 0..bytes.len(), &default_text(), 0, &mut count);
         ParsedMessage { raw: bytes, root }
     }
 
@@ -326,8 +320,12 @@ fn common_ext(header: &[u8]) -> [ExtValue<'static>; 3] {
     [disposition, language, location]
 }
 
+/// Text lines of a body: line ends, plus a last line without one (the line end before a
+/// boundary belongs to the boundary, RFC 2046 §5.1.1, so a part's last line usually has none).
 fn count_lines(body: &[u8]) -> u32 {
-    u32::try_from(memchr::memchr_iter(b'\n', body).count()).unwrap_or(u32::MAX)
+    let ends = memchr::memchr_iter(b'\n', body).count();
+    let partial = usize::from(!body.is_empty() && !body.ends_with(b"\n"));
+    u32::try_from(ends + partial).unwrap_or(u32::MAX)
 }
 
 fn structure(raw: &[u8], part: &Part, extensible: bool) -> BodyStructure<'static> {

@@ -7,8 +7,8 @@
 
 use mail_parser::{HeaderName, MessageParser};
 
-use super::mime::{self, Kind, Part};
 use super::ParsedMessage;
+use super::mime::{self, Kind, Part};
 use crate::store::MessageMeta;
 use crate::types::{Flag, SearchKey};
 
@@ -113,9 +113,7 @@ pub fn search_matches(key: &SearchKey<'_>, ctx: &SearchContext<'_>) -> bool {
             Ok(name) => header(name, s.as_bytes()),
             Err(_) => false,
         },
-        K::Body(s) => ctx
-            .message
-            .is_some_and(|m| body_contains(m, s.as_bytes())),
+        K::Body(s) => ctx.message.is_some_and(|m| body_contains(m, s.as_bytes())),
         K::Text(s) => ctx.message.is_some_and(|m| {
             header_contains(m.header(), None, s.as_bytes()) || body_contains(m, s.as_bytes())
         }),
@@ -128,19 +126,19 @@ pub fn search_matches(key: &SearchKey<'_>, ctx: &SearchContext<'_>) -> bool {
     }
 }
 
-/// Case-insensitive substring test (Unicode lower case); an empty needle matches.
+/// Case-insensitive substring test (Unicode lower case); an empty needle matches. Linear in
+/// the haystack (lower-cased copy, then a `memmem` search).
 fn contains_ci(haystack: &str, needle: &str) -> bool {
     if needle.is_empty() {
         return true;
     }
     if needle.is_ascii() {
-        let n = needle.as_bytes();
-        return haystack
-            .as_bytes()
-            .windows(n.len())
-            .any(|w| w.eq_ignore_ascii_case(n));
+        let hay = haystack.as_bytes().to_ascii_lowercase();
+        let needle = needle.as_bytes().to_ascii_lowercase();
+        return memchr::memmem::find(&hay, &needle).is_some();
     }
-    haystack.to_lowercase().contains(&needle.to_lowercase())
+    let hay = haystack.to_lowercase();
+    memchr::memmem::find(hay.as_bytes(), needle.to_lowercase().as_bytes()).is_some()
 }
 
 /// Every header of the message parsed as unstructured text (encoded words decoded).

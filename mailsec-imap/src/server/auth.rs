@@ -298,17 +298,13 @@ impl Server {
         let mut enabled = Vec::new();
         for c in caps {
             match c {
-                Capability::Imap4rev2 => {
-                    if !self.rev2 {
-                        self.rev2 = true;
-                        enabled.push(Capability::Imap4rev2);
-                    }
+                Capability::Imap4rev2 if !self.rev2 => {
+                    self.rev2 = true;
+                    enabled.push(Capability::Imap4rev2);
                 }
-                Capability::Utf8Accept => {
-                    if !self.utf8 {
-                        self.utf8 = true;
-                        enabled.push(Capability::Utf8Accept);
-                    }
+                Capability::Utf8Accept if !self.utf8 => {
+                    self.utf8 = true;
+                    enabled.push(Capability::Utf8Accept);
                 }
                 _ => {}
             }

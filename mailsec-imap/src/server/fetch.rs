@@ -103,7 +103,7 @@ fn window(size: u64, partial: Option<Partial>) -> (u64, u64) {
     }
 }
 
-fn cut<'b>(data: &'b [u8], partial: Option<Partial>) -> &'b [u8] {
+fn cut(data: &[u8], partial: Option<Partial>) -> &[u8] {
     let (skip, len) = window(data.len() as u64, partial);
     let start = usize::try_from(skip).unwrap_or(data.len()).min(data.len());
     let end = start + usize::try_from(len).unwrap_or(0).min(data.len() - start);

@@ -87,8 +87,10 @@ pub(super) fn store_error_code(e: &StoreError) -> (SimpleCode, String) {
         StoreError::InUse => (SimpleCode::InUse, "Mailbox in use, try again later".into()),
         StoreError::OverQuota => (SimpleCode::OverQuota, "Over quota".into()),
         StoreError::Cannot(reason) => {
-            let mut text = mailsec_tls::text::sanitize(reason.as_bytes());
-            text.truncate(text.floor_char_boundary(200));
+            let text: String = mailsec_tls::text::sanitize(reason.as_bytes())
+                .chars()
+                .take(200)
+                .collect();
             let text = text.trim_start_matches('[').trim().to_owned();
             (
                 SimpleCode::Cannot,

@@ -174,8 +174,6 @@ pub struct Server {
     deadline: Option<Instant>,
     /// The latest time the machine was told.
     now: Instant,
-    /// The application answered since the deadline was set: give the client a fresh period.
-    rearm: bool,
     store: Option<Box<dyn MailStore>>,
     selected: Option<Selected>,
     /// IMAP4rev2 enabled (RFC 9051 §6.3.1): no `\Recent`, ESEARCH, LIST in SELECT.
@@ -224,7 +222,6 @@ impl Server {
             auth_failures: 0,
             bad_commands: 0,
             now,
-            rearm: false,
             store: None,
             selected: None,
             rev2: false,
@@ -409,7 +406,14 @@ impl Server {
                 waiting_for: self.wait.name(),
             });
         }
-        self.rearm = true;
+        // The client waited for the application: it gets a full period from the answer.
+        let timeout = if self.store.is_some() {
+            self.config.idle_timeout
+        } else {
+            self.config.login_timeout
+        };
+        let fresh = self.now + timeout;
+        self.deadline = Some(self.deadline.map_or(fresh, |d| d.max(fresh)));
         Ok(std::mem::replace(&mut self.wait, Wait::Nothing))
     }
 
@@ -838,8 +842,7 @@ impl Machine for Server {
         } else {
             self.config.login_timeout
         };
-        if self.wait.on_application() || self.rearm {
-            self.rearm = false;
+        if self.wait.on_application() {
             self.deadline = Some(now + timeout);
             return;
         }
