@@ -7,8 +7,9 @@
 //!
 //! Protocols: SMTP (MX, submission with STARTTLS, submission over implicit TLS) is served by
 //! [`mailsec_examples::smtp_service`]; POP3 (STLS with "require secure channel", and POP3S) by
-//! [`mailsec_examples::pop3_service`], from the same maildir. IMAP listeners are not served yet:
-//! their kinds are skipped with a note. Adding a protocol is one arm in [`serve_listener`].
+//! [`mailsec_examples::pop3_service`], from the same maildir; IMAP (STARTTLS with "require secure
+//! channel", and IMAPS) by [`mailsec_examples::imap_service`] over that maildir's folders
+//! ([`mailsec_examples::imap_store`]). Each protocol is one arm in [`serve_listener`].
 //!
 //! `mailsec-server hash-password <user> [--scheme …]` reads a password on standard input and
 //! prints a users-file line.
@@ -17,6 +18,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
+use mailsec_examples::imap_service;
+use mailsec_examples::imap_store::MaildirStore;
 use mailsec_examples::listener::{Listener, ServeReport};
 use mailsec_examples::maildir::Maildir;
 use mailsec_examples::pop3_service;
@@ -26,6 +29,8 @@ use mailsec_examples::server_cli::{
 };
 use mailsec_examples::smtp_service::{self, SmtpSettings};
 use mailsec_examples::users::Users;
+use mailsec_imap::server::StoreRefusal;
+use mailsec_imap::store::MailStore;
 use tokio_util::sync::CancellationToken;
 
 /// What every listener's sessions share.
@@ -71,7 +76,26 @@ fn serve_listener(
             );
             Ok(Some(tokio::spawn(service.serve(listener, shutdown))))
         }
-        // IMAP: add an arm here that spawns its serve function.
+        ListenerKind::Imap | ListenerKind::Imaps => {
+            let config = imap_service::imap_config(
+                kind,
+                shared.args.allow_plaintext_auth,
+                &shared.args.hostname,
+            )
+            .map_err(|e| e.to_string())?;
+            let (maildir, hostname) = (shared.maildir.clone(), shared.args.hostname.clone());
+            let opener: imap_service::StoreOpener = Arc::new(move |user: &str| {
+                match MaildirStore::open(&maildir, user, &hostname) {
+                    Ok(store) => Ok(Box::new(store) as Box<dyn MailStore>),
+                    Err(err) => {
+                        eprintln!("imap: cannot open the mailboxes of {user}: {err}");
+                        Err(StoreRefusal::Unavailable)
+                    }
+                }
+            });
+            let service = imap_service::ImapService::new(config, shared.users.clone(), opener);
+            Ok(Some(tokio::spawn(service.serve(listener, shutdown))))
+        }
         _ => Ok(None),
     }
 }
