@@ -249,7 +249,7 @@ fn multipart_mixed_with_base64_attachment() {
     let m = ParsedMessage::parse(&raw);
     assert_eq!(
         bodystructure_line(&m),
-        "* 1 FETCH (BODYSTRUCTURE ((\"text\" \"plain\" NIL NIL NIL \"7BIT\" 12 1 NIL NIL NIL NIL)\
+        "* 1 FETCH (BODYSTRUCTURE ((\"text\" \"plain\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 12 1 NIL NIL NIL NIL)\
          (\"application\" \"pdf\" (\"name\" \"r.pdf\") \"<pdf1@x>\" \"The report\" \"base64\" 10 NIL \
          (\"attachment\" (\"filename\" \"r.pdf\")) (\"en\" \"fr\") \"http://example.org/r.pdf\")\
          (\"application\" \"x-odd\" NIL NIL NIL \"x-uuencode\" 5 NIL NIL NIL NIL) \
@@ -303,10 +303,10 @@ fn nested_message_structure_and_sections() {
     let m = ParsedMessage::parse(&raw);
     assert_eq!(
         body_line(&m),
-        "* 1 FETCH (BODY ((\"text\" \"plain\" NIL NIL NIL \"7BIT\" 5 1)\
+        "* 1 FETCH (BODY ((\"text\" \"plain\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 5 1)\
          (\"message\" \"rfc822\" NIL NIL NIL \"7BIT\" 186 \
          (NIL \"inner\" ((NIL NIL \"inner\" \"example.org\")) ((NIL NIL \"inner\" \"example.org\")) ((NIL NIL \"inner\" \"example.org\")) NIL NIL NIL NIL NIL) \
-         ((\"text\" \"plain\" NIL NIL NIL \"7BIT\" 10 1)(\"text\" \"html\" NIL NIL NIL \"7BIT\" 8 1) \"alternative\") 13) \"mixed\"))\r\n"
+         ((\"text\" \"plain\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 10 1)(\"text\" \"html\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 8 1) \"alternative\") 13) \"mixed\"))\r\n"
     );
     let inner_header =
         b"From: inner@example.org\r\nSubject: inner\r\nContent-Type: multipart/alternative; boundary=\"i\"\r\n\r\n";

@@ -69,9 +69,12 @@ impl<'a> ParsedMessage<'a> {
     }
 
     /// `BODY` (`extensible == false`) or `BODYSTRUCTURE` (`true`), RFC 9051 §7.5.2. Types,
-    /// subtypes, parameters and encodings are as given in the message; a part without
-    /// Content-Type is `"TEXT" "PLAIN" ("CHARSET" "US-ASCII")` (`MESSAGE/RFC822` in a
-    /// multipart/digest) and without Content-Transfer-Encoding `"7BIT"`. MD5 is always NIL.
+    /// subtypes, parameters and encodings are as given in the message (parameter values
+    /// unquoted; RFC 2231 continuations left as sent); a part without Content-Type is
+    /// `"TEXT" "PLAIN" ("CHARSET" "US-ASCII")` (`MESSAGE/RFC822` in a multipart/digest), a
+    /// text part without charset gets `("CHARSET" "US-ASCII")` (RFC 2045 §5.2) and a part
+    /// without Content-Transfer-Encoding `"7BIT"`. MD5 is always NIL; the language is always a
+    /// list, as Dovecot writes it.
     pub fn body_structure(&self, extensible: bool) -> BodyStructure<'static> {
         structure(self.raw, &self.root, extensible)
     }
@@ -308,10 +311,11 @@ fn common_ext(header: &[u8]) -> [ExtValue<'static>; 3] {
             .filter(|l| !l.is_empty())
             .map(|l| ExtValue::String(istring(l)))
             .collect();
-        match langs.len() {
-            0 => ExtValue::Nil,
-            1 => langs.into_iter().next().unwrap_or(ExtValue::Nil),
-            _ => ExtValue::List(langs),
+        // Always a list, as Dovecot writes it (a single string is also allowed).
+        if langs.is_empty() {
+            ExtValue::Nil
+        } else {
+            ExtValue::List(langs)
         }
     });
     let location = mime::field(header, "Content-Location")
