@@ -143,14 +143,14 @@ impl<'a> ParsedMessage<'a> {
 
     /// The decoded content of `BINARY[part]` (RFC 3516 §4.2): the part's body with its
     /// Content-Transfer-Encoding (base64, quoted-printable) removed. An empty `part` gives the
-    /// whole message; a multipart or encapsulated message is given as is.
+    /// whole message; a multipart's body is given as is.
     pub fn binary(&self, part: &[u32]) -> Result<Cow<'a, [u8]>, BinaryError> {
         if part.is_empty() {
             return Ok(Cow::Borrowed(self.raw));
         }
         let p = resolve(&self.root, part).ok_or(BinaryError::NoSuchPart)?;
         let body = &self.raw[p.body.clone()];
-        if !matches!(p.kind, Kind::Single) {
+        if matches!(p.kind, Kind::Multi(_)) {
             return Ok(Cow::Borrowed(body));
         }
         decode_body(&self.raw[p.header.clone()], body)
