@@ -9,8 +9,10 @@
 //!   levels of `Archive/2026` are joined with `.` (`.Archive.2026`). A level's `.`, `%`, control
 //!   characters and `/` are written `%XX` so every name maps to exactly one directory.
 //! - Flags live in the `:2,` info of names in `cur/` ([`Flags`]): `\Draft` `D`, `\Flagged` `F`,
-//!   `\Answered` `R`, `\Seen` `S`, `\Deleted` `T`. Letters this store does not know (other
-//!   tools' keywords) are kept. IMAP keywords are not stored (`keywords_allowed` is false).
+//!   `\Answered` `R`, `\Seen` `S`, `\Deleted` `T`. Keywords (`$Forwarded`, `Junk`) are the
+//!   letters `a`–`z`, named in the folder's `dovecot-keywords` file (`<index> <keyword>` lines,
+//!   index 0 for `a`), the format Dovecot uses: at most 26 keywords per folder
+//!   (`keywords_allowed` turns false when they are all taken). Other letters are kept as found.
 //! - Uids: each folder has a `mailsec-uidlist` file, `V<validity> N<next uid>` then one
 //!   `<uid> <unique id>` line per message. Every look at the folder reconciles it with the
 //!   files: a new file (SMTP delivery) gets the next uid, a file gone (POP3 `DELE`, another
@@ -45,6 +47,8 @@ use crate::maildir::{Flags, Maildir, MaildirError, validate_id};
 const UIDLIST: &str = "mailsec-uidlist";
 /// The subscriptions file of the user's maildir.
 const SUBSCRIPTIONS: &str = "mailsec-subscriptions";
+/// The keyword names of a folder (Dovecot's file and format).
+const KEYWORDS: &str = "dovecot-keywords";
 /// The special-use file of a folder.
 const SPECIAL_USE: &str = "mailsec-special-use";
 /// Longest folder name accepted, in octets.
@@ -315,7 +319,7 @@ struct Entry {
 }
 
 impl Entry {
-    fn flags(&self) -> Vec<Flag<'static>> {
+    fn flags(&self, keywords: &Keywords) -> Vec<Flag<'static>> {
         let f = Flags::parse(&self.letters);
         let mut out = Vec::new();
         for (set, flag) in [
@@ -329,12 +333,78 @@ impl Entry {
                 out.push(flag);
             }
         }
+        for c in self.letters.chars() {
+            if let Some(name) = keywords.name(c) {
+                if let Ok(flag @ Flag::Keyword(_)) = Flag::new(name) {
+                    out.push(flag.into_owned());
+                }
+            }
+        }
         out
     }
 }
 
-/// The `:2,` letters for IMAP flags, keeping the letters this store does not know.
-fn letters_for(flags: &[Flag<'static>], keep_from: &str) -> String {
+/// A folder's keyword names by letter index (0 = `a` … 25 = `z`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Keywords(BTreeMap<u8, String>);
+
+impl Keywords {
+    fn load(dir: &Path) -> Keywords {
+        let mut map = BTreeMap::new();
+        if let Ok(text) = fs::read_to_string(dir.join(KEYWORDS)) {
+            for line in text.lines() {
+                let Some((idx, name)) = line.split_once(' ') else {
+                    continue;
+                };
+                let Ok(idx) = idx.parse::<u8>() else { continue };
+                if idx < 26 && matches!(Flag::new(name), Ok(Flag::Keyword(_))) {
+                    map.insert(idx, name.to_string());
+                }
+            }
+        }
+        Keywords(map)
+    }
+
+    fn save(&self, dir: &Path) -> io::Result<()> {
+        let mut text = String::new();
+        for (idx, name) in &self.0 {
+            text.push_str(&format!("{idx} {name}\n"));
+        }
+        write_atomic(&dir.join(KEYWORDS), text.as_bytes())
+    }
+
+    fn name(&self, letter: char) -> Option<&str> {
+        let idx = u8::try_from(u32::from(letter).checked_sub(u32::from('a'))?).ok()?;
+        self.0.get(&idx).map(String::as_str)
+    }
+
+    fn full(&self) -> bool {
+        self.0.len() >= 26
+    }
+
+    /// The letter of a keyword, assigning a free one if needed (`None` when all 26 are taken).
+    fn letter_for(&mut self, name: &str) -> Option<char> {
+        let idx = match self.0.iter().find(|(_, n)| n.eq_ignore_ascii_case(name)) {
+            Some((idx, _)) => *idx,
+            None => {
+                let free = (0..26u8).find(|i| !self.0.contains_key(i))?;
+                self.0.insert(free, name.to_string());
+                free
+            }
+        };
+        Some(char::from(b'a' + idx))
+    }
+}
+
+/// The `:2,` letters for IMAP flags in a folder with `keywords` (assigning letters to new
+/// keywords), keeping the letters of `keep_from` that name no keyword of `old` and no system
+/// flag.
+fn letters_for(
+    flags: &[Flag<'static>],
+    keep_from: &str,
+    old: &Keywords,
+    keywords: &mut Keywords,
+) -> String {
     let known = Flags {
         draft: flags.contains(&Flag::Draft),
         flagged: flags.contains(&Flag::Flagged),
@@ -343,14 +413,37 @@ fn letters_for(flags: &[Flag<'static>], keep_from: &str) -> String {
         trashed: flags.contains(&Flag::Deleted),
     };
     let mut letters: Vec<char> = known.letters().chars().collect();
+    for f in flags {
+        if let Flag::Keyword(k) = f {
+            letters.extend(keywords.letter_for(k.as_str()));
+        }
+    }
     letters.extend(
         keep_from
             .chars()
-            .filter(|c| !"DFRST".contains(*c) && c.is_ascii_graphic()),
+            .filter(|c| !"DFRST".contains(*c) && c.is_ascii_graphic() && old.name(*c).is_none()),
     );
     letters.sort_unstable();
     letters.dedup();
     letters.into_iter().collect()
+}
+
+/// Computes the letters for `flags` in `dir` and saves the folder's keywords if new ones were
+/// named.
+fn letters_in(
+    dir: &Path,
+    flags: &[Flag<'static>],
+    keep_from: &str,
+    old: &Keywords,
+) -> Result<String, StoreError> {
+    let _guard = UIDLIST_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let mut keywords = Keywords::load(dir);
+    let before = keywords.clone();
+    let letters = letters_for(flags, keep_from, old, &mut keywords);
+    if keywords != before {
+        keywords.save(dir)?;
+    }
+    Ok(letters)
 }
 
 fn leading_number(name: &str) -> u64 {
@@ -682,6 +775,11 @@ impl MailStore for MaildirStore {
             // RFC 9051 §6.3.6: INBOX's messages move to the new folder; INBOX stays, empty.
             self.create(to, None)?;
             let to_dir = self.dir(to)?;
+            // The letters keep their meaning: the keyword names go along.
+            let keywords = Keywords::load(&from_dir);
+            if !keywords.0.is_empty() {
+                keywords.save(&to_dir)?;
+            }
             for e in scan(&from_dir)? {
                 let file = e.path.file_name().map(PathBuf::from).unwrap_or_default();
                 let sub = if e.in_new { "new" } else { "cur" };
@@ -759,6 +857,7 @@ impl MailStore for MaildirStore {
     fn view(&mut self, name: &str) -> Result<FolderView, StoreError> {
         let dir = self.existing(name)?;
         let (list, messages) = sync(&dir)?;
+        let keywords = Keywords::load(&dir);
         Ok(FolderView {
             uid_validity: list.validity,
             uid_next: list.next,
@@ -766,12 +865,12 @@ impl MailStore for MaildirStore {
                 .iter()
                 .map(|(uid, e)| MessageMeta {
                     uid: *uid,
-                    flags: e.flags(),
+                    flags: e.flags(&keywords),
                     internal_date: to_datetime(e.mtime),
                     size: e.size,
                 })
                 .collect(),
-            keywords_allowed: false,
+            keywords_allowed: !keywords.full(),
             read_only: false,
         })
     }
@@ -790,7 +889,8 @@ impl MailStore for MaildirStore {
     ) -> Result<(), StoreError> {
         let dir = self.existing(folder)?;
         let e = find(&dir, uid)?;
-        let letters = letters_for(flags, &e.letters);
+        let old = Keywords::load(&dir);
+        let letters = letters_in(&dir, flags, &e.letters, &old)?;
         let path = dir.join("cur").join(format!("{}:2,{letters}", e.id));
         if path != e.path {
             fs::rename(&e.path, &path).map_err(store_io)?;
@@ -806,7 +906,7 @@ impl MailStore for MaildirStore {
         message: &[u8],
     ) -> Result<AppendResult, StoreError> {
         let dir = self.existing(folder)?;
-        let letters = letters_for(flags, "");
+        let letters = letters_in(&dir, flags, "", &Keywords::default())?;
         let id = self.store_file(
             &dir,
             &letters,
@@ -829,13 +929,14 @@ impl MailStore for MaildirStore {
         let src = self.existing(folder)?;
         let dest = self.existing(to)?;
         let (_, messages) = sync(&src)?;
+        let src_keywords = Keywords::load(&src);
         let mut made = Vec::new();
         for uid in uids {
             let Some((_, e)) = messages.iter().find(|(u, _)| u == uid) else {
                 continue;
             };
             let data = fs::read(&e.path).map_err(store_io)?;
-            let letters = letters_for(&e.flags(), &e.letters);
+            let letters = letters_in(&dest, &e.flags(&src_keywords), &e.letters, &src_keywords)?;
             let id = self.store_file(&dest, &letters, Some(e.mtime), &data)?;
             made.push((*uid, id));
         }
@@ -869,15 +970,22 @@ impl MailStore for MaildirStore {
             });
         }
         let (_, messages) = sync(&src)?;
+        let src_keywords = Keywords::load(&src);
         let mut moved = Vec::new();
         for uid in uids {
             let Some((_, e)) = messages.iter().find(|(u, _)| u == uid) else {
                 continue;
             };
-            // A rename keeps the unique id: the file changes folder, atomically.
-            let file = e.path.file_name().map(PathBuf::from).unwrap_or_default();
-            let sub = if e.in_new { "new" } else { "cur" };
-            fs::rename(&e.path, dest.join(sub).join(file)).map_err(store_io)?;
+            // A rename keeps the unique id: the file changes folder, atomically. Keyword
+            // letters are those of the destination.
+            let target = if e.in_new {
+                dest.join("new").join(&e.id)
+            } else {
+                let letters =
+                    letters_in(&dest, &e.flags(&src_keywords), &e.letters, &src_keywords)?;
+                dest.join("cur").join(format!("{}:2,{letters}", e.id))
+            };
+            fs::rename(&e.path, target).map_err(store_io)?;
             moved.push((*uid, e.id.clone()));
         }
         sync(&src)?;
@@ -1108,6 +1216,76 @@ mod tests {
             store.open_message("Trash", 1),
             Err(StoreError::NotFound)
         ));
+    }
+
+    #[test]
+    fn keywords_are_letters_named_in_dovecot_keywords() {
+        let (_tmp, maildir, mut store) = setup("imap-keywords");
+        store.create("Other", None).unwrap();
+        let fwd = Flag::new("$Forwarded").unwrap().into_owned();
+        let junk = Flag::new("Junk").unwrap().into_owned();
+        let uid = store
+            .append("INBOX", &[Flag::Seen, junk.clone()], None, b"m")
+            .unwrap()
+            .uid;
+        store
+            .set_flags("INBOX", uid, &[fwd.clone(), junk.clone()])
+            .unwrap();
+        let root = maildir.root().join("alice");
+        assert_eq!(
+            fs::read_to_string(root.join(KEYWORDS)).unwrap(),
+            "0 Junk\n1 $Forwarded\n"
+        );
+        let name = fs::read_dir(root.join("cur"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .file_name()
+            .into_string()
+            .unwrap();
+        assert!(name.ends_with(":2,ab"), "{name}");
+        let v = store.view("INBOX").unwrap();
+        assert!(v.keywords_allowed);
+        assert_eq!(v.messages[0].flags, [junk.clone(), fwd.clone()]);
+        // A letter another tool set and this store cannot name survives a flag change.
+        let path = root.join("cur").join(&name);
+        let odd = root.join("cur").join(format!("{}z", name));
+        fs::rename(&path, &odd).unwrap();
+        store.set_flags("INBOX", uid, &[Flag::Seen]).unwrap();
+        let name = fs::read_dir(root.join("cur"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .file_name()
+            .into_string()
+            .unwrap();
+        assert!(name.ends_with(":2,Sz"), "{name}");
+        // Copies and moves rename the letters for the destination's own list.
+        store.set_flags("INBOX", uid, &[fwd.clone()]).unwrap();
+        let other = store.append("Other", &[junk.clone()], None, b"o").unwrap();
+        assert_eq!(other.uid, 1);
+        store.copy("INBOX", &[uid], "Other").unwrap();
+        let o = store.view("Other").unwrap();
+        assert_eq!(o.messages[1].flags, [fwd.clone()]);
+        store.move_messages("INBOX", &[uid], "Other").unwrap();
+        let o = store.view("Other").unwrap();
+        assert_eq!(o.messages[2].flags, [fwd.clone()]);
+        assert_eq!(o.messages[0].flags, [junk]);
+    }
+
+    #[test]
+    fn keywords_run_out_after_26() {
+        let (_tmp, _maildir, mut store) = setup("imap-keywords-full");
+        let uid = store.append("INBOX", &[], None, b"m").unwrap().uid;
+        let many: Vec<Flag<'static>> = (0..30)
+            .map(|i| Flag::new(&format!("k{i}")).unwrap().into_owned())
+            .collect();
+        store.set_flags("INBOX", uid, &many).unwrap();
+        let v = store.view("INBOX").unwrap();
+        assert!(!v.keywords_allowed);
+        assert_eq!(v.messages[0].flags.len(), 26);
     }
 
     #[test]
