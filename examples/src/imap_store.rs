@@ -1263,15 +1263,19 @@ mod tests {
             .unwrap();
         assert!(name.ends_with(":2,Sz"), "{name}");
         // Copies and moves rename the letters for the destination's own list.
-        store.set_flags("INBOX", uid, &[fwd.clone()]).unwrap();
-        let other = store.append("Other", &[junk.clone()], None, b"o").unwrap();
+        store
+            .set_flags("INBOX", uid, std::slice::from_ref(&fwd))
+            .unwrap();
+        let other = store
+            .append("Other", std::slice::from_ref(&junk), None, b"o")
+            .unwrap();
         assert_eq!(other.uid, 1);
         store.copy("INBOX", &[uid], "Other").unwrap();
         let o = store.view("Other").unwrap();
-        assert_eq!(o.messages[1].flags, [fwd.clone()]);
+        assert_eq!(o.messages[1].flags, std::slice::from_ref(&fwd));
         store.move_messages("INBOX", &[uid], "Other").unwrap();
         let o = store.view("Other").unwrap();
-        assert_eq!(o.messages[2].flags, [fwd.clone()]);
+        assert_eq!(o.messages[2].flags, std::slice::from_ref(&fwd));
         assert_eq!(o.messages[0].flags, [junk]);
     }
 
