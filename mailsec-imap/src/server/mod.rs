@@ -660,6 +660,10 @@ impl Server {
             C::Authenticate { mechanism, initial } if !authenticated => {
                 self.authenticate(tag, mechanism.as_str(), initial)
             }
+            C::Enable(_) if selected => {
+                // RFC 5161 §3.1: only before a mailbox is selected.
+                self.bad(Some(&tag), "ENABLE is valid only before SELECT");
+            }
             C::Enable(caps) if authenticated => self.enable(&tag, &caps),
             C::Select { mailbox, params } if authenticated => {
                 self.select(&tag, &mailbox, &params, false)
