@@ -53,6 +53,20 @@ fn login_and_authenticate_refused_before_tls() {
 }
 
 #[test]
+fn no_literal_invited_before_tls() {
+    for chunking in CHUNKINGS {
+        let mut h = H::new(required(), TestStore::new());
+        h.take();
+        h.feed(b"a LOGIN {5}\r\nb NOOP\r\n", chunking);
+        assert_eq!(
+            h.take(),
+            "a NO [PRIVACYREQUIRED] No literals before TLS; use STARTTLS\r\nb OK NOOP completed\r\n",
+            "{chunking:?}"
+        );
+    }
+}
+
+#[test]
 fn starttls_then_amnesia() {
     for chunking in CHUNKINGS {
         let mut h = H::new(required(), TestStore::new());

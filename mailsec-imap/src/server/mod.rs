@@ -63,6 +63,47 @@
 //! STORE or SEARCH (RFC 9051 §7.5.1; their UID forms are treated alike), so sequence numbers
 //! stay right; unsolicited STATUS or LIST are never sent.
 //!
+//! # Example: a session over an `insecure_plaintext` listener
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Instant;
+//! use mailsec_imap::server::{Server, ServerConfig, ServerEvent};
+//! use mailsec_imap::store::MemoryStore;
+//! use mailsec_tls::sasl::{CheckAnswer, CredentialCheck, ExposeSecret};
+//! use mailsec_tls::{Machine, Output, ServerPolicy};
+//!
+//! let config = ServerConfig::builder().policy(ServerPolicy::insecure_plaintext()).build()?;
+//! let mut server = Server::new(Arc::new(config), Instant::now());
+//! let store = MemoryStore::new();
+//! store.deliver("INBOX", b"Subject: hi\r\n\r\nhello\r\n")?;
+//!
+//! let mut wire = Vec::new();
+//! server.handle_input(
+//!     Instant::now(),
+//!     b"a1 LOGIN alice secret\r\na2 SELECT INBOX\r\na3 FETCH 1 BODY[]\r\na4 LOGOUT\r\n",
+//! );
+//! // The drive loop: drain, answer events (answers queue more output), until nothing is left.
+//! while let Some(output) = server.poll_output() {
+//!     match output {
+//!         Output::Transmit(bytes) => wire.extend_from_slice(&bytes),
+//!         Output::Event(ServerEvent::CheckCredentials { check, .. }) => {
+//!             let ok = matches!(&check, CredentialCheck::Password { authcid, password, .. }
+//!                 if authcid == "alice" && password.expose_secret() == "secret");
+//!             server.answer_credentials(if ok { CheckAnswer::Accept } else { CheckAnswer::Reject })?;
+//!         }
+//!         Output::Event(ServerEvent::OpenStore { .. }) => server.open_store(Box::new(store.clone()))?,
+//!         Output::Close => break,
+//!         _ => {}
+//!     }
+//! }
+//! let wire = String::from_utf8(wire)?;
+//! assert!(wire.contains("a2 OK [READ-WRITE] SELECT completed\r\n"));
+//! assert!(wire.contains("* 1 FETCH (FLAGS (\\Seen) BODY[] {22}\r\nSubject: hi\r\n\r\nhello\r\n)\r\n"));
+//! assert!(wire.ends_with("* BYE Logging out\r\na4 OK LOGOUT completed\r\n"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Not implemented
 //!
 //! CONDSTORE/QRESYNC, SEARCHRES (`$`), COMPRESS, QUOTA, NOTIFY, METADATA; SELECT/EXAMINE
@@ -419,12 +460,19 @@ impl Server {
 
     /// Queues one response.
     fn respond(&mut self, r: &Response<'_>) {
+        if self.done {
+            // Nothing goes out after Close.
+            return;
+        }
         let mut out = BytesMut::new();
         serialize::response(r, &mut out);
         self.out.push_back(Output::Transmit(out.freeze()));
     }
 
     fn transmit(&mut self, bytes: Bytes) {
+        if self.done {
+            return;
+        }
         self.out.push_back(Output::Transmit(bytes));
     }
 
@@ -468,6 +516,11 @@ impl Server {
             Some(t) => self.tagged(t, StatusKind::Bad, None, text),
             None => self.untagged_status(StatusKind::Bad, None, text),
         }
+        self.count_bad();
+    }
+
+    /// Counts a bad command; closes after too many.
+    fn count_bad(&mut self) {
         self.bad_commands = self.bad_commands.saturating_add(1);
         if self.bad_commands >= self.config.max_bad_commands {
             self.bye("Too many bad commands");
@@ -519,12 +572,21 @@ impl Server {
             match frame {
                 Ok(Frame::LiteralAnnounced {
                     needs_decision: true,
+                    tag,
                     ..
                 }) => {
                     if let Wait::Idle { .. } = self.wait {
                         // A command during IDLE: no `+` for it.
                         let _ = self.framer.reject_literal();
                         self.idle_broken();
+                        continue;
+                    }
+                    if self.store.is_none() && !self.plaintext_allowed() {
+                        // Before login on a connection where credentials may not be sent,
+                        // no literal is invited: it would carry a password in clear (LOGIN
+                        // despite LOGINDISABLED).
+                        let _ = self.framer.reject_literal();
+                        self.literal_refused_in_clear(tag);
                         continue;
                     }
                     // Every limit was checked by the framer against the announced size.
@@ -599,7 +661,7 @@ impl Server {
                         text,
                     ),
                 }
-                self.bad_commands = self.bad_commands.saturating_add(1);
+                self.count_bad();
             }
             FramingError::LineTooLong { .. } => self.bad(tag.as_ref(), "Line too long"),
             _ => self.bad(tag.as_ref(), "Invalid command line"),
