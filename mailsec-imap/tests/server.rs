@@ -520,3 +520,24 @@ fn scram_is_offered_in_clear_when_the_policy_allows() {
     let w = h.send("a AUTHENTICATE PLAIN\r\n");
     assert!(w.starts_with("a NO [PRIVACYREQUIRED]"), "{w}");
 }
+
+#[test]
+fn output_queue_is_bounded_when_the_client_does_not_read() {
+    let mut h = H::plain(TestStore::new());
+    h.take();
+    let noops = "n NOOP\r\n".repeat(2000);
+    // No draining: the machine stops reading once enough answers wait.
+    h.s.handle_input(h.now, noops.as_bytes());
+    assert!(h.s.buffered_input() > 0, "commands wait unread");
+    h.drain();
+    assert_eq!(h.take().matches("n OK NOOP completed\r\n").count(), 2000);
+    // A client that keeps sending without reading hits the input bound.
+    let many = "n NOOP\r\n".repeat(40_000);
+    h.s.handle_input(h.now, many.as_bytes());
+    h.drain();
+    assert!(
+        matches!(h.errors[..], [ServerError::InputOverflow { .. }]),
+        "{:?}",
+        h.errors
+    );
+}

@@ -143,6 +143,10 @@ use crate::types::{Code, CommandBody, Data, Response, SimpleCode, StatusKind, Ta
 /// that input left over when the machine stops reading stays bounded.
 const PUSH_STEP: usize = 16 * 1024;
 
+/// Commands are not read while this many outputs wait to be polled: a client that pipelines
+/// many commands and does not read the answers fills its input bound, not the server's memory.
+const MAX_QUEUED_OUTPUTS: usize = 512;
+
 /// A credential question the application has not answered yet.
 enum CredWait {
     Login { user: String },
@@ -560,7 +564,10 @@ impl Server {
 
     /// Whether the machine reads commands now.
     fn reads_input(&self) -> bool {
-        !self.done && self.job.is_none() && self.wait.reads_input()
+        !self.done
+            && self.job.is_none()
+            && self.wait.reads_input()
+            && self.out.len() < MAX_QUEUED_OUTPUTS
     }
 
     /// Processes every buffered command the machine may read now.
@@ -958,10 +965,21 @@ impl Machine for Server {
             if let Some(o) = self.out.pop_front() {
                 return Some(o);
             }
-            if self.done || self.job.is_none() {
+            if self.done {
                 return None;
             }
-            self.step_job();
+            if self.job.is_some() {
+                self.step_job();
+                continue;
+            }
+            // Commands left waiting while the queue was full.
+            if self.framer.buffered() == 0 || !self.reads_input() {
+                return None;
+            }
+            self.process();
+            if self.out.is_empty() {
+                return None;
+            }
         }
     }
 
