@@ -541,3 +541,88 @@ fn output_queue_is_bounded_when_the_client_does_not_read() {
         h.errors
     );
 }
+
+#[test]
+fn authenticate_scram_with_a_real_client_exchange() {
+    use mailsec_imap::server::ServerEvent;
+    use mailsec_tls::sasl::{
+        ClientExchange, CredentialCheck, Credentials, ExposeSecret, ScramStored, wire,
+    };
+    for chunking in CHUNKINGS {
+        let config = ServerConfig::builder()
+            .policy(ServerPolicy::starttls_optional())
+            .mechanisms([Mechanism::ScramSha256])
+            .build()
+            .unwrap();
+        let mut h = H::new(config, TestStore::new());
+        h.take();
+        h.hold = true;
+        let stored = ScramStored::derive("secret", b"salt-salt-salt", 4096).unwrap();
+        let mut client = ClientExchange::new(
+            Mechanism::ScramSha256,
+            Credentials::password("alice", "secret"),
+        )
+        .unwrap();
+        let first = client.initial_response().unwrap().unwrap();
+        let line = format!(
+            "a AUTHENTICATE SCRAM-SHA-256 {}\r\n",
+            wire::encode(first.expose_secret())
+        );
+        h.feed(line.as_bytes(), chunking);
+        let Some(ServerEvent::CheckCredentials {
+            check: CredentialCheck::ScramLookup { authcid, .. },
+            ..
+        }) = h.held.pop()
+        else {
+            panic!("a SCRAM lookup")
+        };
+        assert_eq!(authcid, "alice");
+        h.s.answer_credentials(CheckAnswer::ScramCredentials(Some(stored)))
+            .unwrap();
+        h.drain();
+        let w = h.take();
+        let challenge = w.strip_prefix("+ ").unwrap().trim_end();
+        let server_first = wire::decode(challenge.as_bytes()).unwrap();
+        let client_final = client.step(&server_first).unwrap();
+        h.feed(
+            format!("{}\r\n", wire::encode(client_final.expose_secret())).as_bytes(),
+            chunking,
+        );
+        // The server's proof comes as a last challenge (RFC 9051 §6.2.2), answered empty.
+        let w = h.take();
+        let v = wire::decode(w.strip_prefix("+ ").unwrap().trim_end().as_bytes()).unwrap();
+        client.finish(Some(&v)).unwrap();
+        h.feed(b"\r\n", chunking);
+        assert!(matches!(h.held.pop(), Some(ServerEvent::OpenStore { .. })));
+        h.s.open_store(Box::new(h.store.clone())).unwrap();
+        h.drain();
+        assert!(h.take().starts_with("a OK [CAPABILITY"), "{chunking:?}");
+        assert!(
+            !h.s.is_secure(),
+            "SCRAM is allowed in clear on this listener"
+        );
+    }
+}
+
+#[test]
+fn authenticate_login_mechanism_in_steps() {
+    let config = ServerConfig::builder()
+        .policy(ServerPolicy::insecure_plaintext())
+        .mechanisms([Mechanism::Login])
+        .build()
+        .unwrap();
+    for chunking in CHUNKINGS {
+        let mut h = H::new(config.clone(), TestStore::new());
+        h.take();
+        h.feed(
+            b"a AUTHENTICATE LOGIN\r\nYWxpY2U=\r\nc2VjcmV0\r\n",
+            chunking,
+        );
+        let w = h.take();
+        assert!(
+            w.starts_with("+ VXNlcm5hbWU6\r\n+ UGFzc3dvcmQ6\r\na OK [CAPABILITY"),
+            "{chunking:?} {w}"
+        );
+        assert_eq!(h.events, ["check Sasl(Login) true", "open alice"]);
+    }
+}
