@@ -20,7 +20,11 @@ pub(super) const DELIMITER: char = '/';
 const MAX_NAME: usize = 1024;
 
 /// The most patterns of one LIST command.
-const MAX_PATTERNS: usize = 32;
+const MAX_PATTERNS: usize = 16;
+
+/// The longest pattern (reference included), in characters: matching costs pattern × name
+/// per folder.
+const MAX_PATTERN_LEN: usize = 512;
 
 fn attr(name: &'static str) -> MailboxAttribute<'static> {
     MailboxAttribute(Atom::new(name).unwrap_or_else(|_| Atom::new("Noselect").expect("valid")))
@@ -197,7 +201,12 @@ impl Server {
             else {
                 continue;
             };
-            full.push(canonical_pattern(&format!("{reference}{p}")));
+            let full_pattern = canonical_pattern(&format!("{reference}{p}"));
+            if full_pattern.len() > MAX_PATTERN_LEN {
+                self.bad(Some(tag), "Pattern too long");
+                return;
+            }
+            full.push(full_pattern);
         }
         let Some(store) = self.store.as_mut() else {
             return;
@@ -287,6 +296,10 @@ impl Server {
             return;
         };
         let full = canonical_pattern(&format!("{reference}{p}"));
+        if full.len() > MAX_PATTERN_LEN {
+            self.bad(Some(tag), "Pattern too long");
+            return;
+        }
         let Some(store) = self.store.as_mut() else {
             return;
         };
