@@ -378,3 +378,31 @@ fn starttls_go_ahead_precedes_the_cut() {
     assert!(matches!(h.s.poll_output(), Some(Output::StartTls)));
     assert!(h.s.poll_output().is_none());
 }
+
+#[test]
+fn the_machine_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<mailsec_imap::server::Server>();
+}
+
+#[test]
+fn empty_folder_utf8_names_and_enable_rules() {
+    let store = TestStore::new();
+    let mut h = H::logged_in(store);
+    let w = h.send(
+        "a ENABLE UTF8=ACCEPT\r\nb CREATE \"Entwürfe\"\r\nc LIST \"\" Entw*\r\nd SELECT INBOX\r\n",
+    );
+    assert!(w.starts_with("* ENABLED UTF8=ACCEPT\r\na OK"), "{w}");
+    assert!(
+        w.contains("* LIST (\\HasNoChildren) \"/\" \"Entwürfe\"\r\n"),
+        "{w}"
+    );
+    assert!(w.contains("* 0 EXISTS\r\n"), "{w}");
+    let w = h.send("e FETCH 1:* FLAGS\r\nf UID SEARCH ALL\r\ng ENABLE IMAP4rev2\r\nh STATUS Nope (MESSAGES)\r\n");
+    assert_eq!(
+        w,
+        "e OK FETCH completed\r\n* SEARCH\r\nf OK SEARCH completed\r\n\
+g BAD ENABLE is valid only before SELECT\r\n\
+h NO [NONEXISTENT] No such mailbox or message\r\n"
+    );
+}

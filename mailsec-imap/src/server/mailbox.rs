@@ -129,6 +129,14 @@ impl Server {
         if name.eq_ignore_ascii_case("INBOX") {
             return Some(Mailbox::Inbox);
         }
+        if self.utf8 && !name.is_ascii() && name.len() <= crate::types::MAX_AUTO_QUOTED {
+            // RFC 6855 §3: UTF-8 in a quoted string once UTF8=ACCEPT is enabled.
+            if let Ok(q) = crate::types::Quoted::new(name.as_bytes().to_vec()) {
+                return Some(Mailbox::new(crate::types::AString::String(
+                    IString::Quoted(q),
+                )));
+            }
+        }
         Mailbox::from_utf8(name, self.utf8).ok()
     }
 
