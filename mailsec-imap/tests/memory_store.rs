@@ -383,3 +383,86 @@ fn clones_share_state_and_uid_validity_can_change() {
     let handle = std::thread::spawn(move || session.status("INBOX").unwrap().messages);
     assert_eq!(handle.join().unwrap(), 1);
 }
+
+mod invariants {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use mailsec_imap::store::{MailStore, MemoryStore};
+    use mailsec_imap::types::Flag;
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Deliver(usize),
+        Copy(usize, u32, usize),
+        Move(usize, u32, usize),
+        Expunge(usize, u32),
+        Seen(usize, u32),
+        Rename,
+    }
+
+    const FOLDERS: [&str; 3] = ["INBOX", "A", "B/C"];
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..3usize).prop_map(Op::Deliver),
+            (0..3usize, 1..8u32, 0..3usize).prop_map(|(a, u, b)| Op::Copy(a, u, b)),
+            (0..3usize, 1..8u32, 0..3usize).prop_map(|(a, u, b)| Op::Move(a, u, b)),
+            (0..3usize, 1..8u32).prop_map(|(a, u)| Op::Expunge(a, u)),
+            (0..3usize, 1..8u32).prop_map(|(a, u)| Op::Seen(a, u)),
+            Just(Op::Rename),
+        ]
+    }
+
+    proptest! {
+        /// Uids ascend, stay below uid_next, are never reused while the validity holds, and
+        /// STATUS agrees with the view.
+        #[test]
+        fn uids_are_never_reused(ops in proptest::collection::vec(op(), 0..60)) {
+            let mut s = MemoryStore::new();
+            s.create("A", None).unwrap();
+            s.create("B/C", None).unwrap();
+            let mut names: Vec<String> = FOLDERS.iter().map(|n| n.to_string()).collect();
+            // (folder, validity) -> uids ever seen, uids gone, the last uid_next seen.
+            #[allow(clippy::type_complexity)]
+            let mut seen: BTreeMap<(String, u32), (BTreeSet<u32>, BTreeSet<u32>, u32)> =
+                BTreeMap::new();
+            for op in ops {
+                let _ = match op {
+                    Op::Deliver(f) => s.deliver(&names[f], b"m\r\n").map(|_| ()),
+                    Op::Copy(a, u, b) => s.copy(&names[a], &[u], &names[b]).map(|_| ()),
+                    Op::Move(a, u, b) => s.move_messages(&names[a], &[u], &names[b]).map(|_| ()),
+                    Op::Expunge(a, u) => s.expunge(&names[a], &[u]),
+                    Op::Seen(a, u) => s.set_flags(&names[a], u, &[Flag::Seen]),
+                    Op::Rename => {
+                        let to = format!("{}x", names[1]);
+                        let r = s.rename(&names[1], &to);
+                        if r.is_ok() {
+                            names[1] = to;
+                        }
+                        r
+                    }
+                };
+                for name in &names {
+                    let st = s.status(name).unwrap();
+                    let v = s.view(name).unwrap();
+                    prop_assert_eq!(st.messages as usize, v.messages.len());
+                    prop_assert_eq!(st.uid_next, v.uid_next);
+                    let uids: Vec<u32> = v.messages.iter().map(|m| m.uid).collect();
+                    prop_assert!(uids.windows(2).all(|w| w[0] < w[1]));
+                    prop_assert!(uids.iter().all(|&u| u >= 1 && u < v.uid_next));
+                    let (ever, gone, last_next) = seen
+                        .entry((name.clone(), v.uid_validity))
+                        .or_insert_with(|| (BTreeSet::new(), BTreeSet::new(), 0));
+                    prop_assert!(v.uid_next >= *last_next);
+                    *last_next = v.uid_next;
+                    // A uid that went away never comes back.
+                    prop_assert!(uids.iter().all(|u| !gone.contains(u)), "reused uid");
+                    let now: BTreeSet<u32> = uids.iter().copied().collect();
+                    gone.extend(ever.difference(&now).copied());
+                    ever.extend(now);
+                }
+            }
+        }
+    }
+}

@@ -249,7 +249,7 @@ fn multipart_mixed_with_base64_attachment() {
     let m = ParsedMessage::parse(&raw);
     assert_eq!(
         bodystructure_line(&m),
-        "* 1 FETCH (BODYSTRUCTURE ((\"text\" \"plain\" NIL NIL NIL \"7BIT\" 12 1 NIL NIL NIL NIL)\
+        "* 1 FETCH (BODYSTRUCTURE ((\"text\" \"plain\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 12 1 NIL NIL NIL NIL)\
          (\"application\" \"pdf\" (\"name\" \"r.pdf\") \"<pdf1@x>\" \"The report\" \"base64\" 10 NIL \
          (\"attachment\" (\"filename\" \"r.pdf\")) (\"en\" \"fr\") \"http://example.org/r.pdf\")\
          (\"application\" \"x-odd\" NIL NIL NIL \"x-uuencode\" 5 NIL NIL NIL NIL) \
@@ -303,10 +303,10 @@ fn nested_message_structure_and_sections() {
     let m = ParsedMessage::parse(&raw);
     assert_eq!(
         body_line(&m),
-        "* 1 FETCH (BODY ((\"text\" \"plain\" NIL NIL NIL \"7BIT\" 5 1)\
+        "* 1 FETCH (BODY ((\"text\" \"plain\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 5 1)\
          (\"message\" \"rfc822\" NIL NIL NIL \"7BIT\" 186 \
          (NIL \"inner\" ((NIL NIL \"inner\" \"example.org\")) ((NIL NIL \"inner\" \"example.org\")) ((NIL NIL \"inner\" \"example.org\")) NIL NIL NIL NIL NIL) \
-         ((\"text\" \"plain\" NIL NIL NIL \"7BIT\" 10 1)(\"text\" \"html\" NIL NIL NIL \"7BIT\" 8 1) \"alternative\") 13) \"mixed\"))\r\n"
+         ((\"text\" \"plain\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 10 1)(\"text\" \"html\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 8 1) \"alternative\") 13) \"mixed\"))\r\n"
     );
     let inner_header =
         b"From: inner@example.org\r\nSubject: inner\r\nContent-Type: multipart/alternative; boundary=\"i\"\r\n\r\n";
@@ -836,4 +836,65 @@ fn deep_nesting_is_bounded() {
     assert!(depth <= 40, "{depth}");
     let raw = b"Content-Type: message/rfc822\r\n\r\n".repeat(500);
     exercise(&raw);
+}
+
+#[test]
+fn extension_details_as_dovecot_writes_them() {
+    let raw = crlf(
+        "Content-Type: multipart/mixed; boundary=m
+Content-Language: de
+
+--m
+Content-Type: application/octet-stream
+Content-Disposition: attachment; filename*=utf-8''%E2%82%AC.txt
+Content-Language: en
+
+x
+--m
+Content-Type: multipart/alternative; boundary=inner
+
+--inner
+Content-Type: text/plain
+
+a
+--inner--
+--m--
+",
+    );
+    let m = ParsedMessage::parse(&raw);
+    assert_eq!(
+        bodystructure_line(&m),
+        "* 1 FETCH (BODYSTRUCTURE ((\"application\" \"octet-stream\" NIL NIL NIL \"7BIT\" 1 NIL \
+         (\"attachment\" (\"filename*\" \"utf-8''%E2%82%AC.txt\")) (\"en\") NIL)\
+         ((\"text\" \"plain\" (\"CHARSET\" \"US-ASCII\") NIL NIL \"7BIT\" 1 1 NIL NIL NIL NIL) \"alternative\" \
+         (\"boundary\" \"inner\") NIL NIL NIL) \"mixed\" (\"boundary\" \"m\") NIL (\"de\") NIL))\r\n"
+    );
+    // A multipart part's content is its whole body, boundaries included.
+    assert_eq!(
+        &m.section(&section(&[2], None))[..],
+        b"--inner\r\nContent-Type: text/plain\r\n\r\na\r\n--inner--"
+    );
+    assert_eq!(&m.section(&section(&[2, 1], None))[..], b"a");
+    // BINARY of a multipart is its body as is.
+    assert_eq!(m.binary(&[2]).unwrap(), m.section(&section(&[2], None)));
+}
+
+#[test]
+fn encoded_message_part_keeps_a_well_formed_structure() {
+    let raw = crlf(
+        "Content-Type: multipart/mixed; boundary=z
+
+--z
+Content-Type: message/rfc822
+Content-Transfer-Encoding: base64
+
+U3ViamVjdDogeAoKeQo=
+--z--
+",
+    );
+    let m = ParsedMessage::parse(&raw);
+    let line = body_line(&m);
+    assert!(line.contains("\"message\" \"rfc822\" NIL NIL NIL \"base64\" 20 (NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)"), "{line}");
+    assert_eq!(&m.binary(&[1]).unwrap()[..], b"Subject: x\n\ny\n");
+    assert_eq!(&m.section(&section(&[1, 1], None))[..], b"");
 }

@@ -345,9 +345,15 @@ pub(crate) fn parse_entity(
     let header = range.start..body_start;
     let body = body_start..range.end;
     let hdr = &raw[header.clone()];
-    let ctype = field(hdr, "Content-Type")
+    let mut ctype = field(hdr, "Content-Type")
         .and_then(parse_content_type)
         .unwrap_or_else(|| default.clone());
+    if ctype.is("text") && ctype.param("charset").is_none() {
+        // RFC 2045 §5.2: text without a charset is US-ASCII (Dovecot shows it too).
+        ctype
+            .params
+            .push((b"CHARSET".to_vec(), b"US-ASCII".to_vec()));
+    }
     let encoded = field(hdr, "Content-Transfer-Encoding").is_some_and(|v| {
         let v = unfold(v);
         !(v.eq_ignore_ascii_case(b"7bit")

@@ -69,9 +69,12 @@ impl<'a> ParsedMessage<'a> {
     }
 
     /// `BODY` (`extensible == false`) or `BODYSTRUCTURE` (`true`), RFC 9051 §7.5.2. Types,
-    /// subtypes, parameters and encodings are as given in the message; a part without
-    /// Content-Type is `"TEXT" "PLAIN" ("CHARSET" "US-ASCII")` (`MESSAGE/RFC822` in a
-    /// multipart/digest) and without Content-Transfer-Encoding `"7BIT"`. MD5 is always NIL.
+    /// subtypes, parameters and encodings are as given in the message (parameter values
+    /// unquoted; RFC 2231 continuations left as sent); a part without Content-Type is
+    /// `"TEXT" "PLAIN" ("CHARSET" "US-ASCII")` (`MESSAGE/RFC822` in a multipart/digest), a
+    /// text part without charset gets `("CHARSET" "US-ASCII")` (RFC 2045 §5.2) and a part
+    /// without Content-Transfer-Encoding `"7BIT"`. MD5 is always NIL; the language is always a
+    /// list, as Dovecot writes it.
     pub fn body_structure(&self, extensible: bool) -> BodyStructure<'static> {
         structure(self.raw, &self.root, extensible)
     }
@@ -140,14 +143,14 @@ impl<'a> ParsedMessage<'a> {
 
     /// The decoded content of `BINARY[part]` (RFC 3516 §4.2): the part's body with its
     /// Content-Transfer-Encoding (base64, quoted-printable) removed. An empty `part` gives the
-    /// whole message; a multipart or encapsulated message is given as is.
+    /// whole message; a multipart's body is given as is.
     pub fn binary(&self, part: &[u32]) -> Result<Cow<'a, [u8]>, BinaryError> {
         if part.is_empty() {
             return Ok(Cow::Borrowed(self.raw));
         }
         let p = resolve(&self.root, part).ok_or(BinaryError::NoSuchPart)?;
         let body = &self.raw[p.body.clone()];
-        if !matches!(p.kind, Kind::Single) {
+        if matches!(p.kind, Kind::Multi(_)) {
             return Ok(Cow::Borrowed(body));
         }
         decode_body(&self.raw[p.header.clone()], body)
@@ -308,10 +311,11 @@ fn common_ext(header: &[u8]) -> [ExtValue<'static>; 3] {
             .filter(|l| !l.is_empty())
             .map(|l| ExtValue::String(istring(l)))
             .collect();
-        match langs.len() {
-            0 => ExtValue::Nil,
-            1 => langs.into_iter().next().unwrap_or(ExtValue::Nil),
-            _ => ExtValue::List(langs),
+        // Always a list, as Dovecot writes it (a single string is also allowed).
+        if langs.is_empty() {
+            ExtValue::Nil
+        } else {
+            ExtValue::List(langs)
         }
     });
     let location = mime::field(header, "Content-Location")
