@@ -53,6 +53,20 @@ fn login_and_authenticate_refused_before_tls() {
 }
 
 #[test]
+fn no_literal_invited_before_tls() {
+    for chunking in CHUNKINGS {
+        let mut h = H::new(required(), TestStore::new());
+        h.take();
+        h.feed(b"a LOGIN {5}\r\nb NOOP\r\n", chunking);
+        assert_eq!(
+            h.take(),
+            "a NO [PRIVACYREQUIRED] No literals before TLS; use STARTTLS\r\nb OK NOOP completed\r\n",
+            "{chunking:?}"
+        );
+    }
+}
+
+#[test]
 fn starttls_then_amnesia() {
     for chunking in CHUNKINGS {
         let mut h = H::new(required(), TestStore::new());
@@ -505,4 +519,110 @@ fn scram_is_offered_in_clear_when_the_policy_allows() {
     assert!(!g.contains("AUTH=PLAIN"));
     let w = h.send("a AUTHENTICATE PLAIN\r\n");
     assert!(w.starts_with("a NO [PRIVACYREQUIRED]"), "{w}");
+}
+
+#[test]
+fn output_queue_is_bounded_when_the_client_does_not_read() {
+    let mut h = H::plain(TestStore::new());
+    h.take();
+    let noops = "n NOOP\r\n".repeat(2000);
+    // No draining: the machine stops reading once enough answers wait.
+    h.s.handle_input(h.now, noops.as_bytes());
+    assert!(h.s.buffered_input() > 0, "commands wait unread");
+    h.drain();
+    assert_eq!(h.take().matches("n OK NOOP completed\r\n").count(), 2000);
+    // A client that keeps sending without reading hits the input bound.
+    let many = "n NOOP\r\n".repeat(40_000);
+    h.s.handle_input(h.now, many.as_bytes());
+    h.drain();
+    assert!(
+        matches!(h.errors[..], [ServerError::InputOverflow { .. }]),
+        "{:?}",
+        h.errors
+    );
+}
+
+#[test]
+fn authenticate_scram_with_a_real_client_exchange() {
+    use mailsec_imap::server::ServerEvent;
+    use mailsec_tls::sasl::{
+        ClientExchange, CredentialCheck, Credentials, ExposeSecret, ScramStored, wire,
+    };
+    for chunking in CHUNKINGS {
+        let config = ServerConfig::builder()
+            .policy(ServerPolicy::starttls_optional())
+            .mechanisms([Mechanism::ScramSha256])
+            .build()
+            .unwrap();
+        let mut h = H::new(config, TestStore::new());
+        h.take();
+        h.hold = true;
+        let stored = ScramStored::derive("secret", b"salt-salt-salt", 4096).unwrap();
+        let mut client = ClientExchange::new(
+            Mechanism::ScramSha256,
+            Credentials::password("alice", "secret"),
+        )
+        .unwrap();
+        let first = client.initial_response().unwrap().unwrap();
+        let line = format!(
+            "a AUTHENTICATE SCRAM-SHA-256 {}\r\n",
+            wire::encode(first.expose_secret())
+        );
+        h.feed(line.as_bytes(), chunking);
+        let Some(ServerEvent::CheckCredentials {
+            check: CredentialCheck::ScramLookup { authcid, .. },
+            ..
+        }) = h.held.pop()
+        else {
+            panic!("a SCRAM lookup")
+        };
+        assert_eq!(authcid, "alice");
+        h.s.answer_credentials(CheckAnswer::ScramCredentials(Some(stored)))
+            .unwrap();
+        h.drain();
+        let w = h.take();
+        let challenge = w.strip_prefix("+ ").unwrap().trim_end();
+        let server_first = wire::decode(challenge.as_bytes()).unwrap();
+        let client_final = client.step(&server_first).unwrap();
+        h.feed(
+            format!("{}\r\n", wire::encode(client_final.expose_secret())).as_bytes(),
+            chunking,
+        );
+        // The server's proof comes as a last challenge (RFC 9051 §6.2.2), answered empty.
+        let w = h.take();
+        let v = wire::decode(w.strip_prefix("+ ").unwrap().trim_end().as_bytes()).unwrap();
+        client.finish(Some(&v)).unwrap();
+        h.feed(b"\r\n", chunking);
+        assert!(matches!(h.held.pop(), Some(ServerEvent::OpenStore { .. })));
+        h.s.open_store(Box::new(h.store.clone())).unwrap();
+        h.drain();
+        assert!(h.take().starts_with("a OK [CAPABILITY"), "{chunking:?}");
+        assert!(
+            !h.s.is_secure(),
+            "SCRAM is allowed in clear on this listener"
+        );
+    }
+}
+
+#[test]
+fn authenticate_login_mechanism_in_steps() {
+    let config = ServerConfig::builder()
+        .policy(ServerPolicy::insecure_plaintext())
+        .mechanisms([Mechanism::Login])
+        .build()
+        .unwrap();
+    for chunking in CHUNKINGS {
+        let mut h = H::new(config.clone(), TestStore::new());
+        h.take();
+        h.feed(
+            b"a AUTHENTICATE LOGIN\r\nYWxpY2U=\r\nc2VjcmV0\r\n",
+            chunking,
+        );
+        let w = h.take();
+        assert!(
+            w.starts_with("+ VXNlcm5hbWU6\r\n+ UGFzc3dvcmQ6\r\na OK [CAPABILITY"),
+            "{chunking:?} {w}"
+        );
+        assert_eq!(h.events, ["check Sasl(Login) true", "open alice"]);
+    }
 }

@@ -310,3 +310,99 @@ fn a_store_shorter_than_announced_ends_the_session() {
     assert!(h.closed);
     assert_eq!(h.errors, [ServerError::MessageTruncated { uid }]);
 }
+
+#[test]
+fn shutdown_and_timeout_in_the_middle_of_a_literal() {
+    let config = ServerConfig::builder()
+        .policy(ServerPolicy::insecure_plaintext())
+        .fetch_chunk(1024)
+        .build()
+        .unwrap();
+    let store = TestStore::new();
+    store.deliver_synthetic("INBOX", 100_000);
+    store.deliver_synthetic("INBOX", 100_000);
+    // Shutdown: the message being sent is finished, then BYE.
+    let mut h = H::new(config.clone(), store.clone());
+    h.send("l LOGIN alice secret\r\ns SELECT INBOX\r\n");
+    h.s.handle_input(h.now, b"f FETCH 1:2 BODY.PEEK[]\r\n");
+    for _ in 0..5 {
+        h.s.poll_output();
+    }
+    h.s.shutdown();
+    h.drain();
+    let w = h.take();
+    assert!(
+        w.ends_with(")\r\n* BYE Server shutting down\r\n"),
+        "{}",
+        &w[w.len() - 60..]
+    );
+    assert!(
+        !w.contains("* 2 FETCH"),
+        "the second message is not started"
+    );
+    assert!(h.closed && h.errors.is_empty());
+
+    // Timeout: a client that reads nothing for a whole period is closed without a BYE.
+    let mut h = H::new(config, store);
+    h.send("l LOGIN alice secret\r\ns SELECT INBOX\r\n");
+    h.s.handle_input(h.now, b"f FETCH 1 BODY.PEEK[]\r\n");
+    h.s.poll_output();
+    h.s.poll_output();
+    h.now += Duration::from_secs(1801);
+    h.s.handle_timeout(h.now);
+    assert!(h.s.is_streaming(), "the client was reading: re-armed");
+    h.s.poll_output();
+    h.now += Duration::from_secs(1801);
+    h.s.handle_timeout(h.now);
+    assert!(
+        h.s.is_streaming(),
+        "it read one more output: re-armed again"
+    );
+    // Then nothing for a whole period: closed.
+    h.now += Duration::from_secs(1801);
+    h.s.handle_timeout(h.now);
+    h.drain();
+    assert_eq!(h.errors, [ServerError::Timeout]);
+    assert!(!h.take().contains("BYE"));
+}
+
+#[test]
+fn starttls_go_ahead_precedes_the_cut() {
+    let mut h = H::new(ServerConfig::builder().build().unwrap(), TestStore::new());
+    h.take();
+    h.s.handle_input(h.now, b"a STARTTLS\r\n");
+    let Some(Output::Transmit(ok)) = h.s.poll_output() else {
+        panic!("the go-ahead first")
+    };
+    assert_eq!(&ok[..], b"a OK Begin TLS negotiation now\r\n");
+    assert!(matches!(h.s.poll_output(), Some(Output::StartTls)));
+    assert!(h.s.poll_output().is_none());
+}
+
+#[test]
+fn the_machine_is_send() {
+    fn assert_send<T: Send>() {}
+    assert_send::<mailsec_imap::server::Server>();
+}
+
+#[test]
+fn empty_folder_utf8_names_and_enable_rules() {
+    let store = TestStore::new();
+    let mut h = H::logged_in(store);
+    let w = h.send(
+        "a ENABLE UTF8=ACCEPT\r\nb CREATE \"Entwürfe\"\r\nc LIST \"\" Entw*\r\nd SELECT INBOX\r\n",
+    );
+    assert!(w.starts_with("* ENABLED UTF8=ACCEPT\r\na OK"), "{w}");
+    assert!(
+        w.contains("* LIST (\\HasNoChildren) \"/\" \"Entwürfe\"\r\n"),
+        "{w}"
+    );
+    assert!(w.contains("* 0 EXISTS\r\n"), "{w}");
+    let w = h.send("e FETCH 1:* FLAGS\r\nf UID SEARCH ALL\r\ng ENABLE IMAP4rev2\r\nh STATUS Nope (MESSAGES)\r\n");
+    assert_eq!(
+        w,
+        "e OK FETCH completed\r\n* SEARCH\r\nf OK SEARCH completed\r\n\
+g BAD ENABLE is valid only before SELECT\r\n\
+h NO [NONEXISTENT] No such mailbox or message\r\n"
+    );
+}

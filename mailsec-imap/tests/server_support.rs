@@ -437,6 +437,8 @@ pub struct H {
     pub refuse: Option<StoreRefusal>,
     /// Largest single Transmit seen.
     pub max_transmit: usize,
+    /// Opened instead of `store` when set.
+    pub memory: Option<mailsec_imap::store::MemoryStore>,
 }
 
 impl H {
@@ -456,6 +458,7 @@ impl H {
             hold: false,
             refuse: None,
             max_transmit: 0,
+            memory: None,
         };
         h.drain();
         h
@@ -556,7 +559,10 @@ impl H {
                 self.events.push(format!("open {}", identity.acts_as()));
                 match self.refuse {
                     Some(r) => self.s.refuse_store(r).unwrap(),
-                    None => self.s.open_store(Box::new(self.store.clone())).unwrap(),
+                    None => match &self.memory {
+                        Some(m) => self.s.open_store(Box::new(m.clone())).unwrap(),
+                        None => self.s.open_store(Box::new(self.store.clone())).unwrap(),
+                    },
                 }
             }
             ServerEvent::Secured => self.events.push("secured".into()),

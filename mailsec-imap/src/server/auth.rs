@@ -20,7 +20,7 @@ impl Server {
     }
 
     /// Whether plaintext-equivalent credentials (LOGIN, PLAIN, tokens) are accepted now.
-    fn plaintext_allowed(&self) -> bool {
+    pub(super) fn plaintext_allowed(&self) -> bool {
         let policy = self.config.policy;
         policy.plaintext_credentials_allowed(self.secure)
             || (!policy.requires_secure_channel()
@@ -113,11 +113,21 @@ impl Server {
             Some(Code::Simple(SimpleCode::PrivacyRequired)),
             "Authentication disallowed on non-secure connections; use STARTTLS",
         );
-        self.bad_commands = self.bad_commands.saturating_add(1);
-        if self.bad_commands >= self.config.max_bad_commands {
-            self.bye("Too many bad commands");
-            self.fail(ServerError::TooManyBadCommands);
+        self.count_bad();
+    }
+
+    /// A synchronizing literal refused before TLS (see `process`).
+    pub(super) fn literal_refused_in_clear(&mut self, tag: Option<bytes::Bytes>) {
+        let tag = tag
+            .and_then(|t| String::from_utf8(t.to_vec()).ok())
+            .and_then(|t| Tag::new(t).ok());
+        let code = Some(Code::Simple(SimpleCode::PrivacyRequired));
+        let text = "No literals before TLS; use STARTTLS";
+        match &tag {
+            Some(t) => self.tagged(t, StatusKind::No, code, text),
+            None => self.untagged_status(StatusKind::No, code, text),
         }
+        self.count_bad();
     }
 
     pub(super) fn login(&mut self, tag: Tag<'static>, user: &[u8], password: &[u8]) {

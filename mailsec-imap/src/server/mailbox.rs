@@ -20,7 +20,11 @@ pub(super) const DELIMITER: char = '/';
 const MAX_NAME: usize = 1024;
 
 /// The most patterns of one LIST command.
-const MAX_PATTERNS: usize = 32;
+const MAX_PATTERNS: usize = 16;
+
+/// The longest pattern (reference included), in characters: matching costs pattern × name
+/// per folder.
+const MAX_PATTERN_LEN: usize = 512;
 
 fn attr(name: &'static str) -> MailboxAttribute<'static> {
     MailboxAttribute(Atom::new(name).unwrap_or_else(|_| Atom::new("Noselect").expect("valid")))
@@ -125,6 +129,14 @@ impl Server {
         if name.eq_ignore_ascii_case("INBOX") {
             return Some(Mailbox::Inbox);
         }
+        if self.utf8 && !name.is_ascii() && name.len() <= crate::types::MAX_AUTO_QUOTED {
+            // RFC 6855 §3: UTF-8 in a quoted string once UTF8=ACCEPT is enabled.
+            if let Ok(q) = crate::types::Quoted::new(name.as_bytes().to_vec()) {
+                return Some(Mailbox::new(crate::types::AString::String(
+                    IString::Quoted(q),
+                )));
+            }
+        }
         Mailbox::from_utf8(name, self.utf8).ok()
     }
 
@@ -197,7 +209,12 @@ impl Server {
             else {
                 continue;
             };
-            full.push(canonical_pattern(&format!("{reference}{p}")));
+            let full_pattern = canonical_pattern(&format!("{reference}{p}"));
+            if full_pattern.len() > MAX_PATTERN_LEN {
+                self.bad(Some(tag), "Pattern too long");
+                return;
+            }
+            full.push(full_pattern);
         }
         let Some(store) = self.store.as_mut() else {
             return;
@@ -287,6 +304,10 @@ impl Server {
             return;
         };
         let full = canonical_pattern(&format!("{reference}{p}"));
+        if full.len() > MAX_PATTERN_LEN {
+            self.bad(Some(tag), "Pattern too long");
+            return;
+        }
         let Some(store) = self.store.as_mut() else {
             return;
         };

@@ -63,6 +63,47 @@
 //! STORE or SEARCH (RFC 9051 §7.5.1; their UID forms are treated alike), so sequence numbers
 //! stay right; unsolicited STATUS or LIST are never sent.
 //!
+//! # Example: a session over an `insecure_plaintext` listener
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Instant;
+//! use mailsec_imap::server::{Server, ServerConfig, ServerEvent};
+//! use mailsec_imap::store::MemoryStore;
+//! use mailsec_tls::sasl::{CheckAnswer, CredentialCheck, ExposeSecret};
+//! use mailsec_tls::{Machine, Output, ServerPolicy};
+//!
+//! let config = ServerConfig::builder().policy(ServerPolicy::insecure_plaintext()).build()?;
+//! let mut server = Server::new(Arc::new(config), Instant::now());
+//! let store = MemoryStore::new();
+//! store.deliver("INBOX", b"Subject: hi\r\n\r\nhello\r\n")?;
+//!
+//! let mut wire = Vec::new();
+//! server.handle_input(
+//!     Instant::now(),
+//!     b"a1 LOGIN alice secret\r\na2 SELECT INBOX\r\na3 FETCH 1 BODY[]\r\na4 LOGOUT\r\n",
+//! );
+//! // The drive loop: drain, answer events (answers queue more output), until nothing is left.
+//! while let Some(output) = server.poll_output() {
+//!     match output {
+//!         Output::Transmit(bytes) => wire.extend_from_slice(&bytes),
+//!         Output::Event(ServerEvent::CheckCredentials { check, .. }) => {
+//!             let ok = matches!(&check, CredentialCheck::Password { authcid, password, .. }
+//!                 if authcid == "alice" && password.expose_secret() == "secret");
+//!             server.answer_credentials(if ok { CheckAnswer::Accept } else { CheckAnswer::Reject })?;
+//!         }
+//!         Output::Event(ServerEvent::OpenStore { .. }) => server.open_store(Box::new(store.clone()))?,
+//!         Output::Close => break,
+//!         _ => {}
+//!     }
+//! }
+//! let wire = String::from_utf8(wire)?;
+//! assert!(wire.contains("a2 OK [READ-WRITE] SELECT completed\r\n"));
+//! assert!(wire.contains("* 1 FETCH (FLAGS (\\Seen) BODY[] {22}\r\nSubject: hi\r\n\r\nhello\r\n)\r\n"));
+//! assert!(wire.ends_with("* BYE Logging out\r\na4 OK LOGOUT completed\r\n"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! # Not implemented
 //!
 //! CONDSTORE/QRESYNC, SEARCHRES (`$`), COMPRESS, QUOTA, NOTIFY, METADATA; SELECT/EXAMINE
@@ -101,6 +142,10 @@ use crate::types::{Code, CommandBody, Data, Response, SimpleCode, StatusKind, Ta
 /// How many received bytes are given to the framer at a time while commands are read, so
 /// that input left over when the machine stops reading stays bounded.
 const PUSH_STEP: usize = 16 * 1024;
+
+/// Commands are not read while this many outputs wait to be polled: a client that pipelines
+/// many commands and does not read the answers fills its input bound, not the server's memory.
+const MAX_QUEUED_OUTPUTS: usize = 512;
 
 /// A credential question the application has not answered yet.
 enum CredWait {
@@ -419,12 +464,19 @@ impl Server {
 
     /// Queues one response.
     fn respond(&mut self, r: &Response<'_>) {
+        if self.done {
+            // Nothing goes out after Close.
+            return;
+        }
         let mut out = BytesMut::new();
         serialize::response(r, &mut out);
         self.out.push_back(Output::Transmit(out.freeze()));
     }
 
     fn transmit(&mut self, bytes: Bytes) {
+        if self.done {
+            return;
+        }
         self.out.push_back(Output::Transmit(bytes));
     }
 
@@ -468,6 +520,11 @@ impl Server {
             Some(t) => self.tagged(t, StatusKind::Bad, None, text),
             None => self.untagged_status(StatusKind::Bad, None, text),
         }
+        self.count_bad();
+    }
+
+    /// Counts a bad command; closes after too many.
+    fn count_bad(&mut self) {
         self.bad_commands = self.bad_commands.saturating_add(1);
         if self.bad_commands >= self.config.max_bad_commands {
             self.bye("Too many bad commands");
@@ -507,7 +564,10 @@ impl Server {
 
     /// Whether the machine reads commands now.
     fn reads_input(&self) -> bool {
-        !self.done && self.job.is_none() && self.wait.reads_input()
+        !self.done
+            && self.job.is_none()
+            && self.wait.reads_input()
+            && self.out.len() < MAX_QUEUED_OUTPUTS
     }
 
     /// Processes every buffered command the machine may read now.
@@ -519,12 +579,21 @@ impl Server {
             match frame {
                 Ok(Frame::LiteralAnnounced {
                     needs_decision: true,
+                    tag,
                     ..
                 }) => {
                     if let Wait::Idle { .. } = self.wait {
                         // A command during IDLE: no `+` for it.
                         let _ = self.framer.reject_literal();
                         self.idle_broken();
+                        continue;
+                    }
+                    if self.store.is_none() && !self.plaintext_allowed() {
+                        // Before login on a connection where credentials may not be sent,
+                        // no literal is invited: it would carry a password in clear (LOGIN
+                        // despite LOGINDISABLED).
+                        let _ = self.framer.reject_literal();
+                        self.literal_refused_in_clear(tag);
                         continue;
                     }
                     // Every limit was checked by the framer against the announced size.
@@ -599,7 +668,7 @@ impl Server {
                         text,
                     ),
                 }
-                self.bad_commands = self.bad_commands.saturating_add(1);
+                self.count_bad();
             }
             FramingError::LineTooLong { .. } => self.bad(tag.as_ref(), "Line too long"),
             _ => self.bad(tag.as_ref(), "Invalid command line"),
@@ -659,6 +728,10 @@ impl Server {
             }
             C::Authenticate { mechanism, initial } if !authenticated => {
                 self.authenticate(tag, mechanism.as_str(), initial)
+            }
+            C::Enable(_) if selected => {
+                // RFC 5161 §3.1: only before a mailbox is selected.
+                self.bad(Some(&tag), "ENABLE is valid only before SELECT");
             }
             C::Enable(caps) if authenticated => self.enable(&tag, &caps),
             C::Select { mailbox, params } if authenticated => {
@@ -892,10 +965,21 @@ impl Machine for Server {
             if let Some(o) = self.out.pop_front() {
                 return Some(o);
             }
-            if self.done || self.job.is_none() {
+            if self.done {
                 return None;
             }
-            self.step_job();
+            if self.job.is_some() {
+                self.step_job();
+                continue;
+            }
+            // Commands left waiting while the queue was full.
+            if self.framer.buffered() == 0 || !self.reads_input() {
+                return None;
+            }
+            self.process();
+            if self.out.is_empty() {
+                return None;
+            }
         }
     }
 

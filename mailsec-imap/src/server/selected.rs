@@ -106,6 +106,10 @@ impl Server {
         } else {
             let largest = u32::try_from(n).unwrap_or(u32::MAX);
             let iv = intervals(set, largest)?;
+            if n == 0 {
+                // `1:*` on an empty folder names nothing (clients send it).
+                return Ok(Vec::new());
+            }
             if iv.iter().any(|&(lo, hi)| lo == 0 || hi > largest) {
                 return Err(SetError::OutOfRange);
             }
