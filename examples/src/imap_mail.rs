@@ -115,7 +115,7 @@ pub enum ImapError {
         /// What we were doing (`selecting "INBOX"`, …).
         action: String,
         /// The command, status, response code and (sanitized) server text.
-        error: CommandError,
+        error: Box<CommandError>,
     },
     /// An intent was refused by the client machine (an invalid folder name, …).
     #[error("client: {0}")]
@@ -551,7 +551,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 ClientEvent::Failed { id: i, error } if i == id => {
                     return Err(ImapError::Command {
                         action: action.to_owned(),
-                        error,
+                        error: Box::new(error),
                     });
                 }
                 _ => {}
@@ -588,12 +588,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                     if !read_only && info.read_only {
                         return Err(ImapError::Command {
                             action: format!("selecting {folder:?}"),
-                            error: CommandError {
+                            error: Box::new(CommandError {
                                 command: "SELECT",
                                 status: StatusKind::No,
                                 code: None,
                                 text: "the folder is read-only".into(),
-                            },
+                            }),
                         });
                     }
                     return Ok(());
@@ -601,7 +601,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 ClientEvent::Failed { id: i, error } if i == id => {
                     return Err(ImapError::Command {
                         action: format!("selecting {folder:?}"),
-                        error,
+                        error: Box::new(error),
                     });
                 }
                 _ => {}
@@ -620,7 +620,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 ClientEvent::Failed { id: i, error } if i == id => {
                     return Err(ImapError::Command {
                         action: "listing folders".into(),
-                        error,
+                        error: Box::new(error),
                     });
                 }
                 _ => {}
@@ -668,7 +668,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                     ClientEvent::Failed { id: i, error } if i == id => {
                         return Err(ImapError::Command {
                             action: format!("listing the messages of {folder:?}"),
-                            error,
+                            error: Box::new(error),
                         });
                     }
                     _ => {}
@@ -721,7 +721,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 ClientEvent::Failed { id: i, error } if i == id => {
                     return Err(ImapError::Command {
                         action: format!("reading UID {uid} of {folder:?}"),
-                        error,
+                        error: Box::new(error),
                     });
                 }
                 _ => {}
@@ -768,7 +768,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 ClientEvent::Failed { id: i, error } if i == id => {
                     return Err(ImapError::Command {
                         action: format!("looking for UID {uid} in {folder:?}"),
-                        error,
+                        error: Box::new(error),
                     });
                 }
                 _ => {}
@@ -818,7 +818,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
                 ClientEvent::Failed { id: i, error } if i == id => {
                     return Err(ImapError::Command {
                         action: format!("moving UID {uid} from {folder:?} to {dest:?}"),
-                        error,
+                        error: Box::new(error),
                     });
                 }
                 _ => {}
@@ -889,7 +889,7 @@ fn message_info(seq: u32, attributes: &[MsgAtt<'_>]) -> Option<MessageInfo> {
 }
 
 /// The longest decoded header value kept, in characters.
-const MAX_FIELD: usize = 998;
+pub const MAX_FIELD: usize = 998;
 
 /// Subject, From and Date from a message's header block (or a whole message: parsing stops
 /// at the first empty line). Field names match in any case; folded lines are unfolded
