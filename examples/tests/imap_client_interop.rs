@@ -518,3 +518,28 @@ async fn binary_end_to_end() {
     assert!(stderr.contains("TLS"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn wrong_password_is_a_clear_authentication_error() {
+    let Some((pki, dovecot)) = start() else {
+        return;
+    };
+    let mut opts = options(&pki, dovecot.imaps, ClientTls::Implicit);
+    opts.password = secrecy::SecretString::from("not-the-password".to_owned());
+    let err = Session::connect(&opts).await.expect_err("wrong password");
+    assert!(
+        matches!(
+            &err,
+            ImapError::Protocol(ClientError::AuthFailed {
+                method: AuthMethod::Sasl(_) | AuthMethod::Login,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("authentication") && text.contains("No"),
+        "{text}"
+    );
+}
