@@ -560,10 +560,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     }
 
     /// Selects `folder` (`EXAMINE` if `read_only`) unless it already is, in a mode that
-    /// allows what is asked.
-    async fn select(&mut self, folder: &str, read_only: bool) -> Result<(), ImapError> {
+    /// allows what is asked, and `fresh` (a new look at the folder) is not asked for.
+    async fn select(
+        &mut self,
+        folder: &str,
+        read_only: bool,
+        fresh: bool,
+    ) -> Result<(), ImapError> {
         if let Some(s) = &self.selected {
-            if same_folder(&s.folder, folder) && (read_only || !s.read_only) {
+            if !fresh && same_folder(&s.folder, folder) && (read_only || !s.read_only) {
                 return Ok(());
             }
         }
@@ -635,9 +640,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     }
 
     /// The messages of `folder` (opened read-only with EXAMINE): UID, flags, size and the
-    /// decoded Subject, From and Date, ordered by UID. No flag changes.
+    /// decoded Subject, From and Date, ordered by UID. No flag changes. The folder is opened
+    /// anew each time, so the listing is current even without unsolicited updates.
     pub async fn messages(&mut self, folder: &str) -> Result<MessageList, ImapError> {
-        self.select(folder, true).await?;
+        self.select(folder, true, true).await?;
         let (exists, uid_validity) = match &self.selected {
             Some(s) => (s.exists, s.uid_validity.map(NonZeroU32::get)),
             None => (0, None),
@@ -694,7 +700,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         out: &mut dyn Write,
         mark_seen: bool,
     ) -> Result<ReadReport, ImapError> {
-        self.select(folder, !mark_seen).await?;
+        self.select(folder, !mark_seen, false).await?;
         let id = self
             .driver
             .machine_mut()
@@ -778,7 +784,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
 
     /// Sets (`seen`) or clears the `\Seen` flag of message `uid` of `folder`.
     pub async fn mark(&mut self, folder: &str, uid: u32, seen: bool) -> Result<(), ImapError> {
-        self.select(folder, false).await?;
+        self.select(folder, false, false).await?;
         self.ensure_exists(folder, uid).await?;
         let now = Instant::now();
         let client = self.driver.machine_mut();
@@ -801,7 +807,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         uid: u32,
         dest: &str,
     ) -> Result<MoveReport, ImapError> {
-        self.select(folder, false).await?;
+        self.select(folder, false, false).await?;
         self.ensure_exists(folder, uid).await?;
         let id = self
             .driver
@@ -1169,6 +1175,36 @@ mod tests {
         );
         assert_eq!(with_default_port("[::1]", ClientTls::Implicit), "[::1]:993");
         assert_eq!(with_default_port("::1", ClientTls::Implicit), "[::1]:993");
+    }
+
+    #[test]
+    fn folders_from_list_entries() {
+        use mailsec_imap::types::{Atom, Mailbox, MailboxAttribute};
+        let attr = |a: &'static str| MailboxAttribute(Atom::new(a).unwrap());
+        let entry = ListData {
+            lsub: false,
+            attributes: vec![attr("HasNoChildren"), attr("Sent")],
+            delimiter: Some(b'/'),
+            mailbox: Mailbox::from_utf8("Gesendet-ü", false).unwrap(),
+            extended: Vec::new(),
+        };
+        let f = Folder::from_list(&entry);
+        assert_eq!(f.name, "Gesendet-ü");
+        assert_eq!(f.delimiter, Some('/'));
+        assert_eq!(f.special_use, Some(SpecialUse::Sent));
+        assert_eq!(f.attributes, vec!["\\HasNoChildren", "\\Sent"]);
+        assert!(f.selectable);
+        let entry = ListData {
+            attributes: vec![attr("NoSelect")],
+            delimiter: None,
+            mailbox: Mailbox::Inbox,
+            ..entry
+        };
+        let f = Folder::from_list(&entry);
+        assert_eq!(
+            (f.name.as_str(), f.selectable, f.special_use),
+            ("INBOX", false, None)
+        );
     }
 
     #[test]
