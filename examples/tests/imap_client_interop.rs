@@ -40,6 +40,9 @@ fn messages() -> Vec<Vec<u8>> {
     vec![first, encoded, big]
 }
 
+/// A created folder whose name needs modified UTF-7 (`ü`, `&`) and quoting (space, `"`).
+const FOLDER: &str = "Archiv ü & \"x\"";
+
 const SUBJECTS: [&str; 3] = ["one", "Hello Wörld again", "big"];
 
 fn deliver_all(dovecot: &Dovecot, msgs: &[Vec<u8>], tag: &str) {
@@ -100,12 +103,12 @@ async fn full_session(pki: &TestPki, port: u16, tls: ClientTls, name: &str) {
         folders.iter().any(|f| f.name == "INBOX" && f.selectable),
         "{folders:#?}"
     );
-    assert!(!folders.iter().any(|f| f.name == "Archiv-ü"));
-    session.create("Archiv-ü").await.expect("create");
+    assert!(!folders.iter().any(|f| f.name == FOLDER));
+    session.create(FOLDER).await.expect("create");
     let folders = session.folders().await.expect("folders");
     assert!(
-        folders.iter().any(|f| f.name == "Archiv-ü"),
-        "modified UTF-7 round trip: {folders:#?}"
+        folders.iter().any(|f| f.name == FOLDER),
+        "modified UTF-7 and quoting round trip: {folders:#?}"
     );
 
     // The listing: sizes, decoded headers, nothing seen.
@@ -202,7 +205,7 @@ async fn full_session(pki: &TestPki, port: u16, tls: ClientTls, name: &str) {
             .await
             .expect_err("mark"),
         session
-            .move_to("INBOX", missing, "Archiv-ü")
+            .move_to("INBOX", missing, FOLDER)
             .await
             .expect_err("move"),
     ] {
@@ -212,13 +215,13 @@ async fn full_session(pki: &TestPki, port: u16, tls: ClientTls, name: &str) {
     // Move into the created folder, verified on both sides and byte for byte.
     let encoded = by_subject(&list, SUBJECTS[1]).uid;
     let moved = session
-        .move_to("INBOX", encoded, "Archiv-ü")
+        .move_to("INBOX", encoded, FOLDER)
         .await
         .expect("move");
     let inbox = session.messages("INBOX").await.expect("messages");
     assert_eq!(inbox.messages.len(), 2);
     assert!(!inbox.messages.iter().any(|m| m.uid == encoded));
-    let archive = session.messages("Archiv-ü").await.expect("archive");
+    let archive = session.messages(FOLDER).await.expect("archive");
     assert_eq!(archive.messages.len(), 1);
     let there = by_subject(&archive, SUBJECTS[1]);
     // Dovecot has UIDPLUS: MOVE reports [COPYUID] (RFC 6851 §4.3).
@@ -226,7 +229,7 @@ async fn full_session(pki: &TestPki, port: u16, tls: ClientTls, name: &str) {
     assert_eq!(moved.uid_validity, archive.uid_validity);
     let mut out = Vec::new();
     session
-        .read("Archiv-ü", there.uid, &mut out, false)
+        .read(FOLDER, there.uid, &mut out, false)
         .await
         .expect("read moved");
     assert_eq!(out, msgs[1]);
