@@ -10,10 +10,13 @@
 //!   per connection, with a connection limit and graceful shutdown.
 //! - [`imap_service`]: the IMAP listeners of `mailsec-server` (a [`SessionHandler`](listener::SessionHandler)
 //!   over the users file and a mailbox store).
+//! - [`imap_mail`]: reading mail over IMAP (folders, message list, read, flags, move), the
+//!   library behind `mailsec-imap`.
 //! - [`toy_server`], [`capture`]: the toy demo and its network tap.
 #![forbid(unsafe_code)]
 
 pub mod capture;
+pub mod imap_mail;
 pub mod imap_service;
 pub mod imap_store;
 pub mod listener;
