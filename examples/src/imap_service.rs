@@ -197,7 +197,11 @@ impl SessionHandler<Server> for ImapHandler {
         machine.shutdown();
     }
 
-    fn on_end(&mut self, end: SessionEnd<mailsec_imap::server::ServerError>, conn: &ConnectionInfo) {
+    fn on_end(
+        &mut self,
+        end: SessionEnd<mailsec_imap::server::ServerError>,
+        conn: &ConnectionInfo,
+    ) {
         self.user = None;
         if let SessionEnd::Failed(err) = end {
             log(conn, &format!("session failed: {err}"));

@@ -299,7 +299,10 @@ fn check_imaplib(fx: &Fixture, text: &str) {
     for cap in ["IMAP4REV1", "IDLE", "MOVE", "UIDPLUS", "AUTH=PLAIN"] {
         assert!(caps.split(' ').any(|c| c == cap), "{cap} missing: {caps}");
     }
-    assert!(!caps.contains("STARTTLS") && !caps.contains("LOGINDISABLED"), "{caps}");
+    assert!(
+        !caps.contains("STARTTLS") && !caps.contains("LOGINDISABLED"),
+        "{caps}"
+    );
     for key in [
         "login",
         "create",
@@ -429,7 +432,12 @@ fn mbsync(fx: &Fixture, tls: &str, port: u16) {
         Command::new("mbsync").arg("-c").arg(&rc).arg("-a"),
         CLIENT_TIMEOUT,
     );
-    assert!(got.ok, "mbsync ({tls}) failed:\n{}\n{}", got.text(), got.stderr);
+    assert!(
+        got.ok,
+        "mbsync ({tls}) failed:\n{}\n{}",
+        got.text(),
+        got.stderr
+    );
     let mut synced = files_in(&local.join("INBOX"));
     synced.sort();
     let mut expected = fx.messages.clone();

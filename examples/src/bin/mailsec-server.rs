@@ -84,15 +84,16 @@ fn serve_listener(
             )
             .map_err(|e| e.to_string())?;
             let (maildir, hostname) = (shared.maildir.clone(), shared.args.hostname.clone());
-            let opener: imap_service::StoreOpener = Arc::new(move |user: &str| {
-                match MaildirStore::open(&maildir, user, &hostname) {
-                    Ok(store) => Ok(Box::new(store) as Box<dyn MailStore>),
-                    Err(err) => {
-                        eprintln!("imap: cannot open the mailboxes of {user}: {err}");
-                        Err(StoreRefusal::Unavailable)
-                    }
-                }
-            });
+            let opener: imap_service::StoreOpener =
+                Arc::new(
+                    move |user: &str| match MaildirStore::open(&maildir, user, &hostname) {
+                        Ok(store) => Ok(Box::new(store) as Box<dyn MailStore>),
+                        Err(err) => {
+                            eprintln!("imap: cannot open the mailboxes of {user}: {err}");
+                            Err(StoreRefusal::Unavailable)
+                        }
+                    },
+                );
             let service = imap_service::ImapService::new(config, shared.users.clone(), opener);
             Ok(Some(tokio::spawn(service.serve(listener, shutdown))))
         }
