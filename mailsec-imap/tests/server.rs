@@ -626,3 +626,18 @@ fn authenticate_login_mechanism_in_steps() {
         assert_eq!(h.events, ["check Sasl(Login) true", "open alice"]);
     }
 }
+
+#[test]
+fn http_request_closes_without_an_answer() {
+    for chunking in CHUNKINGS {
+        let mut h = H::new(required(), TestStore::new());
+        h.take();
+        h.feed(
+            b"GET / HTTP/1.1\r\nHost: imap.example.test\r\n\r\n",
+            chunking,
+        );
+        assert_eq!(h.take(), "", "{chunking:?}: nothing reflected");
+        assert_eq!(h.errors, [ServerError::CrossProtocol]);
+        assert!(h.closed);
+    }
+}

@@ -43,6 +43,8 @@
 //!   otherwise, RFC 9051 §4.3, §7.1), pipelined input, bad commands, failed logins, an
 //!   autologout timer (shorter before login; at least 30 minutes after, RFC 9051 §5.4).
 //!   Error replies never echo the client's bytes.
+//! - **Cross-protocol** (ALPACA): an HTTP request line before login closes the session at
+//!   once, without a reply ([`ServerError::CrossProtocol`]).
 //!
 //! # FETCH: message content pulled as output is taken
 //!
@@ -687,6 +689,11 @@ impl Server {
     fn command(&mut self, msg: &[u8]) {
         let cmd = match crate::parse::command(msg) {
             Ok((cmd, _)) => cmd,
+            Err(_) if self.store.is_none() && looks_like_http(msg) => {
+                // ALPACA: answer nothing a browser could take for content.
+                self.fail(ServerError::CrossProtocol);
+                return;
+            }
             Err(e) => {
                 let tag = e.tag.and_then(|t| Tag::new(t).ok());
                 let text = match e.kind {
@@ -834,6 +841,23 @@ impl Server {
             _ => self.bad(Some(&tag), "Command not valid in this state"),
         }
     }
+}
+
+/// Whether a command line is an HTTP request line (`GET /x HTTP/1.1`).
+fn looks_like_http(msg: &[u8]) -> bool {
+    const METHODS: [&[u8]; 9] = [
+        b"GET ",
+        b"POST ",
+        b"PUT ",
+        b"HEAD ",
+        b"OPTIONS ",
+        b"DELETE ",
+        b"CONNECT ",
+        b"TRACE ",
+        b"PATCH ",
+    ];
+    let line = msg.split(|&b| b == b'\n').next().unwrap_or(msg);
+    METHODS.iter().any(|m| line.starts_with(m)) && memchr::memmem::find(line, b" HTTP/").is_some()
 }
 
 impl Machine for Server {
