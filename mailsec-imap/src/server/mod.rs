@@ -108,8 +108,13 @@
 //!
 //! # Not implemented
 //!
-//! CONDSTORE/QRESYNC, SEARCHRES (`$`), COMPRESS, QUOTA, NOTIFY, METADATA; SELECT/EXAMINE
-//! parameters are refused with `BAD`.
+//! CONDSTORE/QRESYNC (SELECT/EXAMINE parameters, `CHANGEDSINCE`, `UNCHANGEDSINCE`, `MODSEQ`
+//! are refused with `BAD`), SEARCHRES (`$`), COMPRESS, QUOTA, NOTIFY, METADATA, MULTIAPPEND,
+//! a PREAUTH greeting. `CHECK` is answered like `NOOP`; `ID` returns `* ID NIL`.
+//!
+//! The store is asked synchronously, inside the input and output calls: a SEARCH on message
+//! content reads every message of the folder (one at a time, each bounded by
+//! [`ServerConfigBuilder::max_parse_size`]) before it answers.
 
 mod auth;
 mod config;
