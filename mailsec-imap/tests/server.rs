@@ -641,3 +641,34 @@ fn http_request_closes_without_an_answer() {
         assert!(h.closed);
     }
 }
+
+#[test]
+fn shutdown_during_the_handshake_says_nothing() {
+    let mut h = H::new(required(), TestStore::new());
+    h.take();
+    h.feed(b"a STARTTLS\r\n", Chunking::Whole);
+    h.take();
+    h.s.shutdown();
+    h.drain();
+    assert_eq!(h.take(), "", "no plaintext after the cut");
+    assert!(h.closed && h.errors.is_empty());
+    assert_eq!(h.events, ["closed false"]);
+}
+
+#[test]
+fn end_of_stream_and_logout_close_once() {
+    let mut h = H::logged_in(TestStore::new());
+    h.s.handle_eof(h.now);
+    h.drain();
+    h.s.handle_eof(h.now);
+    h.drain();
+    assert_eq!(
+        h.events.iter().filter(|e| e.starts_with("closed")).count(),
+        1
+    );
+    assert_eq!(h.events.last().unwrap(), "closed false");
+    let mut h = H::logged_in(TestStore::new());
+    h.send("z LOGOUT\r\n");
+    assert_eq!(h.events.last().unwrap(), "closed true");
+    assert!(h.s.take_store().is_some(), "the store is handed back");
+}
