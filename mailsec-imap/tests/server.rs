@@ -626,3 +626,49 @@ fn authenticate_login_mechanism_in_steps() {
         assert_eq!(h.events, ["check Sasl(Login) true", "open alice"]);
     }
 }
+
+#[test]
+fn http_request_closes_without_an_answer() {
+    for chunking in CHUNKINGS {
+        let mut h = H::new(required(), TestStore::new());
+        h.take();
+        h.feed(
+            b"GET / HTTP/1.1\r\nHost: imap.example.test\r\n\r\n",
+            chunking,
+        );
+        assert_eq!(h.take(), "", "{chunking:?}: nothing reflected");
+        assert_eq!(h.errors, [ServerError::CrossProtocol]);
+        assert!(h.closed);
+    }
+}
+
+#[test]
+fn shutdown_during_the_handshake_says_nothing() {
+    let mut h = H::new(required(), TestStore::new());
+    h.take();
+    h.feed(b"a STARTTLS\r\n", Chunking::Whole);
+    h.take();
+    h.s.shutdown();
+    h.drain();
+    assert_eq!(h.take(), "", "no plaintext after the cut");
+    assert!(h.closed && h.errors.is_empty());
+    assert_eq!(h.events, ["closed false"]);
+}
+
+#[test]
+fn end_of_stream_and_logout_close_once() {
+    let mut h = H::logged_in(TestStore::new());
+    h.s.handle_eof(h.now);
+    h.drain();
+    h.s.handle_eof(h.now);
+    h.drain();
+    assert_eq!(
+        h.events.iter().filter(|e| e.starts_with("closed")).count(),
+        1
+    );
+    assert_eq!(h.events.last().unwrap(), "closed false");
+    let mut h = H::logged_in(TestStore::new());
+    h.send("z LOGOUT\r\n");
+    assert_eq!(h.events.last().unwrap(), "closed true");
+    assert!(h.s.take_store().is_some(), "the store is handed back");
+}

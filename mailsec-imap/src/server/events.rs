@@ -68,6 +68,11 @@ pub enum ServerError {
     /// was pending beyond the bound).
     #[error("framing failed: {0}")]
     Framing(FramingError),
+    /// Before login, the client sent an HTTP request line (`GET / HTTP/1.1`): a browser
+    /// talking to the IMAP port, as in cross-protocol attacks (ALPACA). The session is closed
+    /// at once rather than answering (and reflecting) line after line.
+    #[error("cross-protocol request (HTTP) on the IMAP port")]
+    CrossProtocol,
     /// The client was idle longer than the autologout timeout (or stopped reading a
     /// response).
     #[error("autologout timeout")]
