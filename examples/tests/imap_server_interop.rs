@@ -438,13 +438,53 @@ fn mbsync(fx: &Fixture, tls: &str, port: u16) {
         got.text(),
         got.stderr
     );
-    let mut synced = files_in(&local.join("INBOX"));
+    // mbsync stores messages with the local line ending (LF) and adds its own `X-TUID`
+    // header to the header block; everything else must be the bytes the server sent.
+    let mut synced: Vec<Vec<u8>> = files_in(&local.join("INBOX"))
+        .into_iter()
+        .map(|m| without_tuid(&m))
+        .collect();
     synced.sort();
-    let mut expected = fx.messages.clone();
+    let mut expected: Vec<Vec<u8>> = fx.messages.iter().map(|m| crlf_to_lf(m)).collect();
     expected.sort();
-    assert_eq!(synced, expected, "mbsync ({tls}): INBOX differs");
+    assert_eq!(synced.len(), expected.len(), "mbsync ({tls}): message count");
+    for (got, want) in synced.iter().zip(&expected) {
+        assert!(
+            got == want,
+            "mbsync ({tls}): a message differs ({} vs {} octets)",
+            got.len(),
+            want.len()
+        );
+    }
     // The folder created on the server side exists locally too.
     assert!(local.join("Archive").is_dir(), "Archive not synced");
+}
+
+/// `text` with CRLF line ends turned into LF.
+fn crlf_to_lf(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    for (i, &b) in text.iter().enumerate() {
+        if !(b == b'\r' && text.get(i + 1) == Some(&b'\n')) {
+            out.push(b);
+        }
+    }
+    out
+}
+
+/// A message stored by mbsync without the `X-TUID:` line it adds to the header.
+fn without_tuid(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len());
+    let mut in_header = true;
+    for line in message.split_inclusive(|&b| b == b'\n') {
+        if in_header && line.starts_with(b"X-TUID: ") {
+            continue;
+        }
+        if line == b"\n" {
+            in_header = false;
+        }
+        out.extend_from_slice(line);
+    }
+    out
 }
 
 #[test]

@@ -24,7 +24,7 @@ fn fetch_line(items: Vec<MsgAtt<'static>>) -> String {
     let (back, used) = parse::response(&out).expect("the serialized FETCH parses");
     assert_eq!(used, out.len());
     assert_eq!(back.into_owned(), r);
-    String::from_utf8(out.to_vec()).unwrap()
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn envelope_line(m: &ParsedMessage<'_>) -> String {
