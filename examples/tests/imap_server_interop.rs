@@ -447,7 +447,11 @@ fn mbsync(fx: &Fixture, tls: &str, port: u16) {
     synced.sort();
     let mut expected: Vec<Vec<u8>> = fx.messages.iter().map(|m| crlf_to_lf(m)).collect();
     expected.sort();
-    assert_eq!(synced.len(), expected.len(), "mbsync ({tls}): message count");
+    assert_eq!(
+        synced.len(),
+        expected.len(),
+        "mbsync ({tls}): message count"
+    );
     for (got, want) in synced.iter().zip(&expected) {
         assert!(
             got == want,

@@ -1,8 +1,8 @@
-//! mailsec demo: the example mail server's SMTP and POP3 services and mailsec's own clients on
-//! loopback, with a freshly generated certificate, each session in clear, with a STARTTLS/STLS
+//! mailsec demo: the example mail server's SMTP, POP3 and IMAP services and mailsec's own clients
+//! on loopback, with a freshly generated certificate, each session in clear, with a STARTTLS/STLS
 //! upgrade and with implicit TLS, printing what a network capture of the session reveals; then a
-//! command pipelined behind STARTTLS (the injection the server must refuse), and the message
-//! submitted over SMTP read back over POP3.
+//! command pipelined behind STARTTLS (the injection the server must refuse), and the messages
+//! submitted over SMTP read back over POP3 and IMAP.
 //!
 //! Exit status 0 means every session behaved as the security model says.
 
@@ -11,6 +11,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use mailsec_examples::capture::{Capture, Tap};
+use mailsec_examples::imap_mail;
+use mailsec_examples::imap_service::{self, ImapService, StoreOpener};
+use mailsec_examples::imap_store::MaildirStore;
 use mailsec_examples::listener::{ConnectionTls, Listener, ListenerOptions};
 use mailsec_examples::maildir::Maildir;
 use mailsec_examples::pop3_fetch::{self, ConnectOptions, Destination, FetchOptions, Trust};
@@ -19,6 +22,8 @@ use mailsec_examples::server_cli::ListenerKind;
 use mailsec_examples::smtp_send::{self, SendOptions, TlsMode};
 use mailsec_examples::smtp_service::{self, SmtpSettings};
 use mailsec_examples::users::{Scheme, Users, hash_password_line_with};
+use mailsec_imap::server::{ServerConfig as ImapConfig, StoreRefusal};
+use mailsec_imap::store::MailStore;
 use mailsec_pop3::server::ServerConfig as Pop3Config;
 use mailsec_smtp::server::{Role, ServerConfig as SmtpConfig};
 use mailsec_smtp::types::Domain;
@@ -42,6 +47,9 @@ struct Servers {
     pop3_clear: SocketAddr,
     pop3_stls: SocketAddr,
     pop3s: SocketAddr,
+    imap_clear: SocketAddr,
+    imap_starttls: SocketAddr,
+    imaps: SocketAddr,
     shutdown: CancellationToken,
 }
 
@@ -123,6 +131,39 @@ async fn start_servers(pki: &TestPki, root: &std::path::Path) -> Result<Servers,
         let service = Pop3Service::new(config, maildir.clone(), users.clone());
         tokio::spawn(service.serve(l, shutdown.clone()));
     }
+
+    // IMAP over the same maildir: in clear with LOGIN only (the classic capture), with
+    // STARTTLS ("require secure channel": LOGINDISABLED until TLS), and over implicit TLS.
+    let clear = Arc::new(
+        ImapConfig::builder()
+            .policy(ServerPolicy::insecure_plaintext())
+            .greeting(format!("{HOST} IMAP ready"))
+            .mechanisms([])
+            .build()
+            .map_err(|e| e.to_string())?,
+    );
+    let starttls =
+        imap_service::imap_config(ListenerKind::Imap, false, HOST).map_err(|e| e.to_string())?;
+    let implicit =
+        imap_service::imap_config(ListenerKind::Imaps, false, HOST).map_err(|e| e.to_string())?;
+    let opener: StoreOpener = {
+        let maildir = maildir.clone();
+        Arc::new(move |user: &str| {
+            MaildirStore::open(&maildir, user, HOST)
+                .map(|store| Box::new(store) as Box<dyn MailStore>)
+                .map_err(|_| StoreRefusal::Unavailable)
+        })
+    };
+    for (config, conn_tls, name) in [
+        (clear, ConnectionTls::None, "imap-clear"),
+        (starttls, ConnectionTls::StartTls(tls.clone()), "imap"),
+        (implicit, ConnectionTls::Implicit(tls.clone()), "imaps"),
+    ] {
+        let l = listener(conn_tls, name).await?;
+        addrs.push(l.local_addr().map_err(|e| e.to_string())?);
+        let service = ImapService::new(config, users.clone(), opener.clone());
+        tokio::spawn(service.serve(l, shutdown.clone()));
+    }
     Ok(Servers {
         smtp_clear: addrs[0],
         smtp_starttls: addrs[1],
@@ -130,6 +171,9 @@ async fn start_servers(pki: &TestPki, root: &std::path::Path) -> Result<Servers,
         pop3_clear: addrs[3],
         pop3_stls: addrs[4],
         pop3s: addrs[5],
+        imap_clear: addrs[6],
+        imap_starttls: addrs[7],
+        imaps: addrs[8],
         shutdown,
     })
 }
@@ -237,6 +281,51 @@ async fn pop3_session(
     Ok((visible, fetched))
 }
 
+/// Lists alice's folders and INBOX over IMAP and reads the newest message; prints the capture;
+/// returns whether the password could be read from it and the message read.
+async fn imap_session(
+    title: &str,
+    addr: SocketAddr,
+    tls: ClientTls,
+    pki: &TestPki,
+) -> Result<(bool, Vec<u8>), String> {
+    println!("\n== {title} ==");
+    let capture = Capture::default();
+    let mut options = ConnectOptions::new(addr.to_string(), USER, PASSWORD);
+    options.server_name = HOST.to_owned();
+    options.tls = tls;
+    options.trust = Trust::Config(pki.client_config());
+    options.allow_cleartext_credentials = tls == ClientTls::InsecurePlaintext;
+    let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let stream = Tap::new(stream.compat(), capture.clone());
+    let mut read = Vec::new();
+    let outcome = async {
+        let mut session = imap_mail::Session::over_stream(stream, &options).await?;
+        let login = session.login().clone();
+        let folders = session.folders().await?;
+        let list = session.messages("INBOX").await?;
+        if let Some(newest) = list.messages.last() {
+            session.read("INBOX", newest.uid, &mut read, false).await?;
+        }
+        session.logout().await?;
+        Ok::<_, imap_mail::ImapError>((login, folders, list))
+    }
+    .await;
+    println!("what a network capture shows (C = client, S = server):");
+    print!("{}", capture.render("C:", "S:"));
+    let (login, folders, list) = outcome.map_err(|e| e.to_string())?;
+    println!(
+        "client: {}; logged in with {:?}; {} folder(s), {} message(s) in INBOX",
+        login.tls.as_deref().unwrap_or("no TLS"),
+        login.auth,
+        folders.len(),
+        list.messages.len()
+    );
+    let visible = capture.contains(PASSWORD.as_bytes());
+    println!("password readable in the capture: {}", verdict(visible));
+    Ok((visible, read))
+}
+
 /// A meddler pipelines an AUTH behind STARTTLS; the server must refuse to upgrade and close.
 async fn injection(addr: SocketAddr) -> Result<bool, String> {
     println!("\n== Command injection at STARTTLS (CVE-2011-0411 style) ==");
@@ -282,7 +371,7 @@ async fn run() -> Result<bool, String> {
     let _ = std::fs::remove_dir_all(&root);
     println!("mailsec demo — generated a test CA and a certificate for {HOST:?}");
     println!(
-        "server: SMTP submission and POP3 over one maildir in {}",
+        "server: SMTP submission, POP3 and IMAP over one maildir in {}",
         root.display()
     );
     let servers = start_servers(&pki, &root).await?;
@@ -355,6 +444,41 @@ async fn run() -> Result<bool, String> {
         }
     );
     ok &= delivered && exact;
+
+    let (visible, _) = imap_session(
+        "7. IMAP in clear: LOGIN with the password, as in the classic Network Monitor screenshot",
+        servers.imap_clear,
+        ClientTls::InsecurePlaintext,
+        &pki,
+    )
+    .await?;
+    ok &= visible;
+    let (visible, _) = imap_session(
+        "8. IMAP with STARTTLS: LOGINDISABLED in clear, then TLS",
+        servers.imap_starttls,
+        ClientTls::StartTlsRequired,
+        &pki,
+    )
+    .await?;
+    ok &= !visible;
+    let (visible, read) = imap_session(
+        "9. IMAP over implicit TLS (port 993 style)",
+        servers.imaps,
+        ClientTls::Implicit,
+        &pki,
+    )
+    .await?;
+    ok &= !visible;
+    // The newest message in INBOX is the one submitted over implicit TLS, byte for byte after
+    // the Received line the SMTP service put on top.
+    let exact = read.ends_with(&message(
+        "3. SMTP submission over implicit TLS (port 465 style)",
+    ));
+    println!(
+        "\nthe message submitted over SMTP was read back over IMAP: {}",
+        if exact { "yes, byte for byte" } else { "NO" }
+    );
+    ok &= exact;
     servers.shutdown.cancel();
     let _ = std::fs::remove_dir_all(&root);
     Ok(ok)
