@@ -5,7 +5,7 @@
 //!                [--cert chain.pem --key key.pem | --ca-out ca.pem]
 //!                [--smtp-mx 127.0.0.1:2525] [--smtp-submission 127.0.0.1:2587]
 //!                [--smtps 127.0.0.1:2465] [--pop3 127.0.0.1:2110] [--pop3s 127.0.0.1:2995]
-//!                [--imap off] [--imaps off] [--reload-interval 60] [--max-connections 100]
+//!                [--imap 127.0.0.1:2143] [--imaps 127.0.0.1:2993] [--reload-interval 60] [--max-connections 100]
 //!                [--allow-plaintext-auth]
 //! mailsec-server hash-password <user> [--scheme argon2|scram-sha-256|plain]   (password on stdin)
 //! ```
@@ -149,11 +149,11 @@ pub struct ServerArgs {
     /// POP3 over implicit TLS (port 995 style).
     #[arg(long, default_value = "127.0.0.1:2995")]
     pub pop3s: Endpoint,
-    /// IMAP (reserved; not served yet).
-    #[arg(long, default_value = "off")]
+    /// IMAP (port 143 style): STARTTLS required before login (LOGINDISABLED until TLS).
+    #[arg(long, default_value = "127.0.0.1:2143")]
     pub imap: Endpoint,
-    /// IMAP over implicit TLS (reserved; not served yet).
-    #[arg(long, default_value = "off")]
+    /// IMAP over implicit TLS (port 993 style).
+    #[arg(long, default_value = "127.0.0.1:2993")]
     pub imaps: Endpoint,
     /// DANGEROUS, for demonstrations only: the STARTTLS listeners (submission, POP3, IMAP) run
     /// without TLS and accept passwords in clear. Implicit-TLS listeners are unchanged.
@@ -182,9 +182,9 @@ pub enum ListenerKind {
     Pop3,
     /// POP3 over implicit TLS.
     Pop3s,
-    /// IMAP with STARTTLS (reserved).
+    /// IMAP with STARTTLS.
     Imap,
-    /// IMAP over implicit TLS (reserved).
+    /// IMAP over implicit TLS.
     Imaps,
 }
 
@@ -691,7 +691,7 @@ mod tests {
             "--smtp-mx",
             "[::1]:25",
             "--imaps",
-            "127.0.0.1:2993",
+            "127.0.0.1:3993",
             "--reload-interval",
             "0",
         ])
@@ -699,6 +699,10 @@ mod tests {
         let kinds: Vec<_> = cli.server.listeners().into_iter().map(|(k, _)| k).collect();
         assert!(!kinds.contains(&ListenerKind::Pop3));
         assert!(kinds.contains(&ListenerKind::Imaps));
+        assert_eq!(
+            cli.server.endpoint(ListenerKind::Imaps),
+            Endpoint::At("127.0.0.1:3993".parse().unwrap())
+        );
         assert_eq!(
             cli.server.endpoint(ListenerKind::SmtpMx),
             Endpoint::At("[::1]:25".parse().unwrap())
