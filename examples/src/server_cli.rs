@@ -676,6 +676,8 @@ mod tests {
                 ("smtps", "127.0.0.1:2465".to_owned()),
                 ("pop3", "127.0.0.1:2110".to_owned()),
                 ("pop3s", "127.0.0.1:2995".to_owned()),
+                ("imap", "127.0.0.1:2143".to_owned()),
+                ("imaps", "127.0.0.1:2993".to_owned()),
             ]
         );
         assert!(!cli.server.allow_plaintext_auth);
@@ -878,6 +880,10 @@ mod tests {
             "--pop3",
             any,
             "--pop3s",
+            "off",
+            "--imap",
+            "off",
+            "--imaps",
             "off",
             "--max-connections",
             "7",
