@@ -1,6 +1,7 @@
 //! Support code shared by the mailsec example binaries and their interop tests.
 //!
 //! - [`maildir`]: the maildir store of the example server (delivery, listing, flags, locks).
+//! - [`imap_store`]: the IMAP `MailStore` over the same maildir (Maildir++ folders, uid lists).
 //! - [`users`]: the users file and the SASL [`Authenticator`](mailsec_tls::sasl::Authenticator)
 //!   over it (PLAIN, LOGIN, SCRAM-SHA-256).
 //! - [`server_cli`]: the command line of `mailsec-server`, its TLS material and certificate
@@ -11,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 pub mod capture;
+pub mod imap_store;
 pub mod listener;
 pub mod maildir;
 pub mod pop3_fetch;

@@ -20,8 +20,10 @@
 pub mod client;
 pub mod error;
 pub mod framing;
+pub mod message;
 pub mod parse;
 pub mod serialize;
+pub mod server;
 pub mod store;
 pub mod types;
 

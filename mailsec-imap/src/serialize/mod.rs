@@ -34,7 +34,7 @@
 
 mod response;
 
-pub use response::response;
+pub use response::{msg_att, response};
 
 use bytes::{BufMut, BytesMut};
 

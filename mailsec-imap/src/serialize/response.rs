@@ -52,6 +52,28 @@ pub fn response(r: &Response<'_>, out: &mut BytesMut) {
     w.raw(b"\r\n");
 }
 
+/// Writes one FETCH message attribute (`FLAGS (\Seen)`, `UID 4`, `ENVELOPE (...)`), without
+/// CRLF: for a server that builds a FETCH response item by item, so that it can stream a large
+/// literal of its own between items.
+///
+/// ```
+/// use std::num::NonZeroU32;
+/// use mailsec_imap::serialize;
+/// use mailsec_imap::types::MsgAtt;
+/// let mut out = bytes::BytesMut::new();
+/// serialize::msg_att(&MsgAtt::Uid(NonZeroU32::new(7).unwrap()), &mut out);
+/// assert_eq!(&out[..], b"UID 7");
+/// ```
+pub fn msg_att(a: &MsgAtt<'_>, out: &mut BytesMut) {
+    let mut w = W {
+        base: out.len(),
+        out,
+        opts: SerializeOptions::exact(),
+        lits: Vec::new(),
+    };
+    msg_att_w(&mut w, a);
+}
+
 fn resp_text(w: &mut W<'_>, code: &Option<Code<'_>>, text: &[u8]) {
     if let Some(c) = code {
         w.raw(b"[");
@@ -280,7 +302,7 @@ fn data(w: &mut W<'_>, d: &Data<'_>) {
         Data::Fetch { seq, items } => {
             w.num(u64::from(seq.get()));
             w.raw(b" FETCH ");
-            w.list(items, msg_att);
+            w.list(items, msg_att_w);
         }
         Data::Vanished { earlier, uids } => {
             w.raw(if *earlier {
@@ -363,7 +385,7 @@ fn origin(w: &mut W<'_>, o: Option<u32>) {
     }
 }
 
-fn msg_att(w: &mut W<'_>, a: &MsgAtt<'_>) {
+fn msg_att_w(w: &mut W<'_>, a: &MsgAtt<'_>) {
     match a {
         MsgAtt::Flags(f) => {
             w.raw(b"FLAGS ");

@@ -17,6 +17,10 @@
 
 use std::io::Read;
 
+mod memory;
+
+pub use memory::MemoryStore;
+
 use crate::types::{DateTime, Flag};
 
 /// A folder as listed (`LIST`).
