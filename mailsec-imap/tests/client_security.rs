@@ -335,3 +335,43 @@ fn implicit_tls_refuses_plaintext_and_unexpected_handshakes() {
         ClientError::ConnectionClosed { .. }
     ));
 }
+
+#[test]
+fn injection_caught_at_every_split_of_the_burst() {
+    let burst = b"A0001 OK begin TLS\r\nA0002 OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] forged\r\n";
+    for at in 1..burst.len() {
+        let mut run = Run::new(config(ClientTls::StartTlsRequired), Cut::Whole);
+        run.server(b"* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n");
+        run.expect(b"A0001 STARTTLS\r\n");
+        run.server(&burst[..at]);
+        run.server(&burst[at..]);
+        assert!(
+            matches!(one_error(&run), ClientError::ResponseInjection(_)),
+            "split at {at}"
+        );
+        run.expect(b"");
+        assert!(run.events.is_empty());
+    }
+}
+
+#[test]
+fn opportunistic_upgrades_when_offered() {
+    for c in CUTS {
+        let mut run = Run::new(config(ClientTls::StartTlsOpportunistic), c);
+        run.server(b"* OK [CAPABILITY IMAP4rev1 STARTTLS AUTH=PLAIN] ready\r\n");
+        run.expect(b"A0001 STARTTLS\r\n");
+        run.server(b"A0001 OK go\r\n");
+        run.tls();
+        run.expect(b"A0002 CAPABILITY\r\n");
+        run.server(b"* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\nA0002 OK done\r\n");
+        run.expect(b"A0003 AUTHENTICATE PLAIN\r\n");
+        run.server(b"+\r\n");
+        run.expect(format!("{PLAIN_IR}\r\n").as_bytes());
+        run.server(b"A0003 OK [CAPABILITY IMAP4rev1] ok\r\n");
+        assert!(matches!(
+            run.take_events().last(),
+            Some(ClientEvent::Ready { secure: true, .. })
+        ));
+        no_credentials_in_clear(&run);
+    }
+}
