@@ -35,6 +35,53 @@ use std::num::{NonZeroU32, NonZeroU64};
 
 use crate::error::{ParseError, ParseErrorKind as K};
 use crate::types::chars::{is_astring_char, is_atom_char, is_list_char, is_quotable, is_tag_char};
+
+/// Octet classes of the grammar as bits of [`CLASS`]: one table load per octet instead of a
+/// chain of comparisons in the scanning loops.
+const ATOM: u8 = 1;
+const ASTRING: u8 = 2;
+const TAG: u8 = 4;
+const LIST: u8 = 8;
+/// Ends a run of plain quoted-string content: `"`, `\`, or an octet no quoted string holds.
+const QSTOP: u8 = 16;
+
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let mut c = 0;
+        if is_atom_char(b) {
+            c |= ATOM;
+        }
+        if is_astring_char(b) {
+            c |= ASTRING;
+        }
+        if is_tag_char(b) {
+            c |= TAG;
+        }
+        if is_list_char(b) {
+            c |= LIST;
+        }
+        if !is_quotable(b) || b == b'"' || b == b'\\' {
+            c |= QSTOP;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+};
+
+#[inline(always)]
+fn class(b: u8, c: u8) -> bool {
+    CLASS[b as usize] & c != 0
+}
+
+/// `ATOM-CHAR` by table.
+#[inline(always)]
+pub(crate) fn atom_char(b: u8) -> bool {
+    class(b, ATOM)
+}
 use crate::types::{
     AString, Atom, AuthData, Command, Date, DateTime, Flag, IString, ListMailbox, Literal,
     LiteralMode, Mailbox, NString, Quoted, SeqNumber, SeqRange, SequenceSet, Tag,
@@ -258,11 +305,18 @@ impl<'a, 'o> P<'a, 'o> {
 
     /// Whether the next bytes are `word` (case-insensitive) followed by a non-atom byte;
     /// consumes it if so.
+    #[inline]
     pub(crate) fn keyword(&mut self, word: &str) -> bool {
-        let end = self.pos + word.len();
+        let w = word.as_bytes();
+        // Most tries fail on the first octet: decide those without slicing.
+        match (self.peek(), w.first()) {
+            (Some(b), Some(&c)) if b.eq_ignore_ascii_case(&c) => {}
+            _ => return false,
+        }
+        let end = self.pos + w.len();
         match self.input.get(self.pos..end) {
-            Some(s) if s.eq_ignore_ascii_case(word.as_bytes()) => {
-                if self.input.get(end).is_some_and(|&b| is_atom_char(b)) {
+            Some(s) if s.eq_ignore_ascii_case(w) => {
+                if self.input.get(end).is_some_and(|&b| atom_char(b)) {
                     return false;
                 }
                 self.pos = end;
@@ -291,7 +345,7 @@ impl<'a, 'o> P<'a, 'o> {
 
     pub(crate) fn tag(&mut self) -> R<Tag<'a>> {
         let start = self.pos;
-        let t = self.take_while(is_tag_char);
+        let t = self.take_while(|b| class(b, TAG));
         if t.is_empty() || self.peek() == Some(b'+') {
             return Err((K::InvalidTag, start));
         }
@@ -309,7 +363,7 @@ impl<'a, 'o> P<'a, 'o> {
     }
 
     pub(crate) fn atom(&mut self) -> R<Atom<'a>> {
-        self.token(is_atom_char, "atom").map(Atom::unchecked)
+        self.token(atom_char, "atom").map(Atom::unchecked)
     }
 
     /// `number` (32-bit).
@@ -348,17 +402,20 @@ impl<'a, 'o> P<'a, 'o> {
         NonZeroU64::new(self.number64()?).ok_or((K::Zero, start))
     }
 
-    pub(crate) fn quoted(&mut self) -> R<Quoted<'a>> {
-        let start = self.pos;
+    /// A quoted string's unescaped content, not checked for UTF-8.
+    pub(crate) fn quoted_raw(&mut self) -> R<Cow<'a, [u8]>> {
         self.byte(b'"', "quoted string")?;
         let body_start = self.pos;
         let mut owned: Option<Vec<u8>> = None;
         let mut seg = body_start;
         loop {
-            let Some(b) = self.peek() else {
+            let rest = self.input.get(self.pos..).unwrap_or_default();
+            let Some(i) = rest.iter().position(|&b| class(b, QSTOP)) else {
+                self.pos = self.input.len();
                 return Err((K::Incomplete, self.pos));
             };
-            match b {
+            self.pos += i;
+            match rest[i] {
                 b'"' => break,
                 b'\\' => {
                     let esc = self.peek_at(1);
@@ -371,8 +428,7 @@ impl<'a, 'o> P<'a, 'o> {
                     seg = self.pos;
                     self.pos += 1;
                 }
-                _ if !is_quotable(b) => return Err((K::InvalidQuoted, self.pos)),
-                _ => self.pos += 1,
+                _ => return Err((K::InvalidQuoted, self.pos)),
             }
         }
         let data: Cow<'a, [u8]> = match owned {
@@ -383,6 +439,12 @@ impl<'a, 'o> P<'a, 'o> {
             }
         };
         self.pos += 1;
+        Ok(data)
+    }
+
+    pub(crate) fn quoted(&mut self) -> R<Quoted<'a>> {
+        let start = self.pos;
+        let data = self.quoted_raw()?;
         if !data.is_ascii() && std::str::from_utf8(&data).is_err() {
             return Err((K::InvalidQuoted, start));
         }
@@ -444,7 +506,7 @@ impl<'a, 'o> P<'a, 'o> {
         if self.at_string() {
             return self.string().map(AString::String);
         }
-        self.token(is_astring_char, "astring")
+        self.token(|b| class(b, ASTRING), "astring")
             .map(|s| AString::Atom(Cow::Borrowed(s)))
     }
 
@@ -463,7 +525,7 @@ impl<'a, 'o> P<'a, 'o> {
         if self.at_string() {
             return self.string().map(ListMailbox::String);
         }
-        self.token(is_list_char, "list-mailbox")
+        self.token(|b| class(b, LIST), "list-mailbox")
             .map(|s| ListMailbox::Token(Cow::Borrowed(s)))
     }
 

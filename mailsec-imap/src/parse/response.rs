@@ -4,9 +4,9 @@
 use std::borrow::Cow;
 use std::num::NonZeroU32;
 
+use super::atom_char as is_atom_char;
 use super::{P, ParseOptions, R};
 use crate::error::{ParseError, ParseErrorKind as K};
-use crate::types::chars::{is_atom_char, is_quotable};
 use crate::types::*;
 
 /// Deviations from RFC 9051 that real servers make and the client parser accepts. All are on
@@ -29,6 +29,13 @@ pub struct Quirks {
     /// `[COPYUID]` / `[APPENDUID]` outside a tagged OK (RFC 4315 §3 puts them in the tagged
     /// OK only; some servers send them in an untagged OK, e.g. during UID MOVE).
     pub copyuid_anywhere: bool,
+    /// NIL where a body structure wants a string: the media type or subtype, or the
+    /// `body-fld-enc` of a part (Exchange's `message/delivery-status` parts). Read as the empty
+    /// string.
+    pub nil_body_fields: bool,
+    /// More than one space between the items of a parenthesized list, or a space before its
+    /// `)` (`(UID 5  FLAGS (\Seen) )`).
+    pub extra_spaces: bool,
 }
 
 impl Default for Quirks {
@@ -40,6 +47,8 @@ impl Default for Quirks {
             eight_bit_quoted: true,
             nil_body_param: true,
             copyuid_anywhere: true,
+            nil_body_fields: true,
+            extra_spaces: true,
         }
     }
 }
@@ -54,6 +63,8 @@ impl Quirks {
             eight_bit_quoted: false,
             nil_body_param: false,
             copyuid_anywhere: false,
+            nil_body_fields: false,
+            extra_spaces: false,
         }
     }
 }
@@ -539,6 +550,12 @@ impl<'a> C<'_, 'a, '_> {
                     break;
                 }
                 self.p.pos += 1;
+                if self.q.extra_spaces && matches!(self.p.peek(), Some(b' ' | b')')) {
+                    self.p.take_while(|b| b == b' ');
+                    if self.p.peek() == Some(b')') {
+                        break;
+                    }
+                }
             }
         }
         self.p.byte(b')', ")")?;
@@ -558,42 +575,7 @@ impl<'a> C<'_, 'a, '_> {
         if !self.q.eight_bit_quoted {
             return self.p.quoted();
         }
-        let start = self.p.pos;
-        self.p.byte(b'"', "quoted string")?;
-        let body = self.p.pos;
-        let mut owned: Option<Vec<u8>> = None;
-        let mut seg = body;
-        loop {
-            let Some(b) = self.p.peek() else {
-                return Err((K::Incomplete, self.p.pos));
-            };
-            match b {
-                b'"' => break,
-                b'\\' => {
-                    if !matches!(self.p.peek_at(1), Some(b'"' | b'\\')) {
-                        return Err((K::InvalidQuoted, self.p.pos));
-                    }
-                    owned
-                        .get_or_insert_with(Vec::new)
-                        .extend_from_slice(&self.p.input[seg..self.p.pos]);
-                    self.p.pos += 1;
-                    seg = self.p.pos;
-                    self.p.pos += 1;
-                }
-                _ if !is_quotable(b) => return Err((K::InvalidQuoted, self.p.pos)),
-                _ => self.p.pos += 1,
-            }
-        }
-        let data: Cow<'a, [u8]> = match owned {
-            None => Cow::Borrowed(&self.p.input[body..self.p.pos]),
-            Some(mut v) => {
-                v.extend_from_slice(&self.p.input[seg..self.p.pos]);
-                Cow::Owned(v)
-            }
-        };
-        self.p.pos += 1;
-        let _ = start;
-        Ok(Quoted::unchecked(data))
+        self.p.quoted_raw().map(Quoted::unchecked)
     }
 
     fn nstring(&mut self) -> R<NString<'a>> {
@@ -764,10 +746,10 @@ impl<'a> C<'_, 'a, '_> {
         let raw = self
             .p
             .take_while(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_');
-        let name = raw;
-        let name = name.to_ascii_uppercase();
+        let (up, len) = super::command::upper::<16>(raw).unwrap_or_default();
+        let name = &up[..len];
         let p = &mut *self.p;
-        match name.as_slice() {
+        match name {
             b"BODY" | b"BINARY" if p.peek() == Some(b'[') => {
                 if name == b"BODY" {
                     let section = super::command::section(p)?;
@@ -806,8 +788,8 @@ impl<'a> C<'_, 'a, '_> {
             _ => {}
         }
         p.sp()?;
-        Ok(match name.as_slice() {
-            b"FLAGS" => MsgAtt::Flags(p.paren_list(true, flag)?),
+        Ok(match name {
+            b"FLAGS" => MsgAtt::Flags(self.paren(true, |c| flag(c.p))?),
             b"UID" => MsgAtt::Uid(p.nz_number()?),
             b"RFC822.SIZE" => MsgAtt::Rfc822Size(p.number64()?),
             b"INTERNALDATE" => MsgAtt::InternalDate(p.date_time()?),
@@ -823,6 +805,13 @@ impl<'a> C<'_, 'a, '_> {
             b"RFC822" => MsgAtt::Rfc822(self.nstring()?),
             b"RFC822.HEADER" => MsgAtt::Rfc822Header(self.nstring()?),
             b"RFC822.TEXT" => MsgAtt::Rfc822Text(self.nstring()?),
+            b"X-GM-LABELS" => MsgAtt::GmailLabels(self.paren(true, |c| {
+                if c.p.peek() == Some(b'\\') {
+                    c.p.pos += 1;
+                    return Ok(GmailLabel::System(c.p.atom()?));
+                }
+                c.astring().map(GmailLabel::Label)
+            })?),
             _ if !raw.is_empty() => {
                 // Extensions (X-GM-MSGID, PREVIEW, SAVEDATE, EMAILID, …): kept generically.
                 let name =
@@ -921,6 +910,15 @@ impl<'a> C<'_, 'a, '_> {
         .map(Some)
     }
 
+    /// A string of a body structure; NIL read as the empty string with
+    /// [`Quirks::nil_body_fields`].
+    fn body_string(&mut self) -> R<IString<'a>> {
+        if self.q.nil_body_fields && self.p.keyword("NIL") {
+            return Ok(IString::Quoted(Quoted::unchecked(Cow::Borrowed(&b""[..]))));
+        }
+        self.string()
+    }
+
     fn number_u32(&mut self) -> R<u32> {
         self.p.number()
     }
@@ -935,7 +933,7 @@ impl<'a> C<'_, 'a, '_> {
                 parts.push(self.body(ext)?);
             }
             self.p.sp()?;
-            let subtype = self.string()?;
+            let subtype = self.body_string()?;
             let extension = self.extensions(ext)?;
             BodyStructure::Multi {
                 parts,
@@ -943,9 +941,9 @@ impl<'a> C<'_, 'a, '_> {
                 extension,
             }
         } else {
-            let media_type = self.string()?;
+            let media_type = self.body_string()?;
             self.p.sp()?;
-            let subtype = self.string()?;
+            let subtype = self.body_string()?;
             self.p.sp()?;
             let params = self.params()?;
             self.p.sp()?;
@@ -953,7 +951,7 @@ impl<'a> C<'_, 'a, '_> {
             self.p.sp()?;
             let description = self.nstring()?;
             self.p.sp()?;
-            let encoding = self.string()?;
+            let encoding = self.body_string()?;
             self.p.sp()?;
             let octets = self.number_u32()?;
             let mt = media_type.as_bytes();

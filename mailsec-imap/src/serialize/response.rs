@@ -447,6 +447,16 @@ fn msg_att(w: &mut W<'_>, a: &MsgAtt<'_>) {
             w.sp();
             ext_value(w, value);
         }
+        MsgAtt::GmailLabels(v) => {
+            w.raw(b"X-GM-LABELS ");
+            w.list(v, |w, l| match l {
+                GmailLabel::System(a) => {
+                    w.raw(b"\\");
+                    w.raw(a.as_str().as_bytes());
+                }
+                GmailLabel::Label(s) => w.astring(s),
+            });
+        }
     }
 }
 

@@ -412,6 +412,10 @@ pub enum MsgAtt<'a> {
     Rfc822Header(NString<'a>),
     /// `RFC822.TEXT nstring`.
     Rfc822Text(NString<'a>),
+    /// Gmail's `X-GM-LABELS (...)` (the X-GM-EXT-1 extension): system labels as backslash
+    /// atoms (`\Inbox`), user labels as astrings (`"Work/Project X"`, `Receipts`); Gmail
+    /// also quotes system labels (`"\\Important"`), kept as the quoted string they are.
+    GmailLabels(Vec<GmailLabel<'a>>),
     /// An attribute this crate does not type (`X-GM-MSGID n`, `PREVIEW "..."`,
     /// `EMAILID (M1)`, …): its name and a generic value.
     Other {
@@ -420,6 +424,26 @@ pub enum MsgAtt<'a> {
         /// Its value.
         value: ExtValue<'a>,
     },
+}
+
+/// One label of Gmail's `X-GM-LABELS`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GmailLabel<'a> {
+    /// A system label written as a backslash atom: `\Inbox` holds `Inbox`.
+    System(Atom<'a>),
+    /// A label written as an astring (atom, quoted string or literal), as sent: Gmail's
+    /// quoted `"\\Important"` holds `\Important`.
+    Label(AString<'a>),
+}
+
+impl GmailLabel<'_> {
+    /// Detaches from the input buffer.
+    pub fn into_owned(self) -> GmailLabel<'static> {
+        match self {
+            GmailLabel::System(a) => GmailLabel::System(a.into_owned()),
+            GmailLabel::Label(s) => GmailLabel::Label(s.into_owned()),
+        }
+    }
 }
 
 /// An ENVELOPE (RFC 9051 §7.5.2). Address lists are `None` for NIL.
@@ -722,6 +746,9 @@ impl MsgAtt<'_> {
                 name: name.into_owned(),
                 value: value.into_owned(),
             },
+            MsgAtt::GmailLabels(v) => {
+                MsgAtt::GmailLabels(v.into_iter().map(GmailLabel::into_owned).collect())
+            }
         }
     }
 }
