@@ -539,10 +539,24 @@ impl<'a> C<'_, 'a, '_> {
         Ok(v)
     }
 
-    fn paren<T>(&mut self, empty_ok: bool, mut f: impl FnMut(&mut Self) -> R<T>) -> R<Vec<T>> {
+    fn paren<T>(&mut self, empty_ok: bool, f: impl FnMut(&mut Self) -> R<T>) -> R<Vec<T>> {
+        self.paren_cap(empty_ok, 0, f)
+    }
+
+    /// [`Self::paren`] with room for `cap` items reserved once the list is known non-empty
+    /// (a fixed number, never one the peer sent).
+    fn paren_cap<T>(
+        &mut self,
+        empty_ok: bool,
+        cap: usize,
+        mut f: impl FnMut(&mut Self) -> R<T>,
+    ) -> R<Vec<T>> {
         self.p.byte(b'(', "(")?;
         self.p.enter()?;
         let mut v = Vec::new();
+        if self.p.peek() != Some(b')') {
+            v.reserve_exact(cap);
+        }
         if !(empty_ok && self.p.peek() == Some(b')')) {
             loop {
                 v.push(f(self)?);
@@ -728,7 +742,8 @@ impl<'a> C<'_, 'a, '_> {
     }
 
     fn msg_atts(&mut self) -> R<Vec<MsgAtt<'a>>> {
-        self.paren(false, |c| c.msg_att())
+        // A client's FETCH usually asks for up to 8 items: one allocation, no regrowth.
+        self.paren_cap(false, 8, |c| c.msg_att())
     }
 
     fn origin(&mut self) -> R<Option<u32>> {
