@@ -633,3 +633,47 @@ fn parsing_borrows_the_input() {
     input.extend_from_slice(b" NOOP\r\n");
     assert_eq!(err(&input).kind, ParseErrorKind::TagTooLong { limit: 64 });
 }
+
+#[test]
+fn id_parameter_limits_of_rfc2971() {
+    // 30 pairs, a 30-octet field and a 1024-octet value are the limits (RFC 2971 §3.3).
+    let pair = |i: usize| format!("\"f{i}\" \"v\"");
+    let pairs = |n: usize| (0..n).map(pair).collect::<Vec<_>>().join(" ");
+    let at_limit = format!("A1 ID ({})\r\n", pairs(30));
+    let CommandBody::Id(Some(v)) = roundtrip(at_limit.as_bytes()).body else {
+        panic!()
+    };
+    assert_eq!(v.len(), 30);
+    let over = format!("A1 ID ({})\r\n", pairs(31));
+    assert!(matches!(
+        err(over.as_bytes()).kind,
+        ParseErrorKind::Syntax { expected } if expected.contains("30 ID pairs")
+    ));
+    let field = |n: usize| format!("A1 ID (\"{}\" NIL)\r\n", "f".repeat(n));
+    roundtrip(field(30).as_bytes());
+    assert!(matches!(
+        err(field(31).as_bytes()).kind,
+        ParseErrorKind::Syntax { .. }
+    ));
+    let value = |n: usize| format!("A1 ID (\"name\" \"{}\")\r\n", "v".repeat(n));
+    roundtrip(value(1024).as_bytes());
+    assert!(matches!(
+        err(value(1025).as_bytes()).kind,
+        ParseErrorKind::Syntax { .. }
+    ));
+    // Also as literals.
+    let lit = format!("A1 ID (\"name\" {{1025}}\r\n{})\r\n", "v".repeat(1025));
+    assert!(matches!(
+        err(lit.as_bytes()).kind,
+        ParseErrorKind::Syntax { .. }
+    ));
+}
+
+#[test]
+fn status_appendlimit_item() {
+    let c = roundtrip(b"A1 STATUS INBOX (MESSAGES APPENDLIMIT)\r\n");
+    let CommandBody::Status { items, .. } = c.body else {
+        panic!()
+    };
+    assert_eq!(items, [StatusItem::Messages, StatusItem::AppendLimit]);
+}

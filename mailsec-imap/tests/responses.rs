@@ -618,3 +618,33 @@ fn other_server_styles_parse() {
     assert_eq!(code, None);
     assert!(text.ends_with(b"]"));
 }
+
+#[test]
+fn appendlimit_status_and_capability() {
+    // RFC 7889 §4: a number, or NIL for no limit.
+    let Response::Data(Data::Status { items, .. }) =
+        ok(b"* STATUS INBOX (MESSAGES 3 APPENDLIMIT 35651584)\r\n")
+    else {
+        panic!()
+    };
+    assert_eq!(items[1], (StatusItem::AppendLimit, 35_651_584));
+    let input = b"* STATUS Archive (APPENDLIMIT NIL)\r\n";
+    let Response::Data(Data::Status { items, .. }) = ok(input) else {
+        panic!()
+    };
+    assert_eq!(
+        items[0],
+        (StatusItem::AppendLimit, StatusItem::NO_APPEND_LIMIT)
+    );
+    assert_eq!(canon(input), input);
+    // NIL for any other item is an error.
+    assert!(parse::response(b"* STATUS INBOX (MESSAGES NIL)\r\n").is_err());
+    // RFC 7889 §3: APPENDLIMIT=n in CAPABILITY.
+    let Response::Data(Data::Capability(caps)) =
+        ok(b"* CAPABILITY IMAP4rev1 APPENDLIMIT=35651584 IDLE\r\n")
+    else {
+        panic!()
+    };
+    assert_eq!(caps[1].append_limit(), Some(Some(35_651_584)));
+    assert_eq!(caps[2].append_limit(), None);
+}

@@ -62,11 +62,7 @@ fn body<'a>(p: &mut P<'a, '_>) -> R<CommandBody<'a>> {
             if p.keyword("NIL") {
                 C::Id(None)
             } else {
-                C::Id(Some(p.paren_list(true, |p| {
-                    let k = p.string()?;
-                    p.sp()?;
-                    Ok((k, p.nstring()?))
-                })?))
+                id_params(p)?
             }
         }
         b"ENABLE" => {
@@ -312,6 +308,51 @@ fn body<'a>(p: &mut P<'a, '_>) -> R<CommandBody<'a>> {
         }
         _ => return Err((K::UnknownCommand, start)),
     })
+}
+
+/// RFC 2971 §3.3: at most 30 pairs, fields of at most 30 octets, values of at most 1024.
+const ID_MAX_PAIRS: usize = 30;
+const ID_MAX_FIELD: usize = 30;
+const ID_MAX_VALUE: usize = 1024;
+
+fn id_params<'a>(p: &mut P<'a, '_>) -> R<CommandBody<'a>> {
+    let start = p.pos;
+    let pairs = p.paren_list(true, |p| {
+        let at = p.pos;
+        let k = p.string()?;
+        if k.as_bytes().len() > ID_MAX_FIELD {
+            return Err((
+                K::Syntax {
+                    expected: "ID field of at most 30 octets (RFC 2971 §3.3)",
+                },
+                at,
+            ));
+        }
+        p.sp()?;
+        let at = p.pos;
+        let v = p.nstring()?;
+        if v.0
+            .as_ref()
+            .is_some_and(|v| v.as_bytes().len() > ID_MAX_VALUE)
+        {
+            return Err((
+                K::Syntax {
+                    expected: "ID value of at most 1024 octets (RFC 2971 §3.3)",
+                },
+                at,
+            ));
+        }
+        Ok((k, v))
+    })?;
+    if pairs.len() > ID_MAX_PAIRS {
+        return Err((
+            K::Syntax {
+                expected: "at most 30 ID pairs (RFC 2971 §3.3)",
+            },
+            start,
+        ));
+    }
+    Ok(CommandBody::Id(Some(pairs)))
 }
 
 fn mailbox_attribute<'a>(p: &mut P<'a, '_>) -> R<MailboxAttribute<'a>> {

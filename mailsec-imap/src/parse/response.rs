@@ -432,6 +432,10 @@ impl<'a> C<'_, 'a, '_> {
                 let item = StatusItem::from_name(name.as_str().as_bytes())
                     .ok_or_else(|| syntax("status item", start))?;
                 p.sp()?;
+                // RFC 7889 §4: `APPENDLIMIT NIL` is "no limit".
+                if item == StatusItem::AppendLimit && p.keyword("NIL") {
+                    return Ok((item, StatusItem::NO_APPEND_LIMIT));
+                }
                 Ok((item, p.number64()?))
             })?;
             Data::Status { mailbox, items }

@@ -205,7 +205,11 @@ fn data(w: &mut W<'_>, d: &Data<'_>) {
             w.list(items, |w, (i, n)| {
                 w.raw(i.name().as_bytes());
                 w.sp();
-                w.num(*n);
+                if *i == StatusItem::AppendLimit && *n == StatusItem::NO_APPEND_LIMIT {
+                    w.raw(b"NIL");
+                } else {
+                    w.num(*n);
+                }
             });
         }
         Data::Search { ids, modseq } => {
