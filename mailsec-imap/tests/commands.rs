@@ -677,3 +677,39 @@ fn status_appendlimit_item() {
     };
     assert_eq!(items, [StatusItem::Messages, StatusItem::AppendLimit]);
 }
+
+#[test]
+fn search_return_partial_of_rfc9394() {
+    use std::num::NonZeroU32;
+    let nz = |n| NonZeroU32::new(n).unwrap();
+    let c = roundtrip(b"A1 UID SEARCH RETURN (PARTIAL -1:-100 COUNT) UNDELETED\r\n");
+    let CommandBody::Search { return_opts, .. } = c.body else {
+        panic!()
+    };
+    assert_eq!(
+        return_opts.unwrap(),
+        [
+            SearchReturn::Partial(PartialRange::Last(nz(1), nz(100))),
+            SearchReturn::Count
+        ]
+    );
+    let c = roundtrip(b"A2 SEARCH RETURN (PARTIAL 23500:24000) ALL\r\n");
+    let CommandBody::Search { return_opts, .. } = c.body else {
+        panic!()
+    };
+    assert_eq!(
+        return_opts.unwrap(),
+        [SearchReturn::Partial(PartialRange::First(
+            nz(23500),
+            nz(24000)
+        ))]
+    );
+    for bad in [
+        &b"A3 SEARCH RETURN (PARTIAL 0:5) ALL\r\n"[..],
+        b"A3 SEARCH RETURN (PARTIAL -1:5) ALL\r\n",
+        b"A3 SEARCH RETURN (PARTIAL 1) ALL\r\n",
+        b"A3 SEARCH RETURN (PARTIAL) ALL\r\n",
+    ] {
+        assert!(parse::command(bad).is_err(), "{bad:?}");
+    }
+}

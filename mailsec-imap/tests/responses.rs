@@ -648,3 +648,33 @@ fn appendlimit_status_and_capability() {
     assert_eq!(caps[1].append_limit(), Some(Some(35_651_584)));
     assert_eq!(caps[2].append_limit(), None);
 }
+
+#[test]
+fn esearch_partial_of_rfc9394() {
+    use std::num::NonZeroU32;
+    let nz = |n| NonZeroU32::new(n).unwrap();
+    let input = b"* ESEARCH (TAG \"A1\") UID PARTIAL (-1:-100 200:250,252:300) COUNT 1200\r\n";
+    let Response::Data(Data::ESearch { items, uid, .. }) = ok(input) else {
+        panic!()
+    };
+    assert!(uid);
+    let ESearchItem::Partial { range, results } = &items[0] else {
+        panic!("{items:?}")
+    };
+    assert_eq!(*range, PartialRange::Last(nz(1), nz(100)));
+    assert!(results.is_some());
+    assert_eq!(canon(input), input);
+    let input = b"* ESEARCH (TAG \"A2\") PARTIAL (23500:24000 NIL)\r\n";
+    let Response::Data(Data::ESearch { items, .. }) = ok(input) else {
+        panic!()
+    };
+    assert_eq!(
+        items[0],
+        ESearchItem::Partial {
+            range: PartialRange::First(nz(23500), nz(24000)),
+            results: None
+        }
+    );
+    assert_eq!(canon(input), input);
+    assert!(parse::response(b"* ESEARCH PARTIAL (1:2)\r\n").is_err());
+}

@@ -482,6 +482,10 @@ fn search<'a>(p: &mut P<'a, '_>, uid: bool) -> R<CommandBody<'a>> {
                 b"ALL" => SearchReturn::All,
                 b"COUNT" => SearchReturn::Count,
                 b"SAVE" => SearchReturn::Save,
+                b"PARTIAL" => {
+                    p.sp()?;
+                    SearchReturn::Partial(partial_range(p)?)
+                }
                 _ => {
                     return Err((
                         K::Syntax {
@@ -510,6 +514,25 @@ fn search<'a>(p: &mut P<'a, '_>, uid: bool) -> R<CommandBody<'a>> {
         return_opts,
         charset,
         criteria,
+    })
+}
+
+/// `partial-range` (RFC 9394 §3.1): `a:b` or `-a:-b`, non-zero 32-bit numbers.
+pub(super) fn partial_range(p: &mut P<'_, '_>) -> R<PartialRange> {
+    let last = p.peek() == Some(b'-');
+    if last {
+        p.pos += 1;
+    }
+    let a = p.nz_number()?;
+    p.byte(b':', ":")?;
+    if last {
+        p.byte(b'-', "-")?;
+    }
+    let b = p.nz_number()?;
+    Ok(if last {
+        PartialRange::Last(a, b)
+    } else {
+        PartialRange::First(a, b)
     })
 }
 

@@ -582,6 +582,7 @@ impl<'a> C<'_, 'a, '_> {
     }
 
     /// A quoted string (8-bit tolerated with the quirk) or a literal.
+    #[inline]
     fn string(&mut self) -> R<IString<'a>> {
         if self.p.peek() == Some(b'"') {
             return self.quoted().map(IString::Quoted);
@@ -589,6 +590,7 @@ impl<'a> C<'_, 'a, '_> {
         self.p.string()
     }
 
+    #[inline]
     fn quoted(&mut self) -> R<Quoted<'a>> {
         if !self.q.eight_bit_quoted {
             return self.p.quoted();
@@ -596,6 +598,7 @@ impl<'a> C<'_, 'a, '_> {
         self.p.quoted_raw().map(Quoted::unchecked)
     }
 
+    #[inline]
     fn nstring(&mut self) -> R<NString<'a>> {
         if self.p.keyword("NIL") {
             return Ok(NString(None));
@@ -738,6 +741,17 @@ impl<'a> C<'_, 'a, '_> {
                 ESearchItem::All(self.p.sequence_set()?)
             } else if n.eq_ignore_ascii_case("MODSEQ") {
                 ESearchItem::ModSeq(self.p.number64()?)
+            } else if n.eq_ignore_ascii_case("PARTIAL") {
+                self.p.byte(b'(', "(")?;
+                let range = super::command::partial_range(self.p)?;
+                self.p.sp()?;
+                let results = if self.p.keyword("NIL") {
+                    None
+                } else {
+                    Some(self.p.sequence_set()?)
+                };
+                self.p.byte(b')', ")")?;
+                ESearchItem::Partial { range, results }
             } else {
                 ESearchItem::Other(name, self.ext_value()?)
             });

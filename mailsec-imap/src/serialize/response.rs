@@ -262,6 +262,16 @@ fn data(w: &mut W<'_>, d: &Data<'_>) {
                         w.sp();
                         ext_value(w, v);
                     }
+                    ESearchItem::Partial { range, results } => {
+                        w.raw(b"PARTIAL (");
+                        w.partial_range(*range);
+                        w.sp();
+                        match results {
+                            Some(s) => w.sequence_set(s),
+                            None => w.raw(b"NIL"),
+                        }
+                        w.raw(b")");
+                    }
                 }
             }
         }

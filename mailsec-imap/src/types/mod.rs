@@ -58,7 +58,7 @@ pub use response::{
     Greeting, ListData, MsgAtt, NamespaceDesc, ParamRef, Response, SimpleCode, SinglePartKind,
     StatusKind,
 };
-pub use search::{EntryType, ModSeqEntry, SearchKey, SearchReturn};
+pub use search::{EntryType, ModSeqEntry, PartialRange, SearchKey, SearchReturn};
 pub use sequence::{SeqNumber, SeqRange, SequenceSet};
 pub use status::StatusItem;
 

@@ -9,7 +9,7 @@ use std::num::NonZeroU32;
 use super::mailbox::Mailbox;
 use super::{
     AString, Atom, Capability, DateTime, Flag, FlagPerm, IString, Literal, MailboxAttribute,
-    NString, Section, SequenceSet, StatusItem, Tag,
+    NString, PartialRange, Section, SequenceSet, StatusItem, Tag,
 };
 
 /// One server response.
@@ -348,6 +348,14 @@ pub enum ESearchItem<'a> {
     ModSeq(u64),
     /// Anything else: name and value.
     Other(Atom<'a>, ExtValue<'a>),
+    /// `PARTIAL (range results)` (RFC 9394 §3.1): the range asked for and the UIDs or message
+    /// numbers found at those positions, `None` for `NIL` (none there).
+    Partial {
+        /// The range, as in the command.
+        range: PartialRange,
+        /// The results in that range.
+        results: Option<SequenceSet>,
+    },
 }
 
 /// One namespace of a NAMESPACE response.
@@ -695,6 +703,7 @@ impl ESearchItem<'_> {
             ESearchItem::All(s) => ESearchItem::All(s),
             ESearchItem::ModSeq(n) => ESearchItem::ModSeq(n),
             ESearchItem::Other(a, v) => ESearchItem::Other(a.into_owned(), v.into_owned()),
+            ESearchItem::Partial { range, results } => ESearchItem::Partial { range, results },
         }
     }
 }
