@@ -44,6 +44,9 @@ const TAG: u8 = 4;
 const LIST: u8 = 8;
 /// Ends a run of plain quoted-string content: `"`, `\`, or an octet no quoted string holds.
 const QSTOP: u8 = 16;
+/// An octet of a FETCH attribute name as the response parser reads it: letters, digits, `.`,
+/// `-`, `_` (`RFC822.SIZE`, `X-GM-MSGID`, `BODY` before `[`).
+pub(crate) const ATT_NAME: u8 = 32;
 
 static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
@@ -66,6 +69,9 @@ static CLASS: [u8; 256] = {
         if !is_quotable(b) || b == b'"' || b == b'\\' {
             c |= QSTOP;
         }
+        if b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_' {
+            c |= ATT_NAME;
+        }
         t[i] = c;
         i += 1;
     }
@@ -73,7 +79,7 @@ static CLASS: [u8; 256] = {
 };
 
 #[inline(always)]
-fn class(b: u8, c: u8) -> bool {
+pub(crate) fn class(b: u8, c: u8) -> bool {
     CLASS[b as usize] & c != 0
 }
 
@@ -407,6 +413,12 @@ impl<'a, 'o> P<'a, 'o> {
         if digits.is_empty() {
             self.pos = start;
             return self.fail("number");
+        }
+        if digits.len() <= 18 {
+            // Below 10^18 < 2^63: no overflow possible, no check per digit.
+            return Ok(digits
+                .iter()
+                .fold(0u64, |n, &d| n * 10 + u64::from(d - b'0')));
         }
         let mut n: u64 = 0;
         for &d in digits {

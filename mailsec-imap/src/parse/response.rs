@@ -600,6 +600,9 @@ impl<'a> C<'_, 'a, '_> {
 
     #[inline]
     fn nstring(&mut self) -> R<NString<'a>> {
+        if self.p.peek() == Some(b'"') {
+            return self.quoted().map(|q| NString(Some(IString::Quoted(q))));
+        }
         if self.p.keyword("NIL") {
             return Ok(NString(None));
         }
@@ -776,9 +779,7 @@ impl<'a> C<'_, 'a, '_> {
 
     fn msg_att(&mut self) -> R<MsgAtt<'a>> {
         let start = self.p.pos;
-        let raw = self
-            .p
-            .take_while(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_');
+        let raw = self.p.take_while(|b| super::class(b, super::ATT_NAME));
         let (up, len) = super::command::upper::<16>(raw).unwrap_or_default();
         let name = &up[..len];
         let p = &mut *self.p;
