@@ -83,29 +83,34 @@ pub(crate) fn class(b: u8, c: u8) -> bool {
     CLASS[b as usize] & c != 0
 }
 
-/// The first octet of `s` that ends plain quoted content ([`QSTOP`]), eight octets at a time
-/// (the SWAR zero-byte test on `word ^ broadcast(c)` for each stop octet; the lowest flagged
-/// byte is always a true match), then one at a time for the tail.
+/// The first octet of `s` that ends plain quoted content ([`QSTOP`]), eight octets at a time:
+/// SWAR tests flag `"`, `\\` and every octet below 0x0E (NUL, LF and CR among them; the
+/// lowest flagged byte of a word is always a true match of its test), and a flagged control
+/// that may stand in a quoted string is stepped over. The tail goes one octet at a time.
 #[inline]
 fn find_qstop(s: &[u8]) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
-    #[inline(always)]
-    fn zero(y: u64) -> u64 {
-        y.wrapping_sub(LO) & !y & HI
-    }
     let mut i = 0;
-    for c in s.chunks_exact(8) {
+    while let Some(c) = s.get(i..i + 8) {
         let w = u64::from_le_bytes(<[u8; 8]>::try_from(c).unwrap_or_default());
-        let m = zero(w ^ (LO * u64::from(b'"')))
-            | zero(w ^ (LO * u64::from(b'\\')))
-            | zero(w ^ (LO * u64::from(b'\r')))
-            | zero(w ^ (LO * u64::from(b'\n')))
-            | zero(w);
-        if m != 0 {
-            return Some(i + (m.trailing_zeros() / 8) as usize);
+        let q = w ^ (LO * u64::from(b'"'));
+        let b = w ^ (LO * u64::from(b'\\'));
+        // "Has a byte below n" (n <= 0x80): (w - n*LO) & !w & HI.
+        let m = (q.wrapping_sub(LO) & !q)
+            | (b.wrapping_sub(LO) & !b)
+            | (w.wrapping_sub(LO * 0x0E) & !w);
+        let m = m & HI;
+        if m == 0 {
+            i += 8;
+            continue;
         }
-        i += 8;
+        let k = i + (m.trailing_zeros() / 8) as usize;
+        if class(s[k], QSTOP) {
+            return Some(k);
+        }
+        // A control octet a quoted string may hold: go on after it.
+        i = k + 1;
     }
     s[i..].iter().position(|&b| class(b, QSTOP)).map(|j| i + j)
 }
@@ -445,6 +450,14 @@ impl<'a, 'o> P<'a, 'o> {
     pub(crate) fn quoted_raw(&mut self) -> R<Cow<'a, [u8]>> {
         self.byte(b'"', "quoted string")?;
         let body_start = self.pos;
+        // Fast path: no escape before the closing quote.
+        let rest = self.input.get(body_start..).unwrap_or_default();
+        if let Some(i) = find_qstop(rest) {
+            if rest[i] == b'"' {
+                self.pos = body_start + i + 1;
+                return Ok(Cow::Borrowed(&rest[..i]));
+            }
+        }
         let mut owned: Option<Vec<u8>> = None;
         let mut seg = body_start;
         loop {
@@ -758,12 +771,20 @@ mod tests {
         let naive = |s: &[u8]| s.iter().position(|&b| class(b, QSTOP));
         for len in 0..40 {
             for at in 0..=len {
-                for stop in [b'"', b'\\', b'\r', b'\n', 0, b'a', 0x80, 0xff, 0x01] {
+                for (stop, next) in [
+                    b'"', b'\\', b'\r', b'\n', 0, b'a', 0x80, 0xff, 0x01, 0x05, 0x0c, 0x0e, 0x7f,
+                ]
+                .into_iter()
+                .flat_map(|a| [(a, b'"'), (a, 0x05), (a, b'A')])
+                {
                     let mut s: Vec<u8> = (0..len).map(|i| b'A' + (i % 26) as u8).collect();
                     if at < len {
                         s[at] = stop;
                         if at + 1 < len {
-                            s[at + 1] = b'"';
+                            s[at + 1] = next;
+                        }
+                        if at + 2 < len {
+                            s[at + 2] = b'\\';
                         }
                     }
                     assert_eq!(find_qstop(&s), naive(&s), "{s:?}");
