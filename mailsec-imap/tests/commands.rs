@@ -633,3 +633,83 @@ fn parsing_borrows_the_input() {
     input.extend_from_slice(b" NOOP\r\n");
     assert_eq!(err(&input).kind, ParseErrorKind::TagTooLong { limit: 64 });
 }
+
+#[test]
+fn id_parameter_limits_of_rfc2971() {
+    // 30 pairs, a 30-octet field and a 1024-octet value are the limits (RFC 2971 §3.3).
+    let pair = |i: usize| format!("\"f{i}\" \"v\"");
+    let pairs = |n: usize| (0..n).map(pair).collect::<Vec<_>>().join(" ");
+    let at_limit = format!("A1 ID ({})\r\n", pairs(30));
+    let CommandBody::Id(Some(v)) = roundtrip(at_limit.as_bytes()).body else {
+        panic!()
+    };
+    assert_eq!(v.len(), 30);
+    let over = format!("A1 ID ({})\r\n", pairs(31));
+    assert!(matches!(
+        err(over.as_bytes()).kind,
+        ParseErrorKind::Syntax { expected } if expected.contains("30 ID pairs")
+    ));
+    let field = |n: usize| format!("A1 ID (\"{}\" NIL)\r\n", "f".repeat(n));
+    roundtrip(field(30).as_bytes());
+    assert!(matches!(
+        err(field(31).as_bytes()).kind,
+        ParseErrorKind::Syntax { .. }
+    ));
+    let value = |n: usize| format!("A1 ID (\"name\" \"{}\")\r\n", "v".repeat(n));
+    roundtrip(value(1024).as_bytes());
+    assert!(matches!(
+        err(value(1025).as_bytes()).kind,
+        ParseErrorKind::Syntax { .. }
+    ));
+    // Also as literals.
+    let lit = format!("A1 ID (\"name\" {{1025}}\r\n{})\r\n", "v".repeat(1025));
+    assert!(matches!(
+        err(lit.as_bytes()).kind,
+        ParseErrorKind::Syntax { .. }
+    ));
+}
+
+#[test]
+fn status_appendlimit_item() {
+    let c = roundtrip(b"A1 STATUS INBOX (MESSAGES APPENDLIMIT)\r\n");
+    let CommandBody::Status { items, .. } = c.body else {
+        panic!()
+    };
+    assert_eq!(items, [StatusItem::Messages, StatusItem::AppendLimit]);
+}
+
+#[test]
+fn search_return_partial_of_rfc9394() {
+    use std::num::NonZeroU32;
+    let nz = |n| NonZeroU32::new(n).unwrap();
+    let c = roundtrip(b"A1 UID SEARCH RETURN (PARTIAL -1:-100 COUNT) UNDELETED\r\n");
+    let CommandBody::Search { return_opts, .. } = c.body else {
+        panic!()
+    };
+    assert_eq!(
+        return_opts.unwrap(),
+        [
+            SearchReturn::Partial(PartialRange::Last(nz(1), nz(100))),
+            SearchReturn::Count
+        ]
+    );
+    let c = roundtrip(b"A2 SEARCH RETURN (PARTIAL 23500:24000) ALL\r\n");
+    let CommandBody::Search { return_opts, .. } = c.body else {
+        panic!()
+    };
+    assert_eq!(
+        return_opts.unwrap(),
+        [SearchReturn::Partial(PartialRange::First(
+            nz(23500),
+            nz(24000)
+        ))]
+    );
+    for bad in [
+        &b"A3 SEARCH RETURN (PARTIAL 0:5) ALL\r\n"[..],
+        b"A3 SEARCH RETURN (PARTIAL -1:5) ALL\r\n",
+        b"A3 SEARCH RETURN (PARTIAL 1) ALL\r\n",
+        b"A3 SEARCH RETURN (PARTIAL) ALL\r\n",
+    ] {
+        assert!(parse::command(bad).is_err(), "{bad:?}");
+    }
+}

@@ -290,8 +290,12 @@ fn body() -> impl Strategy<Value = CommandBody<'static>> {
             C::Expunge,
         ])
         .boxed(),
+        // RFC 2971 §3.3: fields of at most 30 octets (the parser refuses longer).
         prop::option::of(prop::collection::vec(
-            (istring(), prop::option::of(istring()).prop_map(NString)),
+            (
+                istring().prop_filter("ID field over 30 octets", |s| s.as_bytes().len() <= 30),
+                prop::option::of(istring()).prop_map(NString),
+            ),
             0..3,
         ))
         .prop_map(C::Id)

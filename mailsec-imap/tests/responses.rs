@@ -394,6 +394,81 @@ fn quirk_copyuid_anywhere() {
     assert!(strict(b"A1 OK [COPYUID 432432 42:69 1202:1229] Done\r\n").is_ok());
 }
 
+#[test]
+fn quirk_nil_body_fields() {
+    // Exchange: a message/delivery-status part with NIL for body-fld-enc.
+    let input = b"* 3 FETCH (BODYSTRUCTURE ((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 421 9 NIL NIL NIL NIL)(\"message\" \"delivery-status\" NIL NIL NIL NIL 312 NIL NIL NIL NIL) \"report\" (\"boundary\" \"b\") NIL NIL NIL))\r\n";
+    let Response::Data(Data::Fetch { items, .. }) = ok(input) else {
+        panic!()
+    };
+    let MsgAtt::BodyStructure(b) = &items[0] else {
+        panic!()
+    };
+    let BodyStructure::Multi { parts, .. } = &**b else {
+        panic!()
+    };
+    let BodyStructure::Single { encoding, .. } = &parts[1] else {
+        panic!()
+    };
+    assert_eq!(encoding.as_bytes(), b"");
+    assert!(strict(input).is_err());
+    let mut q = Quirks::none();
+    q.nil_body_fields = true;
+    assert!(parse::response_with(input, &ResponseOptions::strict().quirks(q)).is_ok());
+    // NIL media type and subtype too; the multipart subtype as well.
+    ok(b"* 1 FETCH (BODY (NIL NIL NIL NIL NIL NIL 3))\r\n");
+    ok(b"* 1 FETCH (BODY ((\"text\" \"plain\" NIL NIL NIL \"7bit\" 3 1) NIL))\r\n");
+    // Elsewhere NIL for a string is still an error.
+    assert!(parse::response(b"* ID (NIL \"x\")\r\n").is_err());
+}
+
+#[test]
+fn quirk_extra_spaces() {
+    for input in [
+        &b"* 3 FETCH (UID 1219  FLAGS ())\r\n"[..],
+        b"* 3 FETCH (UID 1219 FLAGS (\\Seen  \\Answered) )\r\n",
+        b"* 3 FETCH (UID 1219   RFC822.SIZE 44 )\r\n",
+    ] {
+        let Response::Data(Data::Fetch { items, .. }) = ok(input) else {
+            panic!()
+        };
+        assert!(items.len() >= 2, "{input:?}");
+        assert!(strict(input).is_err(), "{input:?}");
+        let mut q = Quirks::none();
+        q.extra_spaces = true;
+        assert!(
+            parse::response_with(input, &ResponseOptions::strict().quirks(q)).is_ok(),
+            "{input:?}"
+        );
+    }
+    // Not an empty item: `( )` is still refused where a list must not be empty.
+    assert!(parse::response(b"* 3 FETCH ( )\r\n").is_err());
+}
+
+#[test]
+fn gmail_labels() {
+    let input = b"* 48211 FETCH (X-GM-THRID 1784233100219466716 X-GM-MSGID 1784233195113412071 X-GM-LABELS (\\Inbox \"\\\\Important\" \"Work/Project X\" Receipts) UID 310516)\r\n";
+    let Response::Data(Data::Fetch { items, .. }) = ok(input) else {
+        panic!()
+    };
+    assert!(matches!(
+        &items[0],
+        MsgAtt::Other { name, value: ExtValue::Number(1784233100219466716) } if name.as_str() == "X-GM-THRID"
+    ));
+    let MsgAtt::GmailLabels(labels) = &items[2] else {
+        panic!("{:?}", items[2])
+    };
+    assert_eq!(labels.len(), 4);
+    assert!(matches!(&labels[0], GmailLabel::System(a) if a.as_str() == "Inbox"));
+    assert!(matches!(&labels[1], GmailLabel::Label(s) if s.as_bytes() == b"\\Important"));
+    assert!(matches!(&labels[2], GmailLabel::Label(s) if s.as_bytes() == b"Work/Project X"));
+    assert!(matches!(&labels[3], GmailLabel::Label(s) if s.as_bytes() == b"Receipts"));
+    // Canonical: written back as received.
+    assert_eq!(canon(input), input);
+    ok(b"* 1 FETCH (X-GM-LABELS ())\r\n");
+    assert!(parse::response(b"* 1 FETCH (X-GM-LABELS (\\))\r\n").is_err());
+}
+
 // ---- malformed input ----
 
 #[test]
@@ -542,4 +617,64 @@ fn other_server_styles_parse() {
     };
     assert_eq!(code, None);
     assert!(text.ends_with(b"]"));
+}
+
+#[test]
+fn appendlimit_status_and_capability() {
+    // RFC 7889 §4: a number, or NIL for no limit.
+    let Response::Data(Data::Status { items, .. }) =
+        ok(b"* STATUS INBOX (MESSAGES 3 APPENDLIMIT 35651584)\r\n")
+    else {
+        panic!()
+    };
+    assert_eq!(items[1], (StatusItem::AppendLimit, 35_651_584));
+    let input = b"* STATUS Archive (APPENDLIMIT NIL)\r\n";
+    let Response::Data(Data::Status { items, .. }) = ok(input) else {
+        panic!()
+    };
+    assert_eq!(
+        items[0],
+        (StatusItem::AppendLimit, StatusItem::NO_APPEND_LIMIT)
+    );
+    assert_eq!(canon(input), input);
+    // NIL for any other item is an error.
+    assert!(parse::response(b"* STATUS INBOX (MESSAGES NIL)\r\n").is_err());
+    // RFC 7889 §3: APPENDLIMIT=n in CAPABILITY.
+    let Response::Data(Data::Capability(caps)) =
+        ok(b"* CAPABILITY IMAP4rev1 APPENDLIMIT=35651584 IDLE\r\n")
+    else {
+        panic!()
+    };
+    assert_eq!(caps[1].append_limit(), Some(Some(35_651_584)));
+    assert_eq!(caps[2].append_limit(), None);
+}
+
+#[test]
+fn esearch_partial_of_rfc9394() {
+    use std::num::NonZeroU32;
+    let nz = |n| NonZeroU32::new(n).unwrap();
+    let input = b"* ESEARCH (TAG \"A1\") UID PARTIAL (-1:-100 200:250,252:300) COUNT 1200\r\n";
+    let Response::Data(Data::ESearch { items, uid, .. }) = ok(input) else {
+        panic!()
+    };
+    assert!(uid);
+    let ESearchItem::Partial { range, results } = &items[0] else {
+        panic!("{items:?}")
+    };
+    assert_eq!(*range, PartialRange::Last(nz(1), nz(100)));
+    assert!(results.is_some());
+    assert_eq!(canon(input), input);
+    let input = b"* ESEARCH (TAG \"A2\") PARTIAL (23500:24000 NIL)\r\n";
+    let Response::Data(Data::ESearch { items, .. }) = ok(input) else {
+        panic!()
+    };
+    assert_eq!(
+        items[0],
+        ESearchItem::Partial {
+            range: PartialRange::First(nz(23500), nz(24000)),
+            results: None
+        }
+    );
+    assert_eq!(canon(input), input);
+    assert!(parse::response(b"* ESEARCH PARTIAL (1:2)\r\n").is_err());
 }

@@ -2,9 +2,9 @@
 
 use std::borrow::Cow;
 
+use super::atom_char as is_atom_char;
 use super::{P, R, base64};
 use crate::error::ParseErrorKind as K;
-use crate::types::chars::is_atom_char;
 use crate::types::*;
 
 pub(super) fn command<'a>(p: &mut P<'a, '_>) -> R<Command<'a>> {
@@ -15,282 +15,344 @@ pub(super) fn command<'a>(p: &mut P<'a, '_>) -> R<Command<'a>> {
     Ok(Command { tag, body })
 }
 
-fn name<'a>(p: &mut P<'a, '_>) -> R<(&'a str, usize)> {
+fn name<'a>(p: &mut P<'a, '_>) -> R<(&'a [u8], usize)> {
     let start = p.pos;
     let n = p.take_while(|b| b.is_ascii_alphanumeric() || b == b'-');
     if n.is_empty() {
         return Err((K::UnknownCommand, start));
     }
-    // Only ASCII was taken.
-    Ok((std::str::from_utf8(n).unwrap_or_default(), start))
+    Ok((n, start))
+}
+
+/// Up to `N` octets of `w`, ASCII-uppercased, on the stack; `None` when longer (then no
+/// keyword matches). Keywords are matched on this without allocating.
+pub(super) fn upper<const N: usize>(w: &[u8]) -> Option<([u8; N], usize)> {
+    if w.len() > N {
+        return None;
+    }
+    let mut up = [0u8; N];
+    up[..w.len()].copy_from_slice(w);
+    up[..w.len()].make_ascii_uppercase();
+    Some((up, w.len()))
 }
 
 fn body<'a>(p: &mut P<'a, '_>) -> R<CommandBody<'a>> {
     use CommandBody as C;
     let (n, start) = name(p)?;
-    let is = |w: &str| n.eq_ignore_ascii_case(w);
-    if is("LOGIN") || is("AUTHENTICATE") {
+    let Some((up, len)) = upper::<12>(n) else {
+        return Err((K::UnknownCommand, start));
+    };
+    let n = &up[..len];
+    if n == b"LOGIN" || n == b"AUTHENTICATE" {
         p.redact = true;
     }
-    Ok(if is("CAPABILITY") {
-        C::Capability
-    } else if is("NOOP") {
-        C::Noop
-    } else if is("LOGOUT") {
-        C::Logout
-    } else if is("STARTTLS") {
-        C::StartTls
-    } else if is("NAMESPACE") {
-        C::Namespace
-    } else if is("IDLE") {
-        C::Idle
-    } else if is("CHECK") {
-        C::Check
-    } else if is("CLOSE") {
-        C::Close
-    } else if is("UNSELECT") {
-        C::Unselect
-    } else if is("EXPUNGE") {
-        C::Expunge
-    } else if is("ID") {
-        p.sp()?;
-        if p.keyword("NIL") {
-            C::Id(None)
-        } else {
-            C::Id(Some(p.paren_list(true, |p| {
-                let k = p.string()?;
-                p.sp()?;
-                Ok((k, p.nstring()?))
-            })?))
-        }
-    } else if is("ENABLE") {
-        let mut caps = Vec::new();
-        while p.peek() == Some(b' ') {
-            p.pos += 1;
-            caps.push(Capability::from_atom(p.atom()?));
-        }
-        if caps.is_empty() {
-            return p.fail("capability");
-        }
-        C::Enable(caps)
-    } else if is("COMPRESS") {
-        p.sp()?;
-        C::Compress(p.atom()?)
-    } else if is("AUTHENTICATE") {
-        p.sp()?;
-        let mechanism = p.atom()?;
-        let initial = if p.peek() == Some(b' ') {
-            p.pos += 1;
-            if p.peek() == Some(b'=') && p.peek_at(1) != Some(b'=') {
-                p.pos += 1;
-                Some(AuthData::Empty)
+    Ok(match n {
+        b"CAPABILITY" => C::Capability,
+        b"NOOP" => C::Noop,
+        b"LOGOUT" => C::Logout,
+        b"STARTTLS" => C::StartTls,
+        b"NAMESPACE" => C::Namespace,
+        b"IDLE" => C::Idle,
+        b"CHECK" => C::Check,
+        b"CLOSE" => C::Close,
+        b"UNSELECT" => C::Unselect,
+        b"EXPUNGE" => C::Expunge,
+        b"ID" => {
+            p.sp()?;
+            if p.keyword("NIL") {
+                C::Id(None)
             } else {
-                let at = p.pos;
-                let text = p.take_while(base64::is_char);
-                if text.is_empty() {
-                    return p.fail("base64");
+                id_params(p)?
+            }
+        }
+        b"ENABLE" => {
+            let mut caps = Vec::new();
+            while p.peek() == Some(b' ') {
+                p.pos += 1;
+                caps.push(Capability::from_atom(p.atom()?));
+            }
+            if caps.is_empty() {
+                return p.fail("capability");
+            }
+            C::Enable(caps)
+        }
+        b"COMPRESS" => {
+            p.sp()?;
+            C::Compress(p.atom()?)
+        }
+        b"AUTHENTICATE" => {
+            p.sp()?;
+            let mechanism = p.atom()?;
+            let initial = if p.peek() == Some(b' ') {
+                p.pos += 1;
+                if p.peek() == Some(b'=') && p.peek_at(1) != Some(b'=') {
+                    p.pos += 1;
+                    Some(AuthData::Empty)
+                } else {
+                    let at = p.pos;
+                    let text = p.take_while(base64::is_char);
+                    if text.is_empty() {
+                        return p.fail("base64");
+                    }
+                    let data = base64::decode(text).ok_or((K::InvalidBase64, at))?;
+                    Some(AuthData::Data(Secret::new(Cow::Owned(data))))
                 }
-                let data = base64::decode(text).ok_or((K::InvalidBase64, at))?;
-                Some(AuthData::Data(Secret::new(Cow::Owned(data))))
+            } else {
+                None
+            };
+            C::Authenticate { mechanism, initial }
+        }
+        b"LOGIN" => {
+            p.sp()?;
+            let username = p.astring()?;
+            p.sp()?;
+            let password = Secret::new(p.astring()?);
+            C::Login { username, password }
+        }
+        b"SELECT" | b"EXAMINE" => {
+            p.sp()?;
+            let mailbox = p.mailbox()?;
+            let params = if p.peek() == Some(b' ') {
+                p.pos += 1;
+                p.paren_list(false, select_param)?
+            } else {
+                Vec::new()
+            };
+            if n == b"SELECT" {
+                C::Select { mailbox, params }
+            } else {
+                C::Examine { mailbox, params }
             }
-        } else {
-            None
-        };
-        C::Authenticate { mechanism, initial }
-    } else if is("LOGIN") {
-        p.sp()?;
-        let username = p.astring()?;
-        p.sp()?;
-        let password = Secret::new(p.astring()?);
-        C::Login { username, password }
-    } else if is("SELECT") || is("EXAMINE") {
-        p.sp()?;
-        let mailbox = p.mailbox()?;
-        let params = if p.peek() == Some(b' ') {
-            p.pos += 1;
-            p.paren_list(false, select_param)?
-        } else {
-            Vec::new()
-        };
-        if is("SELECT") {
-            C::Select { mailbox, params }
-        } else {
-            C::Examine { mailbox, params }
         }
-    } else if is("CREATE") {
-        p.sp()?;
-        let mailbox = p.mailbox()?;
-        let mut special_use = Vec::new();
-        if p.peek() == Some(b' ') {
-            p.pos += 1;
-            p.byte(b'(', "(")?;
-            if !p.keyword("USE") {
-                return p.fail("USE");
+        b"CREATE" => {
+            p.sp()?;
+            let mailbox = p.mailbox()?;
+            let mut special_use = Vec::new();
+            if p.peek() == Some(b' ') {
+                p.pos += 1;
+                p.byte(b'(', "(")?;
+                if !p.keyword("USE") {
+                    return p.fail("USE");
+                }
+                p.sp()?;
+                special_use = p.paren_list(false, mailbox_attribute)?;
+                p.byte(b')', ")")?;
             }
-            p.sp()?;
-            special_use = p.paren_list(false, mailbox_attribute)?;
-            p.byte(b')', ")")?;
-        }
-        C::Create {
-            mailbox,
-            special_use,
-        }
-    } else if is("DELETE") {
-        p.sp()?;
-        C::Delete(p.mailbox()?)
-    } else if is("SUBSCRIBE") {
-        p.sp()?;
-        C::Subscribe(p.mailbox()?)
-    } else if is("UNSUBSCRIBE") {
-        p.sp()?;
-        C::Unsubscribe(p.mailbox()?)
-    } else if is("GETQUOTAROOT") {
-        p.sp()?;
-        C::GetQuotaRoot(p.mailbox()?)
-    } else if is("GETQUOTA") {
-        p.sp()?;
-        C::GetQuota(p.astring()?)
-    } else if is("SETQUOTA") {
-        p.sp()?;
-        let root = p.astring()?;
-        p.sp()?;
-        let limits = p.paren_list(true, |p| {
-            let resource = p.atom()?;
-            p.sp()?;
-            Ok(QuotaLimit {
-                resource,
-                limit: p.number64()?,
-            })
-        })?;
-        C::SetQuota { root, limits }
-    } else if is("RENAME") {
-        p.sp()?;
-        let from = p.mailbox()?;
-        p.sp()?;
-        let to = p.mailbox()?;
-        C::Rename { from, to }
-    } else if is("LIST") {
-        list(p)?
-    } else if is("LSUB") {
-        p.sp()?;
-        let reference = p.mailbox()?;
-        p.sp()?;
-        C::Lsub {
-            reference,
-            pattern: p.list_mailbox()?,
-        }
-    } else if is("STATUS") {
-        p.sp()?;
-        let mailbox = p.mailbox()?;
-        p.sp()?;
-        C::Status {
-            mailbox,
-            items: p.paren_list(false, status_item)?,
-        }
-    } else if is("APPEND") {
-        p.sp()?;
-        let mailbox = p.mailbox()?;
-        p.sp()?;
-        let flags = if p.peek() == Some(b'(') {
-            let f = p.flag_list()?;
-            p.sp()?;
-            Some(f)
-        } else {
-            None
-        };
-        let date = if p.peek() == Some(b'"') {
-            let d = p.date_time()?;
-            p.sp()?;
-            Some(d)
-        } else {
-            None
-        };
-        // RFC 6855 §4: append-data =/ "UTF8" SP "(" literal8 ")".
-        if p.keyword("UTF8") {
-            p.sp()?;
-            p.byte(b'(', "(")?;
-            if p.peek() != Some(b'~') {
-                return p.fail("literal8");
-            }
-            let message = p.literal(true)?;
-            p.byte(b')', ")")?;
-            C::Append {
+            C::Create {
                 mailbox,
-                flags,
-                date,
-                message,
-                utf8: true,
-            }
-        } else {
-            C::Append {
-                mailbox,
-                flags,
-                date,
-                message: p.literal(true)?,
-                utf8: false,
+                special_use,
             }
         }
-    } else if is("SEARCH") {
-        search(p, false)?
-    } else if is("FETCH") {
-        fetch(p, false)?
-    } else if is("STORE") {
-        store(p, false)?
-    } else if is("COPY") || is("MOVE") {
-        p.sp()?;
-        let set = p.sequence_set()?;
-        p.sp()?;
-        let mailbox = p.mailbox()?;
-        if is("COPY") {
-            C::Copy {
-                uid: false,
-                set,
-                mailbox,
-            }
-        } else {
-            C::Move {
-                uid: false,
-                set,
-                mailbox,
-            }
-        }
-    } else if is("UID") {
-        p.sp()?;
-        let (n, start) = name(p)?;
-        let is = |w: &str| n.eq_ignore_ascii_case(w);
-        if is("SEARCH") {
-            search(p, true)?
-        } else if is("FETCH") {
-            fetch(p, true)?
-        } else if is("STORE") {
-            store(p, true)?
-        } else if is("EXPUNGE") {
+        b"DELETE" => {
             p.sp()?;
-            C::UidExpunge(p.sequence_set()?)
-        } else if is("COPY") || is("MOVE") {
+            C::Delete(p.mailbox()?)
+        }
+        b"SUBSCRIBE" => {
+            p.sp()?;
+            C::Subscribe(p.mailbox()?)
+        }
+        b"UNSUBSCRIBE" => {
+            p.sp()?;
+            C::Unsubscribe(p.mailbox()?)
+        }
+        b"GETQUOTAROOT" => {
+            p.sp()?;
+            C::GetQuotaRoot(p.mailbox()?)
+        }
+        b"GETQUOTA" => {
+            p.sp()?;
+            C::GetQuota(p.astring()?)
+        }
+        b"SETQUOTA" => {
+            p.sp()?;
+            let root = p.astring()?;
+            p.sp()?;
+            let limits = p.paren_list(true, |p| {
+                let resource = p.atom()?;
+                p.sp()?;
+                Ok(QuotaLimit {
+                    resource,
+                    limit: p.number64()?,
+                })
+            })?;
+            C::SetQuota { root, limits }
+        }
+        b"RENAME" => {
+            p.sp()?;
+            let from = p.mailbox()?;
+            p.sp()?;
+            let to = p.mailbox()?;
+            C::Rename { from, to }
+        }
+        b"LIST" => list(p)?,
+        b"LSUB" => {
+            p.sp()?;
+            let reference = p.mailbox()?;
+            p.sp()?;
+            C::Lsub {
+                reference,
+                pattern: p.list_mailbox()?,
+            }
+        }
+        b"STATUS" => {
+            p.sp()?;
+            let mailbox = p.mailbox()?;
+            p.sp()?;
+            C::Status {
+                mailbox,
+                items: p.paren_list(false, status_item)?,
+            }
+        }
+        b"APPEND" => {
+            p.sp()?;
+            let mailbox = p.mailbox()?;
+            p.sp()?;
+            let flags = if p.peek() == Some(b'(') {
+                let f = p.flag_list()?;
+                p.sp()?;
+                Some(f)
+            } else {
+                None
+            };
+            let date = if p.peek() == Some(b'"') {
+                let d = p.date_time()?;
+                p.sp()?;
+                Some(d)
+            } else {
+                None
+            };
+            // RFC 6855 §4: append-data =/ "UTF8" SP "(" literal8 ")".
+            if p.keyword("UTF8") {
+                p.sp()?;
+                p.byte(b'(', "(")?;
+                if p.peek() != Some(b'~') {
+                    return p.fail("literal8");
+                }
+                let message = p.literal(true)?;
+                p.byte(b')', ")")?;
+                C::Append {
+                    mailbox,
+                    flags,
+                    date,
+                    message,
+                    utf8: true,
+                }
+            } else {
+                C::Append {
+                    mailbox,
+                    flags,
+                    date,
+                    message: p.literal(true)?,
+                    utf8: false,
+                }
+            }
+        }
+        b"SEARCH" => search(p, false)?,
+        b"FETCH" => fetch(p, false)?,
+        b"STORE" => store(p, false)?,
+        b"COPY" | b"MOVE" => {
             p.sp()?;
             let set = p.sequence_set()?;
             p.sp()?;
             let mailbox = p.mailbox()?;
-            if is("COPY") {
+            if n == b"COPY" {
                 C::Copy {
-                    uid: true,
+                    uid: false,
                     set,
                     mailbox,
                 }
             } else {
                 C::Move {
-                    uid: true,
+                    uid: false,
                     set,
                     mailbox,
                 }
             }
-        } else {
-            return Err((K::UnknownCommand, start));
         }
-    } else {
-        return Err((K::UnknownCommand, start));
+        b"UID" => {
+            p.sp()?;
+            let (n, start) = name(p)?;
+            let Some((up, len)) = upper::<8>(n) else {
+                return Err((K::UnknownCommand, start));
+            };
+            let n = &up[..len];
+            match n {
+                b"SEARCH" => search(p, true)?,
+                b"FETCH" => fetch(p, true)?,
+                b"STORE" => store(p, true)?,
+                b"EXPUNGE" => {
+                    p.sp()?;
+                    C::UidExpunge(p.sequence_set()?)
+                }
+                b"COPY" | b"MOVE" => {
+                    p.sp()?;
+                    let set = p.sequence_set()?;
+                    p.sp()?;
+                    let mailbox = p.mailbox()?;
+                    if n == b"COPY" {
+                        C::Copy {
+                            uid: true,
+                            set,
+                            mailbox,
+                        }
+                    } else {
+                        C::Move {
+                            uid: true,
+                            set,
+                            mailbox,
+                        }
+                    }
+                }
+                _ => return Err((K::UnknownCommand, start)),
+            }
+        }
+        _ => return Err((K::UnknownCommand, start)),
     })
+}
+
+/// RFC 2971 §3.3: at most 30 pairs, fields of at most 30 octets, values of at most 1024.
+const ID_MAX_PAIRS: usize = 30;
+const ID_MAX_FIELD: usize = 30;
+const ID_MAX_VALUE: usize = 1024;
+
+fn id_params<'a>(p: &mut P<'a, '_>) -> R<CommandBody<'a>> {
+    let start = p.pos;
+    let pairs = p.paren_list(true, |p| {
+        let at = p.pos;
+        let k = p.string()?;
+        if k.as_bytes().len() > ID_MAX_FIELD {
+            return Err((
+                K::Syntax {
+                    expected: "ID field of at most 30 octets (RFC 2971 §3.3)",
+                },
+                at,
+            ));
+        }
+        p.sp()?;
+        let at = p.pos;
+        let v = p.nstring()?;
+        if v.0
+            .as_ref()
+            .is_some_and(|v| v.as_bytes().len() > ID_MAX_VALUE)
+        {
+            return Err((
+                K::Syntax {
+                    expected: "ID value of at most 1024 octets (RFC 2971 §3.3)",
+                },
+                at,
+            ));
+        }
+        Ok((k, v))
+    })?;
+    if pairs.len() > ID_MAX_PAIRS {
+        return Err((
+            K::Syntax {
+                expected: "at most 30 ID pairs (RFC 2971 §3.3)",
+            },
+            start,
+        ));
+    }
+    Ok(CommandBody::Id(Some(pairs)))
 }
 
 fn mailbox_attribute<'a>(p: &mut P<'a, '_>) -> R<MailboxAttribute<'a>> {
@@ -413,12 +475,17 @@ fn search<'a>(p: &mut P<'a, '_>, uid: bool) -> R<CommandBody<'a>> {
         return_opts = Some(p.paren_list(true, |p| {
             let start = p.pos;
             let w = p.take_while(|b| b.is_ascii_alphabetic());
-            Ok(match w.to_ascii_uppercase().as_slice() {
+            let (up, len) = upper::<8>(w).unwrap_or_default();
+            Ok(match &up[..len] {
                 b"MIN" => SearchReturn::Min,
                 b"MAX" => SearchReturn::Max,
                 b"ALL" => SearchReturn::All,
                 b"COUNT" => SearchReturn::Count,
                 b"SAVE" => SearchReturn::Save,
+                b"PARTIAL" => {
+                    p.sp()?;
+                    SearchReturn::Partial(partial_range(p)?)
+                }
                 _ => {
                     return Err((
                         K::Syntax {
@@ -447,6 +514,25 @@ fn search<'a>(p: &mut P<'a, '_>, uid: bool) -> R<CommandBody<'a>> {
         return_opts,
         charset,
         criteria,
+    })
+}
+
+/// `partial-range` (RFC 9394 §3.1): `a:b` or `-a:-b`, non-zero 32-bit numbers.
+pub(super) fn partial_range(p: &mut P<'_, '_>) -> R<PartialRange> {
+    let last = p.peek() == Some(b'-');
+    if last {
+        p.pos += 1;
+    }
+    let a = p.nz_number()?;
+    p.byte(b':', ":")?;
+    if last {
+        p.byte(b'-', "-")?;
+    }
+    let b = p.nz_number()?;
+    Ok(if last {
+        PartialRange::Last(a, b)
+    } else {
+        PartialRange::First(a, b)
     })
 }
 
@@ -560,10 +646,11 @@ fn search_key<'a>(p: &mut P<'a, '_>) -> R<SearchKey<'a>> {
                 p.sp()?;
                 let at = p.pos;
                 let t = p.take_while(|b| b.is_ascii_alphabetic());
-                let kind = match t.to_ascii_lowercase().as_slice() {
-                    b"priv" => EntryType::Private,
-                    b"shared" => EntryType::Shared,
-                    b"all" => EntryType::All,
+                let (up, len) = upper::<8>(t).unwrap_or_default();
+                let kind = match &up[..len] {
+                    b"PRIV" => EntryType::Private,
+                    b"SHARED" => EntryType::Shared,
+                    b"ALL" => EntryType::All,
                     _ => {
                         return Err((
                             K::Syntax {
@@ -668,7 +755,8 @@ pub(super) fn section<'a>(p: &mut P<'a, '_>) -> R<Section<'a>> {
             p.sp()?;
             p.paren_list(false, |p| p.astring())
         };
-        text = Some(match w.to_ascii_uppercase().as_slice() {
+        let (up, len) = upper::<20>(w).unwrap_or_default();
+        text = Some(match &up[..len] {
             b"HEADER" => SectionText::Header,
             b"HEADER.FIELDS" => SectionText::HeaderFields(header_list(p)?),
             b"HEADER.FIELDS.NOT" => SectionText::HeaderFieldsNot(header_list(p)?),
@@ -692,9 +780,10 @@ fn fetch_att<'a>(p: &mut P<'a, '_>) -> R<FetchAttribute<'a>> {
     use FetchAttribute as F;
     let start = p.pos;
     let w = p.take_while(|b| b.is_ascii_alphanumeric() || b == b'.');
-    let up = w.to_ascii_uppercase();
+    let (up, len) = upper::<16>(w).unwrap_or_default();
+    let up = &up[..len];
     let bracket = p.peek() == Some(b'[');
-    Ok(match (up.as_slice(), bracket) {
+    Ok(match (up, bracket) {
         (b"ENVELOPE", false) => F::Envelope,
         (b"FLAGS", false) => F::Flags,
         (b"INTERNALDATE", false) => F::InternalDate,
@@ -762,7 +851,8 @@ fn store<'a>(p: &mut P<'a, '_>, uid: bool) -> R<CommandBody<'a>> {
     };
     let start = p.pos;
     let w = p.take_while(is_atom_char);
-    let silent = match w.to_ascii_uppercase().as_slice() {
+    let (up, len) = upper::<12>(w).unwrap_or_default();
+    let silent = match &up[..len] {
         b"FLAGS" => false,
         b"FLAGS.SILENT" => true,
         _ => return Err((K::Syntax { expected: "FLAGS" }, start)),

@@ -4,9 +4,9 @@
 use std::borrow::Cow;
 use std::num::NonZeroU32;
 
+use super::atom_char as is_atom_char;
 use super::{P, ParseOptions, R};
 use crate::error::{ParseError, ParseErrorKind as K};
-use crate::types::chars::{is_atom_char, is_quotable};
 use crate::types::*;
 
 /// Deviations from RFC 9051 that real servers make and the client parser accepts. All are on
@@ -29,6 +29,13 @@ pub struct Quirks {
     /// `[COPYUID]` / `[APPENDUID]` outside a tagged OK (RFC 4315 §3 puts them in the tagged
     /// OK only; some servers send them in an untagged OK, e.g. during UID MOVE).
     pub copyuid_anywhere: bool,
+    /// NIL where a body structure wants a string: the media type or subtype, or the
+    /// `body-fld-enc` of a part (Exchange's `message/delivery-status` parts). Read as the empty
+    /// string.
+    pub nil_body_fields: bool,
+    /// More than one space between the items of a parenthesized list, or a space before its
+    /// `)` (`(UID 5  FLAGS (\Seen) )`).
+    pub extra_spaces: bool,
 }
 
 impl Default for Quirks {
@@ -40,6 +47,8 @@ impl Default for Quirks {
             eight_bit_quoted: true,
             nil_body_param: true,
             copyuid_anywhere: true,
+            nil_body_fields: true,
+            extra_spaces: true,
         }
     }
 }
@@ -54,6 +63,8 @@ impl Quirks {
             eight_bit_quoted: false,
             nil_body_param: false,
             copyuid_anywhere: false,
+            nil_body_fields: false,
+            extra_spaces: false,
         }
     }
 }
@@ -421,6 +432,10 @@ impl<'a> C<'_, 'a, '_> {
                 let item = StatusItem::from_name(name.as_str().as_bytes())
                     .ok_or_else(|| syntax("status item", start))?;
                 p.sp()?;
+                // RFC 7889 §4: `APPENDLIMIT NIL` is "no limit".
+                if item == StatusItem::AppendLimit && p.keyword("NIL") {
+                    return Ok((item, StatusItem::NO_APPEND_LIMIT));
+                }
                 Ok((item, p.number64()?))
             })?;
             Data::Status { mailbox, items }
@@ -528,10 +543,24 @@ impl<'a> C<'_, 'a, '_> {
         Ok(v)
     }
 
-    fn paren<T>(&mut self, empty_ok: bool, mut f: impl FnMut(&mut Self) -> R<T>) -> R<Vec<T>> {
+    fn paren<T>(&mut self, empty_ok: bool, f: impl FnMut(&mut Self) -> R<T>) -> R<Vec<T>> {
+        self.paren_cap(empty_ok, 0, f)
+    }
+
+    /// [`Self::paren`] with room for `cap` items reserved once the list is known non-empty
+    /// (a fixed number, never one the peer sent).
+    fn paren_cap<T>(
+        &mut self,
+        empty_ok: bool,
+        cap: usize,
+        mut f: impl FnMut(&mut Self) -> R<T>,
+    ) -> R<Vec<T>> {
         self.p.byte(b'(', "(")?;
         self.p.enter()?;
         let mut v = Vec::new();
+        if self.p.peek() != Some(b')') {
+            v.reserve_exact(cap);
+        }
         if !(empty_ok && self.p.peek() == Some(b')')) {
             loop {
                 v.push(f(self)?);
@@ -539,6 +568,12 @@ impl<'a> C<'_, 'a, '_> {
                     break;
                 }
                 self.p.pos += 1;
+                if self.q.extra_spaces && matches!(self.p.peek(), Some(b' ' | b')')) {
+                    self.p.take_while(|b| b == b' ');
+                    if self.p.peek() == Some(b')') {
+                        break;
+                    }
+                }
             }
         }
         self.p.byte(b')', ")")?;
@@ -547,6 +582,7 @@ impl<'a> C<'_, 'a, '_> {
     }
 
     /// A quoted string (8-bit tolerated with the quirk) or a literal.
+    #[inline]
     fn string(&mut self) -> R<IString<'a>> {
         if self.p.peek() == Some(b'"') {
             return self.quoted().map(IString::Quoted);
@@ -554,49 +590,19 @@ impl<'a> C<'_, 'a, '_> {
         self.p.string()
     }
 
+    #[inline]
     fn quoted(&mut self) -> R<Quoted<'a>> {
         if !self.q.eight_bit_quoted {
             return self.p.quoted();
         }
-        let start = self.p.pos;
-        self.p.byte(b'"', "quoted string")?;
-        let body = self.p.pos;
-        let mut owned: Option<Vec<u8>> = None;
-        let mut seg = body;
-        loop {
-            let Some(b) = self.p.peek() else {
-                return Err((K::Incomplete, self.p.pos));
-            };
-            match b {
-                b'"' => break,
-                b'\\' => {
-                    if !matches!(self.p.peek_at(1), Some(b'"' | b'\\')) {
-                        return Err((K::InvalidQuoted, self.p.pos));
-                    }
-                    owned
-                        .get_or_insert_with(Vec::new)
-                        .extend_from_slice(&self.p.input[seg..self.p.pos]);
-                    self.p.pos += 1;
-                    seg = self.p.pos;
-                    self.p.pos += 1;
-                }
-                _ if !is_quotable(b) => return Err((K::InvalidQuoted, self.p.pos)),
-                _ => self.p.pos += 1,
-            }
-        }
-        let data: Cow<'a, [u8]> = match owned {
-            None => Cow::Borrowed(&self.p.input[body..self.p.pos]),
-            Some(mut v) => {
-                v.extend_from_slice(&self.p.input[seg..self.p.pos]);
-                Cow::Owned(v)
-            }
-        };
-        self.p.pos += 1;
-        let _ = start;
-        Ok(Quoted::unchecked(data))
+        self.p.quoted_raw().map(Quoted::unchecked)
     }
 
+    #[inline]
     fn nstring(&mut self) -> R<NString<'a>> {
+        if self.p.peek() == Some(b'"') {
+            return self.quoted().map(|q| NString(Some(IString::Quoted(q))));
+        }
         if self.p.keyword("NIL") {
             return Ok(NString(None));
         }
@@ -738,6 +744,17 @@ impl<'a> C<'_, 'a, '_> {
                 ESearchItem::All(self.p.sequence_set()?)
             } else if n.eq_ignore_ascii_case("MODSEQ") {
                 ESearchItem::ModSeq(self.p.number64()?)
+            } else if n.eq_ignore_ascii_case("PARTIAL") {
+                self.p.byte(b'(', "(")?;
+                let range = super::command::partial_range(self.p)?;
+                self.p.sp()?;
+                let results = if self.p.keyword("NIL") {
+                    None
+                } else {
+                    Some(self.p.sequence_set()?)
+                };
+                self.p.byte(b')', ")")?;
+                ESearchItem::Partial { range, results }
             } else {
                 ESearchItem::Other(name, self.ext_value()?)
             });
@@ -746,7 +763,8 @@ impl<'a> C<'_, 'a, '_> {
     }
 
     fn msg_atts(&mut self) -> R<Vec<MsgAtt<'a>>> {
-        self.paren(false, |c| c.msg_att())
+        // A client's FETCH usually asks for up to 8 items: one allocation, no regrowth.
+        self.paren_cap(false, 8, |c| c.msg_att())
     }
 
     fn origin(&mut self) -> R<Option<u32>> {
@@ -761,13 +779,11 @@ impl<'a> C<'_, 'a, '_> {
 
     fn msg_att(&mut self) -> R<MsgAtt<'a>> {
         let start = self.p.pos;
-        let raw = self
-            .p
-            .take_while(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_');
-        let name = raw;
-        let name = name.to_ascii_uppercase();
+        let raw = self.p.take_while(|b| super::class(b, super::ATT_NAME));
+        let (up, len) = super::command::upper::<16>(raw).unwrap_or_default();
+        let name = &up[..len];
         let p = &mut *self.p;
-        match name.as_slice() {
+        match name {
             b"BODY" | b"BINARY" if p.peek() == Some(b'[') => {
                 if name == b"BODY" {
                     let section = super::command::section(p)?;
@@ -806,8 +822,8 @@ impl<'a> C<'_, 'a, '_> {
             _ => {}
         }
         p.sp()?;
-        Ok(match name.as_slice() {
-            b"FLAGS" => MsgAtt::Flags(p.paren_list(true, flag)?),
+        Ok(match name {
+            b"FLAGS" => MsgAtt::Flags(self.paren(true, |c| flag(c.p))?),
             b"UID" => MsgAtt::Uid(p.nz_number()?),
             b"RFC822.SIZE" => MsgAtt::Rfc822Size(p.number64()?),
             b"INTERNALDATE" => MsgAtt::InternalDate(p.date_time()?),
@@ -823,6 +839,13 @@ impl<'a> C<'_, 'a, '_> {
             b"RFC822" => MsgAtt::Rfc822(self.nstring()?),
             b"RFC822.HEADER" => MsgAtt::Rfc822Header(self.nstring()?),
             b"RFC822.TEXT" => MsgAtt::Rfc822Text(self.nstring()?),
+            b"X-GM-LABELS" => MsgAtt::GmailLabels(self.paren(true, |c| {
+                if c.p.peek() == Some(b'\\') {
+                    c.p.pos += 1;
+                    return Ok(GmailLabel::System(c.p.atom()?));
+                }
+                c.astring().map(GmailLabel::Label)
+            })?),
             _ if !raw.is_empty() => {
                 // Extensions (X-GM-MSGID, PREVIEW, SAVEDATE, EMAILID, …): kept generically.
                 let name =
@@ -921,6 +944,15 @@ impl<'a> C<'_, 'a, '_> {
         .map(Some)
     }
 
+    /// A string of a body structure; NIL read as the empty string with
+    /// [`Quirks::nil_body_fields`].
+    fn body_string(&mut self) -> R<IString<'a>> {
+        if self.q.nil_body_fields && self.p.keyword("NIL") {
+            return Ok(IString::Quoted(Quoted::unchecked(Cow::Borrowed(&b""[..]))));
+        }
+        self.string()
+    }
+
     fn number_u32(&mut self) -> R<u32> {
         self.p.number()
     }
@@ -935,7 +967,7 @@ impl<'a> C<'_, 'a, '_> {
                 parts.push(self.body(ext)?);
             }
             self.p.sp()?;
-            let subtype = self.string()?;
+            let subtype = self.body_string()?;
             let extension = self.extensions(ext)?;
             BodyStructure::Multi {
                 parts,
@@ -943,9 +975,9 @@ impl<'a> C<'_, 'a, '_> {
                 extension,
             }
         } else {
-            let media_type = self.string()?;
+            let media_type = self.body_string()?;
             self.p.sp()?;
-            let subtype = self.string()?;
+            let subtype = self.body_string()?;
             self.p.sp()?;
             let params = self.params()?;
             self.p.sp()?;
@@ -953,7 +985,7 @@ impl<'a> C<'_, 'a, '_> {
             self.p.sp()?;
             let description = self.nstring()?;
             self.p.sp()?;
-            let encoding = self.string()?;
+            let encoding = self.body_string()?;
             self.p.sp()?;
             let octets = self.number_u32()?;
             let mt = media_type.as_bytes();

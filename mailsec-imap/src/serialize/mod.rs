@@ -226,6 +226,11 @@ impl W<'_> {
         }
         self.out.put_u8(b')');
     }
+    fn partial_range(&mut self, r: PartialRange) {
+        let mut v = Vec::new();
+        r.write_to(&mut v);
+        self.raw(&v);
+    }
     fn seq_number(&mut self, n: SeqNumber) {
         match n {
             SeqNumber::Value(v) => self.num(u64::from(v.get())),
@@ -536,7 +541,13 @@ fn body(w: &mut W<'_>, b: &CommandBody<'_>) {
             w.raw(b.name().as_bytes());
             if let Some(r) = return_opts {
                 w.raw(b" RETURN ");
-                w.list(r, |w, o| w.raw(o.name().as_bytes()));
+                w.list(r, |w, o| {
+                    w.raw(o.name().as_bytes());
+                    if let SearchReturn::Partial(range) = o {
+                        w.sp();
+                        w.partial_range(*range);
+                    }
+                });
             }
             if let Some(c) = charset {
                 w.raw(b" CHARSET ");

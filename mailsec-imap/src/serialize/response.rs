@@ -227,7 +227,11 @@ fn data(w: &mut W<'_>, d: &Data<'_>) {
             w.list(items, |w, (i, n)| {
                 w.raw(i.name().as_bytes());
                 w.sp();
-                w.num(*n);
+                if *i == StatusItem::AppendLimit && *n == StatusItem::NO_APPEND_LIMIT {
+                    w.raw(b"NIL");
+                } else {
+                    w.num(*n);
+                }
             });
         }
         Data::Search { ids, modseq } => {
@@ -279,6 +283,16 @@ fn data(w: &mut W<'_>, d: &Data<'_>) {
                         w.raw(a.as_str().as_bytes());
                         w.sp();
                         ext_value(w, v);
+                    }
+                    ESearchItem::Partial { range, results } => {
+                        w.raw(b"PARTIAL (");
+                        w.partial_range(*range);
+                        w.sp();
+                        match results {
+                            Some(s) => w.sequence_set(s),
+                            None => w.raw(b"NIL"),
+                        }
+                        w.raw(b")");
                     }
                 }
             }
@@ -468,6 +482,16 @@ fn msg_att_w(w: &mut W<'_>, a: &MsgAtt<'_>) {
             w.raw(name.as_str().as_bytes());
             w.sp();
             ext_value(w, value);
+        }
+        MsgAtt::GmailLabels(v) => {
+            w.raw(b"X-GM-LABELS ");
+            w.list(v, |w, l| match l {
+                GmailLabel::System(a) => {
+                    w.raw(b"\\");
+                    w.raw(a.as_str().as_bytes());
+                }
+                GmailLabel::Label(s) => w.astring(s),
+            });
         }
     }
 }

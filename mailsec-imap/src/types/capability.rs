@@ -127,3 +127,40 @@ impl Capability<'_> {
         out.extend_from_slice(self.name().as_bytes());
     }
 }
+
+impl Capability<'_> {
+    /// `APPENDLIMIT` (RFC 7889 §3): `Some(Some(n))` for `APPENDLIMIT=n` (the server accepts no
+    /// APPEND larger than `n` octets into any mailbox), `Some(None)` for a bare `APPENDLIMIT`
+    /// (limits differ per mailbox: ask STATUS), `None` for any other capability. Kept as
+    /// [`Capability::Other`]; this reads it.
+    ///
+    /// ```
+    /// use mailsec_imap::types::{Atom, Capability};
+    /// let c = Capability::from_atom(Atom::new("APPENDLIMIT=35651584").unwrap());
+    /// assert_eq!(c.append_limit(), Some(Some(35_651_584)));
+    /// assert_eq!(Capability::from_atom(Atom::new("appendlimit").unwrap()).append_limit(), Some(None));
+    /// assert_eq!(Capability::Idle.append_limit(), None);
+    /// assert_eq!(Capability::from_atom(Atom::new("APPENDLIMIT=x").unwrap()).append_limit(), None);
+    /// ```
+    pub fn append_limit(&self) -> Option<Option<u64>> {
+        let Capability::Other(a) = self else {
+            return None;
+        };
+        let s = a.as_str().as_bytes();
+        let (name, value) = match s.iter().position(|&b| b == b'=') {
+            Some(i) => (&s[..i], Some(&s[i + 1..])),
+            None => (s, None),
+        };
+        if !name.eq_ignore_ascii_case(b"APPENDLIMIT") {
+            return None;
+        }
+        match value {
+            None => Some(None),
+            Some(v) if !v.is_empty() && v.len() <= 19 && v.iter().all(u8::is_ascii_digit) => {
+                let n = v.iter().fold(0u64, |n, &d| n * 10 + u64::from(d - b'0'));
+                (n <= i64::MAX as u64).then_some(Some(n))
+            }
+            Some(_) => None,
+        }
+    }
+}

@@ -54,10 +54,11 @@ pub use fetch::{
 pub use flag::{Flag, FlagPerm, MailboxAttribute};
 pub use mailbox::Mailbox;
 pub use response::{
-    Address, BodyParams, BodyStructure, Code, Data, ESearchItem, Envelope, ExtValue, Greeting,
-    ListData, MsgAtt, NamespaceDesc, ParamRef, Response, SimpleCode, SinglePartKind, StatusKind,
+    Address, BodyParams, BodyStructure, Code, Data, ESearchItem, Envelope, ExtValue, GmailLabel,
+    Greeting, ListData, MsgAtt, NamespaceDesc, ParamRef, Response, SimpleCode, SinglePartKind,
+    StatusKind,
 };
-pub use search::{EntryType, ModSeqEntry, SearchKey, SearchReturn};
+pub use search::{EntryType, ModSeqEntry, PartialRange, SearchKey, SearchReturn};
 pub use sequence::{SeqNumber, SeqRange, SequenceSet};
 pub use status::StatusItem;
 

@@ -9,7 +9,7 @@ use std::num::NonZeroU32;
 use super::mailbox::Mailbox;
 use super::{
     AString, Atom, Capability, DateTime, Flag, FlagPerm, IString, Literal, MailboxAttribute,
-    NString, Section, SequenceSet, StatusItem, Tag,
+    NString, PartialRange, Section, SequenceSet, StatusItem, Tag,
 };
 
 /// One server response.
@@ -348,6 +348,14 @@ pub enum ESearchItem<'a> {
     ModSeq(u64),
     /// Anything else: name and value.
     Other(Atom<'a>, ExtValue<'a>),
+    /// `PARTIAL (range results)` (RFC 9394 §3.1): the range asked for and the UIDs or message
+    /// numbers found at those positions, `None` for `NIL` (none there).
+    Partial {
+        /// The range, as in the command.
+        range: PartialRange,
+        /// The results in that range.
+        results: Option<SequenceSet>,
+    },
 }
 
 /// One namespace of a NAMESPACE response.
@@ -412,6 +420,10 @@ pub enum MsgAtt<'a> {
     Rfc822Header(NString<'a>),
     /// `RFC822.TEXT nstring`.
     Rfc822Text(NString<'a>),
+    /// Gmail's `X-GM-LABELS (...)` (the X-GM-EXT-1 extension): system labels as backslash
+    /// atoms (`\Inbox`), user labels as astrings (`"Work/Project X"`, `Receipts`); Gmail
+    /// also quotes system labels (`"\\Important"`), kept as the quoted string they are.
+    GmailLabels(Vec<GmailLabel<'a>>),
     /// An attribute this crate does not type (`X-GM-MSGID n`, `PREVIEW "..."`,
     /// `EMAILID (M1)`, …): its name and a generic value.
     Other {
@@ -420,6 +432,26 @@ pub enum MsgAtt<'a> {
         /// Its value.
         value: ExtValue<'a>,
     },
+}
+
+/// One label of Gmail's `X-GM-LABELS`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GmailLabel<'a> {
+    /// A system label written as a backslash atom: `\Inbox` holds `Inbox`.
+    System(Atom<'a>),
+    /// A label written as an astring (atom, quoted string or literal), as sent: Gmail's
+    /// quoted `"\\Important"` holds `\Important`.
+    Label(AString<'a>),
+}
+
+impl GmailLabel<'_> {
+    /// Detaches from the input buffer.
+    pub fn into_owned(self) -> GmailLabel<'static> {
+        match self {
+            GmailLabel::System(a) => GmailLabel::System(a.into_owned()),
+            GmailLabel::Label(s) => GmailLabel::Label(s.into_owned()),
+        }
+    }
 }
 
 /// An ENVELOPE (RFC 9051 §7.5.2). Address lists are `None` for NIL.
@@ -671,6 +703,7 @@ impl ESearchItem<'_> {
             ESearchItem::All(s) => ESearchItem::All(s),
             ESearchItem::ModSeq(n) => ESearchItem::ModSeq(n),
             ESearchItem::Other(a, v) => ESearchItem::Other(a.into_owned(), v.into_owned()),
+            ESearchItem::Partial { range, results } => ESearchItem::Partial { range, results },
         }
     }
 }
@@ -722,6 +755,9 @@ impl MsgAtt<'_> {
                 name: name.into_owned(),
                 value: value.into_owned(),
             },
+            MsgAtt::GmailLabels(v) => {
+                MsgAtt::GmailLabels(v.into_iter().map(GmailLabel::into_owned).collect())
+            }
         }
     }
 }

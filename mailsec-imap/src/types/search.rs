@@ -1,5 +1,7 @@
 //! SEARCH keys (RFC 9051 §6.4.4, RFC 3501 §6.4.4, CONDSTORE RFC 7162 §3.1.5) and ESEARCH return
-//! options (RFC 4731, RFC 5182).
+//! options (RFC 4731, RFC 5182, PARTIAL RFC 9394).
+
+use std::num::NonZeroU32;
 
 use super::core::{AString, Atom, Quoted};
 use super::datetime::Date;
@@ -151,6 +153,30 @@ pub enum SearchReturn {
     Count,
     /// `SAVE` (SEARCHRES).
     Save,
+    /// `PARTIAL range` (RFC 9394 §3.1): only the results at these positions.
+    Partial(PartialRange),
+}
+
+/// A PARTIAL range (RFC 9394 §3.1): result positions counted from the first result
+/// (`1:100`) or from the last (`-1:-100`, the last hundred). Either end may be the larger; the
+/// range covers both ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PartialRange {
+    /// `a:b`: positions counted from the first result, 1 being the first.
+    First(NonZeroU32, NonZeroU32),
+    /// `-a:-b`: positions counted from the last result, 1 (`-1`) being the last.
+    Last(NonZeroU32, NonZeroU32),
+}
+
+impl PartialRange {
+    /// Appends the wire form (`1:100`, `-1:-100`).
+    pub fn write_to(self, out: &mut Vec<u8>) {
+        let (minus, a, b) = match self {
+            PartialRange::First(a, b) => ("", a, b),
+            PartialRange::Last(a, b) => ("-", a, b),
+        };
+        out.extend_from_slice(format!("{minus}{a}:{minus}{b}").as_bytes());
+    }
 }
 
 impl SearchReturn {
@@ -162,6 +188,7 @@ impl SearchReturn {
             SearchReturn::All => "ALL",
             SearchReturn::Count => "COUNT",
             SearchReturn::Save => "SAVE",
+            SearchReturn::Partial(_) => "PARTIAL",
         }
     }
 }

@@ -20,6 +20,11 @@ pub enum StatusItem {
     Size,
     /// `HIGHESTMODSEQ` (CONDSTORE, RFC 7162 §3.1.6).
     HighestModSeq,
+    /// `APPENDLIMIT` (RFC 7889 §4): the largest message APPEND accepts into the mailbox. In a
+    /// STATUS response its value is a number or `NIL` (no limit), which the parser gives as
+    /// [`StatusItem::NO_APPEND_LIMIT`]. Not in [`StatusItem::ALL`], whose length is part of its
+    /// type; [`StatusItem::from_name`] knows it.
+    AppendLimit,
 }
 
 impl StatusItem {
@@ -45,12 +50,18 @@ impl StatusItem {
             StatusItem::Deleted => "DELETED",
             StatusItem::Size => "SIZE",
             StatusItem::HighestModSeq => "HIGHESTMODSEQ",
+            StatusItem::AppendLimit => "APPENDLIMIT",
         }
     }
+    /// The value of `APPENDLIMIT NIL` (no limit) in a STATUS response: no `number64` on the
+    /// wire can be this large (RFC 9051 caps them at 2^63-1), and the serializer writes it back
+    /// as `NIL`.
+    pub const NO_APPEND_LIMIT: u64 = u64::MAX;
     /// Recognizes a name, case-insensitively.
     pub fn from_name(name: &[u8]) -> Option<Self> {
         Self::ALL
             .into_iter()
+            .chain([StatusItem::AppendLimit])
             .find(|i| i.name().as_bytes().eq_ignore_ascii_case(name))
     }
 }
