@@ -31,12 +31,15 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use mailsec_tls::sasl::wire;
 
+use crate::borrowed::{
+    CommandRef, ForwardPathRef, HostRef, MailParamRef, MailParams, MailSummary, MailboxRef,
+    RcptParamRef, RcptParams, ReversePathRef,
+};
 use crate::error::{CommandError, ReplyError};
 use crate::types::{
-    AddressLiteral, BodyType, Command, Domain, EnhancedCode, EsmtpParam, Extension, ForwardPath,
-    Host, InitialResponse, LocalPart, MAX_AUTH_LINE, MAX_COMMAND_LINE, MAX_DOMAIN, MAX_LABEL,
-    MAX_REPLY_LINE, MAX_REPLY_LINES, MAX_REPLY_OCTETS, MailParam, Mailbox, Notify, Orcpt,
-    RcptParam, Reply, ReplyCode, Ret, ReversePath, SaslMechanism, Text, XText,
+    AddressLiteral, BodyType, Command, EnhancedCode, Extension, InitialResponse, MAX_AUTH_LINE,
+    MAX_COMMAND_LINE, MAX_DOMAIN, MAX_LABEL, MAX_REPLY_LINE, MAX_REPLY_LINES, MAX_REPLY_OCTETS,
+    Notify, Reply, ReplyCode, Ret, SaslMechanism,
 };
 
 /// What the server has in force when it parses a command.
@@ -67,13 +70,34 @@ impl ParseOptions {
     }
 }
 
-/// Parses one command line, given without its CRLF.
+/// Parses one command line, given without its CRLF, into an owned [`Command`].
 ///
 /// Verbs are case-insensitive. The line, counting the CRLF, may be at most
 /// [`MAX_COMMAND_LINE`] octets, or [`MAX_AUTH_LINE`] for AUTH (RFC 4954 §4).
 /// `MAIL FROM:` and `RCPT TO:` accept one space before the `<` (many clients send it; RFC 5321
 /// has none), and parameters may be separated by more than one space.
+///
+/// This is [`parse_command_ref`] followed by [`CommandRef::into_owned`]: use
+/// [`parse_command_ref`] where the values need not outlive the line.
 pub fn parse_command(line: &[u8], opts: ParseOptions) -> Result<Command, CommandError> {
+    parse_command_ref(line, opts).map(CommandRef::into_owned)
+}
+
+/// Parses one command line, given without its CRLF, into a [`CommandRef`] whose values
+/// borrow from `line`: the same rules and errors as [`parse_command`], without allocating
+/// (except for AUTH's decoded response and a general address literal).
+///
+/// ```
+/// use mailsec_smtp::borrowed::{CommandRef, ForwardPathRef};
+/// use mailsec_smtp::parse::{parse_command_ref, ParseOptions};
+///
+/// let cmd = parse_command_ref(b"RCPT TO:<bob@example.net> NOTIFY=NEVER", ParseOptions::new())?;
+/// let CommandRef::Rcpt { to: ForwardPathRef::Mailbox(m), params } = cmd else { panic!() };
+/// assert_eq!(m.to_string(), "bob@example.net");
+/// assert_eq!(params.as_str(), "NOTIFY=NEVER");
+/// # Ok::<(), mailsec_smtp::CommandError>(())
+/// ```
+pub fn parse_command_ref(line: &[u8], opts: ParseOptions) -> Result<CommandRef<'_>, CommandError> {
     // Known verbs have at most 8 octets: only the first 9 can hold the space after one.
     let head = &line[..line.len().min(9)];
     let verb_end = match head.iter().position(|&b| b == b' ') {
@@ -124,29 +148,35 @@ pub fn parse_command(line: &[u8], opts: ParseOptions) -> Result<Command, Command
     };
     let verb = &upper[..verb.len()];
     let utf8 = opts.smtputf8;
+    // The line's text, UTF-8 checked once: values are slices of it.
+    let src = Src::new(line);
     let cmd = match verb {
-        b"EHLO" => Command::Ehlo(host_arg(args, utf8_or_ascii, "EHLO")?),
-        b"HELO" => Command::Helo(host_arg(args, utf8_or_ascii, "HELO")?),
+        b"EHLO" => CommandRef::Ehlo(host_arg(src, args, utf8_or_ascii, "EHLO")?),
+        b"HELO" => CommandRef::Helo(host_arg(src, args, utf8_or_ascii, "HELO")?),
         b"MAIL" => mail(
+            src,
             args.ok_or(CommandError::Syntax { verb: "MAIL" })?,
             utf8,
             hi < 0x80,
         )?,
         b"RCPT" => rcpt(
+            src,
             args.ok_or(CommandError::Syntax { verb: "RCPT" })?,
             utf8,
             utf8_or_ascii,
         )?,
-        b"DATA" => no_args(args, Command::Data, "DATA")?,
-        b"RSET" => no_args(args, Command::Rset, "RSET")?,
-        b"QUIT" => no_args(args, Command::Quit, "QUIT")?,
-        b"STARTTLS" => no_args(args, Command::StartTls, "STARTTLS")?,
-        b"NOOP" => Command::Noop(args.map(text_arg).transpose()?),
-        b"HELP" => Command::Help(args.map(text_arg).transpose()?),
-        b"VRFY" => Command::Vrfy(text_arg(
+        b"DATA" => no_args(args, CommandRef::Data, "DATA")?,
+        b"RSET" => no_args(args, CommandRef::Rset, "RSET")?,
+        b"QUIT" => no_args(args, CommandRef::Quit, "QUIT")?,
+        b"STARTTLS" => no_args(args, CommandRef::StartTls, "STARTTLS")?,
+        b"NOOP" => CommandRef::Noop(args.map(|a| text_arg(src, a)).transpose()?),
+        b"HELP" => CommandRef::Help(args.map(|a| text_arg(src, a)).transpose()?),
+        b"VRFY" => CommandRef::Vrfy(text_arg(
+            src,
             args.ok_or(CommandError::Syntax { verb: "VRFY" })?,
         )?),
-        b"EXPN" => Command::Expn(text_arg(
+        b"EXPN" => CommandRef::Expn(text_arg(
+            src,
             args.ok_or(CommandError::Syntax { verb: "EXPN" })?,
         )?),
         b"BDAT" => bdat(args.ok_or(CommandError::Syntax { verb: "BDAT" })?)?,
@@ -154,6 +184,37 @@ pub fn parse_command(line: &[u8], opts: ParseOptions) -> Result<Command, Command
         _ => return Err(CommandError::UnknownCommand),
     };
     Ok(cmd)
+}
+
+/// The bytes being parsed and, when they are UTF-8, the same bytes as text: checked once, so
+/// that each value becomes a `&str` by slicing instead of by its own UTF-8 check.
+#[derive(Clone, Copy)]
+pub(crate) struct Src<'a> {
+    bytes: &'a [u8],
+    text: Option<&'a str>,
+}
+
+impl<'a> Src<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Src<'a> {
+        Src {
+            bytes,
+            text: std::str::from_utf8(bytes).ok(),
+        }
+    }
+
+    /// `sub` (a slice of the source bytes, checked as UTF-8 by the parser) as text.
+    fn str(&self, sub: &'a [u8]) -> &'a str {
+        let off = (sub.as_ptr() as usize).wrapping_sub(self.bytes.as_ptr() as usize);
+        match self
+            .text
+            .and_then(|t| t.get(off..off.wrapping_add(sub.len())))
+        {
+            Some(s) => s,
+            // A line that is not UTF-8 as a whole: the value on its own (the parser checked
+            // it, so this does not fail).
+            None => std::str::from_utf8(sub).unwrap_or_default(),
+        }
+    }
 }
 
 /// The smallest and the largest octet of `b` (`u8::MAX` and 0 when empty), 16 lanes at a time.
@@ -182,20 +243,25 @@ fn min_max(b: &[u8]) -> (u8, u8) {
         .fold((u8::MAX, 0), |(l, h), (&a, &c)| (l.min(a), h.max(c)))
 }
 
-fn no_args(args: Option<&[u8]>, cmd: Command, verb: &'static str) -> Result<Command, CommandError> {
+fn no_args<'a>(
+    args: Option<&[u8]>,
+    cmd: CommandRef<'a>,
+    verb: &'static str,
+) -> Result<CommandRef<'a>, CommandError> {
     match args {
         None => Ok(cmd),
         Some(_) => Err(CommandError::Syntax { verb }),
     }
 }
 
-fn host_arg(
-    args: Option<&[u8]>,
+fn host_arg<'a>(
+    src: Src<'a>,
+    args: Option<&'a [u8]>,
     utf8_or_ascii: bool,
     verb: &'static str,
-) -> Result<Host, CommandError> {
+) -> Result<HostRef<'a>, CommandError> {
     let args = args.ok_or(CommandError::Syntax { verb })?;
-    let (h, n) = host(args, true)?;
+    let (h, n) = host(src, args, true)?;
     if n != args.len() {
         return Err(CommandError::Syntax { verb });
     }
@@ -205,22 +271,22 @@ fn host_arg(
     Ok(h)
 }
 
-fn text_arg(args: &[u8]) -> Result<Text, CommandError> {
+fn text_arg<'a>(src: Src<'a>, args: &'a [u8]) -> Result<&'a str, CommandError> {
     if is_text(args) {
-        Ok(Text::from_validated(args))
+        Ok(src.str(args))
     } else {
         Err(CommandError::InvalidText)
     }
 }
 
-fn bdat(args: &[u8]) -> Result<Command, CommandError> {
+fn bdat(args: &[u8]) -> Result<CommandRef<'static>, CommandError> {
     let (num, last) = match memchr::memchr(b' ', args) {
         Some(p) if args[p + 1..].eq_ignore_ascii_case(b"LAST") => (&args[..p], true),
         Some(_) => return Err(CommandError::Syntax { verb: "BDAT" }),
         None => (args, false),
     };
     let size = number(num).ok_or(CommandError::InvalidNumber)?;
-    Ok(Command::Bdat { size, last })
+    Ok(CommandRef::Bdat { size, last })
 }
 
 /// 1 to 20 digits fitting a u64.
@@ -233,7 +299,7 @@ fn number(b: &[u8]) -> Option<u64> {
     })
 }
 
-fn auth(args: &[u8]) -> Result<Command, CommandError> {
+fn auth(args: &[u8]) -> Result<CommandRef<'static>, CommandError> {
     let (mech, ir) = match memchr::memchr(b' ', args) {
         Some(p) => (&args[..p], Some(&args[p + 1..])),
         None => (args, None),
@@ -247,7 +313,7 @@ fn auth(args: &[u8]) -> Result<Command, CommandError> {
             wire::decode_initial_response(text).map_err(|_| CommandError::InvalidBase64)?,
         )),
     };
-    Ok(Command::Auth {
+    Ok(CommandRef::Auth {
         mechanism,
         initial_response,
     })
@@ -264,16 +330,6 @@ fn after_prefix<'a>(
     }
     let rest = &args[prefix.len()..];
     Ok(rest.strip_prefix(b" ").unwrap_or(rest))
-}
-
-/// An empty list for the parameters in `rest` (after a path): no allocation without any, else
-/// room for four at once (what the first push would reserve, without its slow path).
-fn param_list<T>(rest: &[u8]) -> Vec<T> {
-    if rest.is_empty() {
-        Vec::new()
-    } else {
-        Vec::with_capacity(4)
-    }
 }
 
 /// Splits `rest` (after a path) into `keyword[=value]` tokens.
@@ -321,109 +377,218 @@ const fn known_index(keyword: &str) -> u32 {
     15
 }
 
-/// Records a known keyword (by its index in `KNOWN_PARAMETERS`), refusing a second occurrence.
-macro_rules! seen {
-    ($done:expr, $keyword:literal) => {
-        seen($done, const { known_index($keyword) }, $keyword)
+/// The bit of a known keyword (by its index in `KNOWN_PARAMETERS`), for duplicate checks.
+macro_rules! bit {
+    ($keyword:literal) => {
+        const { 1u16 << known_index($keyword) }
     };
 }
 
-fn seen(done: &mut u16, index: u32, keyword: &'static str) -> Result<(), CommandError> {
-    let bit = 1u16 << index;
+/// Records a known keyword's bit, refusing a second occurrence.
+fn seen(done: &mut u16, bit: u16) -> Result<(), CommandError> {
     if *done & bit != 0 {
+        let known = crate::types::KNOWN_PARAMETERS;
+        let keyword = known.get(bit.trailing_zeros() as usize).copied();
         return Err(CommandError::DuplicateParameter {
-            keyword: keyword.to_owned(),
+            keyword: keyword.unwrap_or_default().to_owned(),
         });
     }
     *done |= bit;
     Ok(())
 }
 
-fn mail(args: &[u8], utf8: bool, ascii_line: bool) -> Result<Command, CommandError> {
-    let rest = after_prefix(args, b"FROM:", "MAIL")?;
-    let (path, n) = path(rest, true)?;
-    let from = match path {
-        None => ReversePath::Null,
-        Some(m) => ReversePath::Mailbox(m),
-    };
-    let rest = &rest[n..];
-    let mut list = param_list(rest);
-    let mut done = 0u16;
-    for token in params(rest)? {
-        let (k, v) = split_param(token, utf8)?;
-        let key = |name: &str| k.eq_ignore_ascii_case(name.as_bytes());
-        let p = if key("SIZE") {
-            seen!(&mut done, "SIZE")?;
-            MailParam::Size(v.and_then(number).ok_or_else(|| invalid("SIZE"))?)
-        } else if key("BODY") {
-            seen!(&mut done, "BODY")?;
-            let v = v.ok_or_else(|| invalid("BODY"))?;
-            MailParam::Body(if v.eq_ignore_ascii_case(b"7BIT") {
-                BodyType::SevenBit
-            } else if v.eq_ignore_ascii_case(b"8BITMIME") {
-                BodyType::EightBitMime
-            } else if v.eq_ignore_ascii_case(b"BINARYMIME") {
-                BodyType::BinaryMime
-            } else {
-                return Err(invalid("BODY"));
-            })
-        } else if key("SMTPUTF8") {
-            seen!(&mut done, "SMTPUTF8")?;
-            if v.is_some() {
-                return Err(invalid("SMTPUTF8"));
-            }
-            MailParam::SmtpUtf8
-        } else if key("REQUIRETLS") {
-            seen!(&mut done, "REQUIRETLS")?;
-            if v.is_some() {
-                return Err(invalid("REQUIRETLS"));
-            }
-            MailParam::RequireTls
-        } else if key("RET") {
-            seen!(&mut done, "RET")?;
-            let v = v.ok_or_else(|| invalid("RET"))?;
-            MailParam::Ret(if v.eq_ignore_ascii_case(b"FULL") {
-                Ret::Full
-            } else if v.eq_ignore_ascii_case(b"HDRS") {
-                Ret::Hdrs
-            } else {
-                return Err(invalid("RET"));
-            })
-        } else if key("ENVID") {
-            seen!(&mut done, "ENVID")?;
-            let v = v.ok_or_else(|| invalid("ENVID"))?;
-            MailParam::EnvId(XText::decode(v).map_err(|_| invalid("ENVID"))?)
-        } else if key("AUTH") {
-            seen!(&mut done, "AUTH")?;
-            let v = v.ok_or_else(|| invalid("AUTH"))?;
-            let x = XText::decode(v).map_err(|_| invalid("AUTH"))?;
-            MailParam::Auth(if x.as_bytes() == b"<>" { None } else { Some(x) })
-        } else {
-            MailParam::Other(EsmtpParam::from_validated(k, v))
-        };
-        list.push(p);
+/// Whether `wire` is valid xtext (RFC 3461 §4), as [`XText::decode`] accepts it.
+fn is_xtext(wire: &[u8]) -> bool {
+    let mut i = 0;
+    while i < wire.len() {
+        match wire[i] {
+            b'+' => match wire.get(i + 1..i + 3) {
+                Some(h) if h.iter().all(u8::is_ascii_hexdigit) => i += 3,
+                _ => return false,
+            },
+            b'!'..=b'~' if wire[i] != b'=' => i += 1,
+            _ => return false,
+        }
     }
-    if ascii_line {
-        return Ok(Command::Mail { from, params: list });
-    }
-    let utf8_allowed = utf8 && list.contains(&MailParam::SmtpUtf8);
-    if !from.is_ascii() && !utf8_allowed {
-        return Err(CommandError::Utf8NotPermitted);
-    }
-    Ok(Command::Mail { from, params: list })
+    true
 }
 
-fn rcpt(args: &[u8], utf8: bool, utf8_or_ascii: bool) -> Result<Command, CommandError> {
+/// Converts a checked token of a parameter list to text (all of its octets were checked:
+/// ASCII, or UTF-8 in an `esmtp-value`).
+fn token_str(b: &[u8]) -> &str {
+    std::str::from_utf8(b).unwrap_or_default()
+}
+
+/// One MAIL parameter, checked and typed, with the bit of its keyword when known (0 for
+/// others).
+fn mail_param_bits(token: &[u8], utf8: bool) -> Result<(MailParamRef<'_>, u16), CommandError> {
+    let (k, v) = split_param(token, utf8)?;
+    let key = |name: &str| k.eq_ignore_ascii_case(name.as_bytes());
+    let p = if key("SIZE") {
+        let n = v.and_then(number).ok_or_else(|| invalid("SIZE"))?;
+        (MailParamRef::Size(n), bit!("SIZE"))
+    } else if key("BODY") {
+        let v = v.ok_or_else(|| invalid("BODY"))?;
+        let b = if v.eq_ignore_ascii_case(b"7BIT") {
+            BodyType::SevenBit
+        } else if v.eq_ignore_ascii_case(b"8BITMIME") {
+            BodyType::EightBitMime
+        } else if v.eq_ignore_ascii_case(b"BINARYMIME") {
+            BodyType::BinaryMime
+        } else {
+            return Err(invalid("BODY"));
+        };
+        (MailParamRef::Body(b), bit!("BODY"))
+    } else if key("SMTPUTF8") {
+        if v.is_some() {
+            return Err(invalid("SMTPUTF8"));
+        }
+        (MailParamRef::SmtpUtf8, bit!("SMTPUTF8"))
+    } else if key("REQUIRETLS") {
+        if v.is_some() {
+            return Err(invalid("REQUIRETLS"));
+        }
+        (MailParamRef::RequireTls, bit!("REQUIRETLS"))
+    } else if key("RET") {
+        let v = v.ok_or_else(|| invalid("RET"))?;
+        let r = if v.eq_ignore_ascii_case(b"FULL") {
+            Ret::Full
+        } else if v.eq_ignore_ascii_case(b"HDRS") {
+            Ret::Hdrs
+        } else {
+            return Err(invalid("RET"));
+        };
+        (MailParamRef::Ret(r), bit!("RET"))
+    } else if key("ENVID") {
+        let v = v.filter(|v| is_xtext(v)).ok_or_else(|| invalid("ENVID"))?;
+        (MailParamRef::EnvId(token_str(v)), bit!("ENVID"))
+    } else if key("AUTH") {
+        let v = v.filter(|v| is_xtext(v)).ok_or_else(|| invalid("AUTH"))?;
+        // `<>` has no escapes: it is its own wire form.
+        let id = if v == b"<>" { None } else { Some(token_str(v)) };
+        (MailParamRef::Auth(id), bit!("AUTH"))
+    } else {
+        let value = v.map(token_str);
+        (
+            MailParamRef::Other {
+                keyword: token_str(k),
+                value,
+            },
+            0,
+        )
+    };
+    Ok(p)
+}
+
+/// One checked MAIL parameter (for [`MailParams::iter`]).
+pub(crate) fn mail_param(token: &str, utf8: bool) -> Result<MailParamRef<'_>, CommandError> {
+    mail_param_bits(token.as_bytes(), utf8).map(|(p, _)| p)
+}
+
+/// One RCPT parameter, checked and typed, with the bit of its keyword when known.
+fn rcpt_param_bits(token: &[u8], utf8: bool) -> Result<(RcptParamRef<'_>, u16), CommandError> {
+    let (k, v) = split_param(token, utf8)?;
+    let p = if k.eq_ignore_ascii_case(b"NOTIFY") {
+        let n = notify(v.ok_or_else(|| invalid("NOTIFY"))?)?;
+        (RcptParamRef::Notify(n), bit!("NOTIFY"))
+    } else if k.eq_ignore_ascii_case(b"ORCPT") {
+        let v = v.ok_or_else(|| invalid("ORCPT"))?;
+        let semi = memchr::memchr(b';', v).ok_or_else(|| invalid("ORCPT"))?;
+        let addr_type = &v[..semi];
+        if addr_type.is_empty() || !addr_type.iter().all(|b| is_atext(*b)) {
+            return Err(invalid("ORCPT"));
+        }
+        let address = &v[semi + 1..];
+        if !is_xtext(address) {
+            return Err(invalid("ORCPT"));
+        }
+        (
+            RcptParamRef::Orcpt {
+                addr_type: token_str(addr_type),
+                address: token_str(address),
+            },
+            bit!("ORCPT"),
+        )
+    } else {
+        let value = v.map(token_str);
+        (
+            RcptParamRef::Other {
+                keyword: token_str(k),
+                value,
+            },
+            0,
+        )
+    };
+    Ok(p)
+}
+
+/// One checked RCPT parameter (for [`RcptParams::iter`]).
+pub(crate) fn rcpt_param(token: &str, utf8: bool) -> Result<RcptParamRef<'_>, CommandError> {
+    rcpt_param_bits(token.as_bytes(), utf8).map(|(p, _)| p)
+}
+
+/// The parameter text after a path as a `&str` of the line.
+fn params_str<'a>(src: Src<'a>, rest: &'a [u8]) -> &'a str {
+    if rest.is_empty() { "" } else { src.str(rest) }
+}
+
+fn mail<'a>(
+    src: Src<'a>,
+    args: &'a [u8],
+    utf8: bool,
+    ascii_line: bool,
+) -> Result<CommandRef<'a>, CommandError> {
+    let rest = after_prefix(args, b"FROM:", "MAIL")?;
+    let (path, n) = path(src, rest, true)?;
+    let from = match path {
+        None => ReversePathRef::Null,
+        Some(m) => ReversePathRef::Mailbox(m),
+    };
+    let rest = &rest[n..];
+    let mut done = 0u16;
+    let mut summary = MailSummary::default();
+    for token in params(rest)? {
+        let (p, bit) = mail_param_bits(token, utf8)?;
+        if bit != 0 {
+            seen(&mut done, bit)?;
+        }
+        match p {
+            MailParamRef::Size(n) => summary.size = Some(n),
+            MailParamRef::Body(b) => summary.body = Some(b),
+            MailParamRef::SmtpUtf8 => summary.smtputf8 = true,
+            MailParamRef::RequireTls => summary.requiretls = true,
+            _ => {}
+        }
+    }
+    if !ascii_line && !from.is_ascii() && !(utf8 && summary.smtputf8) {
+        return Err(CommandError::Utf8NotPermitted);
+    }
+    Ok(CommandRef::Mail {
+        from,
+        params: MailParams {
+            raw: params_str(src, rest),
+            utf8,
+            summary,
+        },
+    })
+}
+
+fn rcpt<'a>(
+    src: Src<'a>,
+    args: &'a [u8],
+    utf8: bool,
+    utf8_or_ascii: bool,
+) -> Result<CommandRef<'a>, CommandError> {
     let rest = after_prefix(args, b"TO:", "RCPT")?;
     // The second octet rules out most paths before the twelve-octet comparison.
     let (to, n) = if rest.len() >= 12
         && rest[1] | 0x20 == b'p'
         && rest[..12].eq_ignore_ascii_case(b"<Postmaster>")
     {
-        (ForwardPath::Postmaster, 12)
+        (ForwardPathRef::Postmaster, 12)
     } else {
-        match path(rest, false)? {
-            (Some(m), n) => (ForwardPath::Mailbox(m), n),
+        match path(src, rest, false)? {
+            (Some(m), n) => (ForwardPathRef::Mailbox(m), n),
             (None, _) => return Err(CommandError::InvalidPath),
         }
     };
@@ -431,29 +596,20 @@ fn rcpt(args: &[u8], utf8: bool, utf8_or_ascii: bool) -> Result<Command, Command
         return Err(CommandError::Utf8NotPermitted);
     }
     let rest = &rest[n..];
-    let mut list = param_list(rest);
     let mut done = 0u16;
     for token in params(rest)? {
-        let (k, v) = split_param(token, utf8)?;
-        let p = if k.eq_ignore_ascii_case(b"NOTIFY") {
-            seen!(&mut done, "NOTIFY")?;
-            RcptParam::Notify(notify(v.ok_or_else(|| invalid("NOTIFY"))?)?)
-        } else if k.eq_ignore_ascii_case(b"ORCPT") {
-            seen!(&mut done, "ORCPT")?;
-            let v = v.ok_or_else(|| invalid("ORCPT"))?;
-            let semi = memchr::memchr(b';', v).ok_or_else(|| invalid("ORCPT"))?;
-            let addr_type = &v[..semi];
-            if addr_type.is_empty() || !addr_type.iter().all(|b| is_atext(*b)) {
-                return Err(invalid("ORCPT"));
-            }
-            let address = XText::decode(&v[semi + 1..]).map_err(|_| invalid("ORCPT"))?;
-            RcptParam::Orcpt(Orcpt::new(&String::from_utf8_lossy(addr_type), address)?)
-        } else {
-            RcptParam::Other(EsmtpParam::from_validated(k, v))
-        };
-        list.push(p);
+        let (_, bit) = rcpt_param_bits(token, utf8)?;
+        if bit != 0 {
+            seen(&mut done, bit)?;
+        }
     }
-    Ok(Command::Rcpt { to, params: list })
+    Ok(CommandRef::Rcpt {
+        to,
+        params: RcptParams {
+            raw: params_str(src, rest),
+            utf8,
+        },
+    })
 }
 
 /// `NEVER` alone, or a comma list of `SUCCESS`, `FAILURE`, `DELAY` (RFC 3461 §4.1).
@@ -481,7 +637,11 @@ fn notify(v: &[u8]) -> Result<Notify, CommandError> {
 }
 
 /// `<…>` path: `Ok((None, n))` for `<>` when `null_ok`. A source route is dropped.
-fn path(b: &[u8], null_ok: bool) -> Result<(Option<Mailbox>, usize), CommandError> {
+fn path<'a>(
+    src: Src<'a>,
+    b: &'a [u8],
+    null_ok: bool,
+) -> Result<(Option<MailboxRef<'a>>, usize), CommandError> {
     if b.first() != Some(&b'<') {
         return Err(CommandError::InvalidPath);
     }
@@ -497,7 +657,7 @@ fn path(b: &[u8], null_ok: bool) -> Result<(Option<Mailbox>, usize), CommandErro
     if b.get(i) == Some(&b'@') {
         loop {
             i += 1; // '@'
-            let (_, n) = domain(&b[i..], true).map_err(|_| CommandError::InvalidPath)?;
+            let n = domain(&b[i..], true).map_err(|_| CommandError::InvalidPath)?;
             i += n;
             match b.get(i) {
                 Some(b',') if b.get(i + 1) == Some(&b'@') => i += 1,
@@ -509,7 +669,7 @@ fn path(b: &[u8], null_ok: bool) -> Result<(Option<Mailbox>, usize), CommandErro
             }
         }
     }
-    let (m, n) = mailbox(&b[i..], true)?;
+    let (m, n) = mailbox(src, &b[i..], true)?;
     i += n;
     if b.get(i) != Some(&b'>') {
         return Err(CommandError::InvalidPath);
@@ -517,13 +677,24 @@ fn path(b: &[u8], null_ok: bool) -> Result<(Option<Mailbox>, usize), CommandErro
     Ok((Some(m), i + 1))
 }
 
-pub(crate) fn mailbox(b: &[u8], utf8: bool) -> Result<(Mailbox, usize), CommandError> {
-    let (local, n) = local_part(b, utf8)?;
+/// `local@host` at the start of `b` (a slice of `src`).
+pub(crate) fn mailbox<'a>(
+    src: Src<'a>,
+    b: &'a [u8],
+    utf8: bool,
+) -> Result<(MailboxRef<'a>, usize), CommandError> {
+    let n = local_part(b, utf8)?;
     if b.get(n) != Some(&b'@') {
         return Err(CommandError::InvalidPath);
     }
-    let (h, m) = host(&b[n + 1..], utf8)?;
-    Ok((Mailbox::new(local, h), n + 1 + m))
+    let (host, m) = host(src, &b[n + 1..], utf8)?;
+    Ok((
+        MailboxRef {
+            local: src.str(&b[..n]),
+            host,
+        },
+        n + 1 + m,
+    ))
 }
 
 /// RFC 5322 `atext`.
@@ -587,8 +758,11 @@ const fn dot_string_table(utf8: bool) -> [u8; 256] {
     t
 }
 
-pub(crate) fn local_part(b: &[u8], utf8: bool) -> Result<(LocalPart, usize), CommandError> {
+/// The length of the local part at the start of `b` (RFC 5321 §4.1.2 Dot-string or
+/// Quoted-string; UTF-8 when `utf8`, RFC 6531 §3.3).
+pub(crate) fn local_part(b: &[u8], utf8: bool) -> Result<usize, CommandError> {
     let bad = CommandError::InvalidLocalPart;
+    let mut high = false;
     let n = if b.first() == Some(&b'"') {
         // Quoted-string = DQUOTE *QcontentSMTP DQUOTE
         let mut i = 1;
@@ -601,7 +775,10 @@ pub(crate) fn local_part(b: &[u8], utf8: bool) -> Result<(LocalPart, usize), Com
                     _ => return Err(bad),
                 },
                 Some(32..=126) => i += 1,
-                Some(128..) if utf8 => i += 1,
+                Some(128..) if utf8 => {
+                    high = true;
+                    i += 1;
+                }
                 Some(_) => return Err(bad),
             }
         }
@@ -613,7 +790,10 @@ pub(crate) fn local_part(b: &[u8], utf8: bool) -> Result<(LocalPart, usize), Com
         let mut after_dot = true;
         for (i, &c) in b.iter().enumerate() {
             match table[usize::from(c)] {
-                ATOM => after_dot = false,
+                ATOM => {
+                    high |= c >= 128;
+                    after_dot = false;
+                }
                 DOT if !after_dot => after_dot = true,
                 DOT => return Err(bad),
                 _ => {
@@ -627,24 +807,30 @@ pub(crate) fn local_part(b: &[u8], utf8: bool) -> Result<(LocalPart, usize), Com
         }
         n
     };
-    if !b[..n].is_ascii() && std::str::from_utf8(&b[..n]).is_err() {
+    if high && std::str::from_utf8(&b[..n]).is_err() {
         return Err(bad);
     }
-    Ok((LocalPart::from_validated(&b[..n]), n))
+    Ok(n)
 }
 
-pub(crate) fn host(b: &[u8], utf8: bool) -> Result<(Host, usize), CommandError> {
+/// A domain or address literal at the start of `b` (a slice of `src`).
+pub(crate) fn host<'a>(
+    src: Src<'a>,
+    b: &'a [u8],
+    utf8: bool,
+) -> Result<(HostRef<'a>, usize), CommandError> {
     if b.first() == Some(&b'[') {
         let (a, n) = address_literal(b)?;
-        Ok((Host::Literal(a), n))
+        Ok((HostRef::Literal(a), n))
     } else {
-        let (d, n) = domain(b, utf8)?;
-        Ok((Host::Domain(d), n))
+        let n = domain(b, utf8)?;
+        Ok((HostRef::Domain(src.str(&b[..n])), n))
     }
 }
 
-/// The longest domain at the start of `b` (RFC 5321 §4.1.2; U-labels when `utf8`).
-pub(crate) fn domain(b: &[u8], utf8: bool) -> Result<(Domain, usize), CommandError> {
+/// The length of the longest domain at the start of `b` (RFC 5321 §4.1.2; U-labels when
+/// `utf8`).
+pub(crate) fn domain(b: &[u8], utf8: bool) -> Result<usize, CommandError> {
     // One pass: the extent of the name, each label checked at its end.
     let bad = CommandError::InvalidDomain;
     let label_ok = |label: &[u8]| {
@@ -679,7 +865,7 @@ pub(crate) fn domain(b: &[u8], utf8: bool) -> Result<(Domain, usize), CommandErr
     {
         return Err(bad);
     }
-    Ok((Domain::from_validated(name), n))
+    Ok(n)
 }
 
 pub(crate) fn address_literal(b: &[u8]) -> Result<(AddressLiteral, usize), CommandError> {
@@ -991,6 +1177,7 @@ pub fn parse_reply(input: &[u8]) -> Result<Option<(Reply, usize)>, ReplyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::{Domain, Host};
 
     #[test]
     fn min_max_over_every_length_and_position() {
@@ -1079,7 +1266,8 @@ mod tests {
             (b"j\xf6rg@x", true, None), // not UTF-8
             (b"a b@x", false, Some(1)),
         ] {
-            let got = local_part(wire, utf8).map(|(l, n)| (l.as_str().to_owned(), n));
+            let got = local_part(wire, utf8)
+                .map(|n| (std::str::from_utf8(&wire[..n]).unwrap().to_owned(), n));
             match ok_len {
                 Some(n) => {
                     let want = std::str::from_utf8(&wire[..n]).unwrap().to_owned();
