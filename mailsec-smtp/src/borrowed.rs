@@ -2,8 +2,10 @@
 //!
 //! [`parse_command_ref`](crate::parse::parse_command_ref) checks a line exactly as
 //! [`parse_command`](crate::parse::parse_command) does (same rules, same errors) but builds a
-//! [`CommandRef`] whose addresses, domains, texts and parameters are `&str` slices of the line:
-//! no allocation, no copy, and the line's UTF-8 validated once instead of value by value.
+//! [`CommandRef`] whose addresses, domains, texts and parameters are slices of the line
+//! ([`Checked`]): no allocation, no copy, and no UTF-8 conversion per value — the parser checks
+//! the octets once (all ASCII, or UTF-8 where SMTPUTF8 allows it) and a value becomes `&str`
+//! only when asked for.
 //! Use it where a command is looked at and dropped (a server's dispatch, a proxy, a filter);
 //! [`CommandRef::into_owned`] gives the owned [`Command`] when a value must outlive the line.
 //!
@@ -39,11 +41,73 @@ use crate::types::{
     XText,
 };
 
+/// A value of the command line as the parser checked it (ASCII, or UTF-8 where SMTPUTF8
+/// allows it), borrowed, not copied. The parser refused anything else, so
+/// [`as_str`](Self::as_str) never fails; it converts on demand (a UTF-8 check, no copy) rather
+/// than for every value parsed.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Checked<'a>(&'a [u8]);
+
+impl<'a> Checked<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Checked<'a> {
+        Checked(bytes)
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &'a str {
+        std::str::from_utf8(self.0).unwrap_or_default()
+    }
+
+    /// The octets as received.
+    pub fn as_bytes(&self) -> &'a [u8] {
+        self.0
+    }
+
+    /// Whether it is all ASCII.
+    pub fn is_ascii(&self) -> bool {
+        self.0.is_ascii()
+    }
+
+    /// Its length in octets.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Checked<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Checked<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for Checked<'_> {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for Checked<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
 /// A domain or an address literal, borrowed ([`Host`] owned).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum HostRef<'a> {
     /// A domain name as given (validated: RFC 5321 §4.1.2, U-labels only under SMTPUTF8).
-    Domain(&'a str),
+    Domain(Checked<'a>),
     /// An address literal (`[192.0.2.1]`, `[IPv6:…]`, `[tag:content]`).
     Literal(AddressLiteral),
 }
@@ -69,7 +133,7 @@ impl HostRef<'_> {
 impl fmt::Display for HostRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            HostRef::Domain(d) => f.write_str(d),
+            HostRef::Domain(d) => f.write_str(d.as_str()),
             HostRef::Literal(l) => l.fmt(f),
         }
     }
@@ -78,14 +142,14 @@ impl fmt::Display for HostRef<'_> {
 /// A mailbox `local-part@host`, borrowed ([`Mailbox`] owned).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct MailboxRef<'a> {
-    pub(crate) local: &'a str,
+    pub(crate) local: Checked<'a>,
     pub(crate) host: HostRef<'a>,
 }
 
 impl<'a> MailboxRef<'a> {
     /// The local part in its wire form (a Dot-string, or a Quoted-string with its quotes).
     pub fn local_part(&self) -> &'a str {
-        self.local
+        self.local.as_str()
     }
 
     /// The domain or address literal.
@@ -181,24 +245,26 @@ pub enum MailParamRef<'a> {
     /// `RET=` (RFC 3461 §4.3).
     Ret(Ret),
     /// `ENVID=`, the xtext wire form (RFC 3461 §4.4).
-    EnvId(&'a str),
+    EnvId(Checked<'a>),
     /// `AUTH=`, the xtext wire form; `None` is `AUTH=<>` (RFC 4954 §5).
-    Auth(Option<&'a str>),
+    Auth(Option<Checked<'a>>),
     /// `REQUIRETLS` (RFC 8689 §4.1).
     RequireTls,
     /// Any other parameter, as received.
     Other {
         /// The keyword.
-        keyword: &'a str,
+        keyword: Checked<'a>,
         /// The value, if any.
-        value: Option<&'a str>,
+        value: Option<Checked<'a>>,
     },
 }
 
 impl MailParamRef<'_> {
     /// The owned [`MailParam`] (xtext decoded).
     pub fn into_owned(self) -> MailParam {
-        let xtext = |w: &str| XText::decode(w.as_bytes()).unwrap_or_else(|_| XText::new(w));
+        let xtext = |w: Checked<'_>| {
+            XText::decode(w.as_bytes()).unwrap_or_else(|_| XText::new(w.as_bytes()))
+        };
         match self {
             MailParamRef::Size(n) => MailParam::Size(n),
             MailParamRef::Body(b) => MailParam::Body(b),
@@ -209,7 +275,7 @@ impl MailParamRef<'_> {
             MailParamRef::RequireTls => MailParam::RequireTls,
             MailParamRef::Other { keyword, value } => MailParam::Other(EsmtpParam::from_validated(
                 keyword.as_bytes(),
-                value.map(str::as_bytes),
+                value.map(|v| v.as_bytes()),
             )),
         }
     }
@@ -224,16 +290,16 @@ pub enum RcptParamRef<'a> {
     /// `ORCPT=addr-type;xtext` (RFC 3461 §4.2), the address in its xtext wire form.
     Orcpt {
         /// The address type, e.g. `rfc822`.
-        addr_type: &'a str,
+        addr_type: Checked<'a>,
         /// The original recipient, xtext wire form.
-        address: &'a str,
+        address: Checked<'a>,
     },
     /// Any other parameter, as received.
     Other {
         /// The keyword.
-        keyword: &'a str,
+        keyword: Checked<'a>,
         /// The value, if any.
-        value: Option<&'a str>,
+        value: Option<Checked<'a>>,
     },
 }
 
@@ -243,9 +309,9 @@ impl RcptParamRef<'_> {
         match self {
             RcptParamRef::Notify(n) => RcptParam::Notify(n),
             RcptParamRef::Orcpt { addr_type, address } => {
-                let address =
-                    XText::decode(address.as_bytes()).unwrap_or_else(|_| XText::new(address));
-                match Orcpt::new(addr_type, address) {
+                let address = XText::decode(address.as_bytes())
+                    .unwrap_or_else(|_| XText::new(address.as_bytes()));
+                match Orcpt::new(addr_type.as_str(), address) {
                     Ok(o) => RcptParam::Orcpt(o),
                     // Cannot happen: the parser checked the address type.
                     Err(_) => RcptParam::Other(EsmtpParam::from_validated(b"ORCPT", None)),
@@ -253,7 +319,7 @@ impl RcptParamRef<'_> {
             }
             RcptParamRef::Other { keyword, value } => RcptParam::Other(EsmtpParam::from_validated(
                 keyword.as_bytes(),
-                value.map(str::as_bytes),
+                value.map(|v| v.as_bytes()),
             )),
         }
     }
@@ -272,7 +338,7 @@ pub(crate) struct MailSummary {
 /// iterated. Known keywords appear at most once (a second one is refused by the parser).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct MailParams<'a> {
-    pub(crate) raw: &'a str,
+    pub(crate) raw: &'a [u8],
     pub(crate) utf8: bool,
     pub(crate) summary: MailSummary,
 }
@@ -286,12 +352,14 @@ impl<'a> MailParams<'a> {
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.raw.bytes().all(|b| b == b' ')
+        self.raw.iter().all(|&b| b == b' ')
     }
 
     /// The parameters as received (checked), without the space after the path.
     pub fn as_str(&self) -> &'a str {
-        self.raw.trim_start_matches(' ')
+        std::str::from_utf8(self.raw)
+            .unwrap_or_default()
+            .trim_start_matches(' ')
     }
 
     /// `SIZE=n`, if given.
@@ -323,7 +391,7 @@ impl<'a> MailParams<'a> {
 /// The parameters of a `RCPT TO`, checked, borrowed from the line, typed as they are iterated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct RcptParams<'a> {
-    pub(crate) raw: &'a str,
+    pub(crate) raw: &'a [u8],
     pub(crate) utf8: bool,
 }
 
@@ -336,12 +404,14 @@ impl<'a> RcptParams<'a> {
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.raw.bytes().all(|b| b == b' ')
+        self.raw.iter().all(|&b| b == b' ')
     }
 
     /// The parameters as received (checked), without the space after the path.
     pub fn as_str(&self) -> &'a str {
-        self.raw.trim_start_matches(' ')
+        std::str::from_utf8(self.raw)
+            .unwrap_or_default()
+            .trim_start_matches(' ')
     }
 
     /// The owned parameters, in order.
@@ -350,8 +420,8 @@ impl<'a> RcptParams<'a> {
     }
 }
 
-fn tokens(raw: &str) -> impl Iterator<Item = &str> {
-    raw.split(' ').filter(|t| !t.is_empty())
+fn tokens(raw: &[u8]) -> impl Iterator<Item = &[u8]> {
+    raw.split(|&b| b == b' ').filter(|t| !t.is_empty())
 }
 
 /// An SMTP command whose values borrow from the parsed line ([`Command`] owned). See the
@@ -389,15 +459,15 @@ pub enum CommandRef<'a> {
     /// `RSET`.
     Rset,
     /// `NOOP [text]`.
-    Noop(Option<&'a str>),
+    Noop(Option<Checked<'a>>),
     /// `QUIT`.
     Quit,
     /// `VRFY text`.
-    Vrfy(&'a str),
+    Vrfy(Checked<'a>),
     /// `EXPN text`.
-    Expn(&'a str),
+    Expn(Checked<'a>),
     /// `HELP [text]`.
-    Help(Option<&'a str>),
+    Help(Option<Checked<'a>>),
     /// `STARTTLS` (RFC 3207 §4).
     StartTls,
     /// `AUTH mechanism [initial-response]` (RFC 4954 §4). Owned values: the response is
@@ -434,7 +504,7 @@ impl CommandRef<'_> {
     /// The owned [`Command`]: what [`parse_command`](crate::parse::parse_command) returns
     /// for the same line.
     pub fn into_owned(self) -> Command {
-        let text = |t: &str| Text::from_validated(t.as_bytes());
+        let text = |t: Checked<'_>| Text::from_validated(t.as_bytes());
         match self {
             CommandRef::Ehlo(h) => Command::Ehlo(h.into_owned()),
             CommandRef::Helo(h) => Command::Helo(h.into_owned()),

@@ -32,8 +32,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use mailsec_tls::sasl::wire;
 
 use crate::borrowed::{
-    CommandRef, ForwardPathRef, HostRef, MailParamRef, MailParams, MailSummary, MailboxRef,
-    RcptParamRef, RcptParams, ReversePathRef,
+    Checked, CommandRef, ForwardPathRef, HostRef, MailParamRef, MailParams, MailSummary,
+    MailboxRef, RcptParamRef, RcptParams, ReversePathRef,
 };
 use crate::error::{CommandError, ReplyError};
 use crate::types::{
@@ -148,19 +148,15 @@ pub fn parse_command_ref(line: &[u8], opts: ParseOptions) -> Result<CommandRef<'
     };
     let verb = &upper[..verb.len()];
     let utf8 = opts.smtputf8;
-    // The line's text, UTF-8 checked once: values are slices of it.
-    let src = Src::new(line);
     let cmd = match verb {
-        b"EHLO" => CommandRef::Ehlo(host_arg(src, args, utf8_or_ascii, "EHLO")?),
-        b"HELO" => CommandRef::Helo(host_arg(src, args, utf8_or_ascii, "HELO")?),
+        b"EHLO" => CommandRef::Ehlo(host_arg(args, utf8_or_ascii, "EHLO")?),
+        b"HELO" => CommandRef::Helo(host_arg(args, utf8_or_ascii, "HELO")?),
         b"MAIL" => mail(
-            src,
             args.ok_or(CommandError::Syntax { verb: "MAIL" })?,
             utf8,
             hi < 0x80,
         )?,
         b"RCPT" => rcpt(
-            src,
             args.ok_or(CommandError::Syntax { verb: "RCPT" })?,
             utf8,
             utf8_or_ascii,
@@ -169,14 +165,12 @@ pub fn parse_command_ref(line: &[u8], opts: ParseOptions) -> Result<CommandRef<'
         b"RSET" => no_args(args, CommandRef::Rset, "RSET")?,
         b"QUIT" => no_args(args, CommandRef::Quit, "QUIT")?,
         b"STARTTLS" => no_args(args, CommandRef::StartTls, "STARTTLS")?,
-        b"NOOP" => CommandRef::Noop(args.map(|a| text_arg(src, a)).transpose()?),
-        b"HELP" => CommandRef::Help(args.map(|a| text_arg(src, a)).transpose()?),
+        b"NOOP" => CommandRef::Noop(args.map(text_arg).transpose()?),
+        b"HELP" => CommandRef::Help(args.map(text_arg).transpose()?),
         b"VRFY" => CommandRef::Vrfy(text_arg(
-            src,
             args.ok_or(CommandError::Syntax { verb: "VRFY" })?,
         )?),
         b"EXPN" => CommandRef::Expn(text_arg(
-            src,
             args.ok_or(CommandError::Syntax { verb: "EXPN" })?,
         )?),
         b"BDAT" => bdat(args.ok_or(CommandError::Syntax { verb: "BDAT" })?)?,
@@ -184,37 +178,6 @@ pub fn parse_command_ref(line: &[u8], opts: ParseOptions) -> Result<CommandRef<'
         _ => return Err(CommandError::UnknownCommand),
     };
     Ok(cmd)
-}
-
-/// The bytes being parsed and, when they are UTF-8, the same bytes as text: checked once, so
-/// that each value becomes a `&str` by slicing instead of by its own UTF-8 check.
-#[derive(Clone, Copy)]
-pub(crate) struct Src<'a> {
-    bytes: &'a [u8],
-    text: Option<&'a str>,
-}
-
-impl<'a> Src<'a> {
-    pub(crate) fn new(bytes: &'a [u8]) -> Src<'a> {
-        Src {
-            bytes,
-            text: std::str::from_utf8(bytes).ok(),
-        }
-    }
-
-    /// `sub` (a slice of the source bytes, checked as UTF-8 by the parser) as text.
-    fn str(&self, sub: &'a [u8]) -> &'a str {
-        let off = (sub.as_ptr() as usize).wrapping_sub(self.bytes.as_ptr() as usize);
-        match self
-            .text
-            .and_then(|t| t.get(off..off.wrapping_add(sub.len())))
-        {
-            Some(s) => s,
-            // A line that is not UTF-8 as a whole: the value on its own (the parser checked
-            // it, so this does not fail).
-            None => std::str::from_utf8(sub).unwrap_or_default(),
-        }
-    }
 }
 
 /// The smallest and the largest octet of `b` (`u8::MAX` and 0 when empty), 16 lanes at a time.
@@ -255,13 +218,12 @@ fn no_args<'a>(
 }
 
 fn host_arg<'a>(
-    src: Src<'a>,
     args: Option<&'a [u8]>,
     utf8_or_ascii: bool,
     verb: &'static str,
 ) -> Result<HostRef<'a>, CommandError> {
     let args = args.ok_or(CommandError::Syntax { verb })?;
-    let (h, n) = host(src, args, true)?;
+    let (h, n) = host(args, true)?;
     if n != args.len() {
         return Err(CommandError::Syntax { verb });
     }
@@ -271,9 +233,9 @@ fn host_arg<'a>(
     Ok(h)
 }
 
-fn text_arg<'a>(src: Src<'a>, args: &'a [u8]) -> Result<&'a str, CommandError> {
+fn text_arg(args: &[u8]) -> Result<Checked<'_>, CommandError> {
     if is_text(args) {
-        Ok(src.str(args))
+        Ok(Checked::new(args))
     } else {
         Err(CommandError::InvalidText)
     }
@@ -291,12 +253,18 @@ fn bdat(args: &[u8]) -> Result<CommandRef<'static>, CommandError> {
 
 /// 1 to 20 digits fitting a u64.
 fn number(b: &[u8]) -> Option<u64> {
-    if b.is_empty() || b.len() > 20 || !b.iter().all(u8::is_ascii_digit) {
+    if b.is_empty() || b.len() > 20 {
         return None;
     }
-    b.iter().try_fold(0u64, |n, d| {
-        n.checked_mul(10)?.checked_add(u64::from(d - b'0'))
-    })
+    let mut n = 0u64;
+    for &c in b {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        n = n.checked_mul(10)?.checked_add(u64::from(d))?;
+    }
+    Some(n)
 }
 
 fn auth(args: &[u8]) -> Result<CommandRef<'static>, CommandError> {
@@ -341,14 +309,41 @@ fn params(rest: &[u8]) -> Result<impl Iterator<Item = &[u8]>, CommandError> {
 }
 
 fn split_param(token: &[u8], utf8: bool) -> Result<(&[u8], Option<&[u8]>), CommandError> {
-    let (k, v) = match memchr::memchr(b'=', token) {
-        Some(p) => (&token[..p], Some(&token[p + 1..])),
-        None => (token, None),
-    };
-    if !is_keyword(k) || v.is_some_and(|v| !is_esmtp_value(v, utf8)) {
+    // One scan for the keyword (letters, digits, hyphens), one for the value.
+    let end = token
+        .iter()
+        .position(|&c| CLASS[usize::from(c)] & LDH == 0)
+        .unwrap_or(token.len());
+    let k = &token[..end];
+    if k.is_empty() || CLASS[usize::from(k[0])] & ALNUM == 0 {
         return Err(CommandError::MalformedParameter);
     }
-    Ok((k, v))
+    match token.get(end) {
+        None => Ok((k, None)),
+        Some(b'=') => {
+            let v = &token[end + 1..];
+            let ascii_value =
+                !v.is_empty() && v.iter().all(|&c| CLASS[usize::from(c)] & VALUE != 0);
+            if ascii_value || (utf8 && is_esmtp_value(v, true)) {
+                Ok((k, Some(v)))
+            } else {
+                Err(CommandError::MalformedParameter)
+            }
+        }
+        Some(_) => Err(CommandError::MalformedParameter),
+    }
+}
+
+/// A keyword in upper case in a fixed buffer (keywords longer than it are none of ours).
+fn upper_keyword(k: &[u8]) -> ([u8; 12], usize) {
+    let mut buf = [0u8; 12];
+    if k.len() > buf.len() {
+        return (buf, 0);
+    }
+    for (d, s) in buf.iter_mut().zip(k) {
+        *d = s.to_ascii_uppercase();
+    }
+    (buf, k.len())
 }
 
 fn invalid(keyword: &str) -> CommandError {
@@ -413,133 +408,127 @@ fn is_xtext(wire: &[u8]) -> bool {
     true
 }
 
-/// Converts a checked token of a parameter list to text (all of its octets were checked:
-/// ASCII, or UTF-8 in an `esmtp-value`).
-fn token_str(b: &[u8]) -> &str {
-    std::str::from_utf8(b).unwrap_or_default()
-}
-
 /// One MAIL parameter, checked and typed, with the bit of its keyword when known (0 for
 /// others).
 fn mail_param_bits(token: &[u8], utf8: bool) -> Result<(MailParamRef<'_>, u16), CommandError> {
     let (k, v) = split_param(token, utf8)?;
-    let key = |name: &str| k.eq_ignore_ascii_case(name.as_bytes());
-    let p = if key("SIZE") {
-        let n = v.and_then(number).ok_or_else(|| invalid("SIZE"))?;
-        (MailParamRef::Size(n), bit!("SIZE"))
-    } else if key("BODY") {
-        let v = v.ok_or_else(|| invalid("BODY"))?;
-        let b = if v.eq_ignore_ascii_case(b"7BIT") {
-            BodyType::SevenBit
-        } else if v.eq_ignore_ascii_case(b"8BITMIME") {
-            BodyType::EightBitMime
-        } else if v.eq_ignore_ascii_case(b"BINARYMIME") {
-            BodyType::BinaryMime
-        } else {
-            return Err(invalid("BODY"));
-        };
-        (MailParamRef::Body(b), bit!("BODY"))
-    } else if key("SMTPUTF8") {
-        if v.is_some() {
-            return Err(invalid("SMTPUTF8"));
+    let (upper, len) = upper_keyword(k);
+    let p = match &upper[..len] {
+        b"SIZE" => {
+            let n = v.and_then(number).ok_or_else(|| invalid("SIZE"))?;
+            (MailParamRef::Size(n), bit!("SIZE"))
         }
-        (MailParamRef::SmtpUtf8, bit!("SMTPUTF8"))
-    } else if key("REQUIRETLS") {
-        if v.is_some() {
-            return Err(invalid("REQUIRETLS"));
+        b"BODY" => {
+            let v = v.ok_or_else(|| invalid("BODY"))?;
+            let (upper, len) = upper_keyword(v);
+            let b = match &upper[..len] {
+                b"7BIT" => BodyType::SevenBit,
+                b"8BITMIME" => BodyType::EightBitMime,
+                b"BINARYMIME" => BodyType::BinaryMime,
+                _ => return Err(invalid("BODY")),
+            };
+            (MailParamRef::Body(b), bit!("BODY"))
         }
-        (MailParamRef::RequireTls, bit!("REQUIRETLS"))
-    } else if key("RET") {
-        let v = v.ok_or_else(|| invalid("RET"))?;
-        let r = if v.eq_ignore_ascii_case(b"FULL") {
-            Ret::Full
-        } else if v.eq_ignore_ascii_case(b"HDRS") {
-            Ret::Hdrs
-        } else {
-            return Err(invalid("RET"));
-        };
-        (MailParamRef::Ret(r), bit!("RET"))
-    } else if key("ENVID") {
-        let v = v.filter(|v| is_xtext(v)).ok_or_else(|| invalid("ENVID"))?;
-        (MailParamRef::EnvId(token_str(v)), bit!("ENVID"))
-    } else if key("AUTH") {
-        let v = v.filter(|v| is_xtext(v)).ok_or_else(|| invalid("AUTH"))?;
-        // `<>` has no escapes: it is its own wire form.
-        let id = if v == b"<>" { None } else { Some(token_str(v)) };
-        (MailParamRef::Auth(id), bit!("AUTH"))
-    } else {
-        let value = v.map(token_str);
-        (
+        b"SMTPUTF8" => {
+            if v.is_some() {
+                return Err(invalid("SMTPUTF8"));
+            }
+            (MailParamRef::SmtpUtf8, bit!("SMTPUTF8"))
+        }
+        b"REQUIRETLS" => {
+            if v.is_some() {
+                return Err(invalid("REQUIRETLS"));
+            }
+            (MailParamRef::RequireTls, bit!("REQUIRETLS"))
+        }
+        b"RET" => {
+            let v = v.ok_or_else(|| invalid("RET"))?;
+            let r = if v.eq_ignore_ascii_case(b"FULL") {
+                Ret::Full
+            } else if v.eq_ignore_ascii_case(b"HDRS") {
+                Ret::Hdrs
+            } else {
+                return Err(invalid("RET"));
+            };
+            (MailParamRef::Ret(r), bit!("RET"))
+        }
+        b"ENVID" => {
+            let v = v.filter(|v| is_xtext(v)).ok_or_else(|| invalid("ENVID"))?;
+            (MailParamRef::EnvId(Checked::new(v)), bit!("ENVID"))
+        }
+        b"AUTH" => {
+            let v = v.filter(|v| is_xtext(v)).ok_or_else(|| invalid("AUTH"))?;
+            // `<>` has no escapes: it is its own wire form.
+            let id = if v == b"<>" {
+                None
+            } else {
+                Some(Checked::new(v))
+            };
+            (MailParamRef::Auth(id), bit!("AUTH"))
+        }
+        _ => (
             MailParamRef::Other {
-                keyword: token_str(k),
-                value,
+                keyword: Checked::new(k),
+                value: v.map(Checked::new),
             },
             0,
-        )
+        ),
     };
     Ok(p)
 }
 
 /// One checked MAIL parameter (for [`MailParams::iter`]).
-pub(crate) fn mail_param(token: &str, utf8: bool) -> Result<MailParamRef<'_>, CommandError> {
-    mail_param_bits(token.as_bytes(), utf8).map(|(p, _)| p)
+pub(crate) fn mail_param(token: &[u8], utf8: bool) -> Result<MailParamRef<'_>, CommandError> {
+    mail_param_bits(token, utf8).map(|(p, _)| p)
 }
 
 /// One RCPT parameter, checked and typed, with the bit of its keyword when known.
 fn rcpt_param_bits(token: &[u8], utf8: bool) -> Result<(RcptParamRef<'_>, u16), CommandError> {
     let (k, v) = split_param(token, utf8)?;
-    let p = if k.eq_ignore_ascii_case(b"NOTIFY") {
-        let n = notify(v.ok_or_else(|| invalid("NOTIFY"))?)?;
-        (RcptParamRef::Notify(n), bit!("NOTIFY"))
-    } else if k.eq_ignore_ascii_case(b"ORCPT") {
-        let v = v.ok_or_else(|| invalid("ORCPT"))?;
-        let semi = memchr::memchr(b';', v).ok_or_else(|| invalid("ORCPT"))?;
-        let addr_type = &v[..semi];
-        if addr_type.is_empty() || !addr_type.iter().all(|b| is_atext(*b)) {
-            return Err(invalid("ORCPT"));
+    let (upper, len) = upper_keyword(k);
+    let p = match &upper[..len] {
+        b"NOTIFY" => {
+            let n = notify(v.ok_or_else(|| invalid("NOTIFY"))?)?;
+            (RcptParamRef::Notify(n), bit!("NOTIFY"))
         }
-        let address = &v[semi + 1..];
-        if !is_xtext(address) {
-            return Err(invalid("ORCPT"));
+        b"ORCPT" => {
+            let v = v.ok_or_else(|| invalid("ORCPT"))?;
+            let semi = memchr::memchr(b';', v).ok_or_else(|| invalid("ORCPT"))?;
+            let addr_type = &v[..semi];
+            if addr_type.is_empty() || !addr_type.iter().all(|b| is_atext(*b)) {
+                return Err(invalid("ORCPT"));
+            }
+            let address = &v[semi + 1..];
+            if !is_xtext(address) {
+                return Err(invalid("ORCPT"));
+            }
+            (
+                RcptParamRef::Orcpt {
+                    addr_type: Checked::new(addr_type),
+                    address: Checked::new(address),
+                },
+                bit!("ORCPT"),
+            )
         }
-        (
-            RcptParamRef::Orcpt {
-                addr_type: token_str(addr_type),
-                address: token_str(address),
-            },
-            bit!("ORCPT"),
-        )
-    } else {
-        let value = v.map(token_str);
-        (
+        _ => (
             RcptParamRef::Other {
-                keyword: token_str(k),
-                value,
+                keyword: Checked::new(k),
+                value: v.map(Checked::new),
             },
             0,
-        )
+        ),
     };
     Ok(p)
 }
 
 /// One checked RCPT parameter (for [`RcptParams::iter`]).
-pub(crate) fn rcpt_param(token: &str, utf8: bool) -> Result<RcptParamRef<'_>, CommandError> {
-    rcpt_param_bits(token.as_bytes(), utf8).map(|(p, _)| p)
+pub(crate) fn rcpt_param(token: &[u8], utf8: bool) -> Result<RcptParamRef<'_>, CommandError> {
+    rcpt_param_bits(token, utf8).map(|(p, _)| p)
 }
 
-/// The parameter text after a path as a `&str` of the line.
-fn params_str<'a>(src: Src<'a>, rest: &'a [u8]) -> &'a str {
-    if rest.is_empty() { "" } else { src.str(rest) }
-}
-
-fn mail<'a>(
-    src: Src<'a>,
-    args: &'a [u8],
-    utf8: bool,
-    ascii_line: bool,
-) -> Result<CommandRef<'a>, CommandError> {
+fn mail<'a>(args: &'a [u8], utf8: bool, ascii_line: bool) -> Result<CommandRef<'a>, CommandError> {
     let rest = after_prefix(args, b"FROM:", "MAIL")?;
-    let (path, n) = path(src, rest, true)?;
+    let (path, n) = path(rest, true)?;
     let from = match path {
         None => ReversePathRef::Null,
         Some(m) => ReversePathRef::Mailbox(m),
@@ -566,7 +555,7 @@ fn mail<'a>(
     Ok(CommandRef::Mail {
         from,
         params: MailParams {
-            raw: params_str(src, rest),
+            raw: rest,
             utf8,
             summary,
         },
@@ -574,7 +563,6 @@ fn mail<'a>(
 }
 
 fn rcpt<'a>(
-    src: Src<'a>,
     args: &'a [u8],
     utf8: bool,
     utf8_or_ascii: bool,
@@ -587,7 +575,7 @@ fn rcpt<'a>(
     {
         (ForwardPathRef::Postmaster, 12)
     } else {
-        match path(src, rest, false)? {
+        match path(rest, false)? {
             (Some(m), n) => (ForwardPathRef::Mailbox(m), n),
             (None, _) => return Err(CommandError::InvalidPath),
         }
@@ -605,10 +593,7 @@ fn rcpt<'a>(
     }
     Ok(CommandRef::Rcpt {
         to,
-        params: RcptParams {
-            raw: params_str(src, rest),
-            utf8,
-        },
+        params: RcptParams { raw: rest, utf8 },
     })
 }
 
@@ -619,14 +604,12 @@ fn notify(v: &[u8]) -> Result<Notify, CommandError> {
     }
     let mut n = Notify::NEVER;
     for item in v.split(|b| *b == b',') {
-        let flag = if item.eq_ignore_ascii_case(b"SUCCESS") {
-            &mut n.success
-        } else if item.eq_ignore_ascii_case(b"FAILURE") {
-            &mut n.failure
-        } else if item.eq_ignore_ascii_case(b"DELAY") {
-            &mut n.delay
-        } else {
-            return Err(invalid("NOTIFY"));
+        let (upper, len) = upper_keyword(item);
+        let flag = match &upper[..len] {
+            b"SUCCESS" => &mut n.success,
+            b"FAILURE" => &mut n.failure,
+            b"DELAY" => &mut n.delay,
+            _ => return Err(invalid("NOTIFY")),
         };
         if *flag {
             return Err(invalid("NOTIFY"));
@@ -637,11 +620,7 @@ fn notify(v: &[u8]) -> Result<Notify, CommandError> {
 }
 
 /// `<…>` path: `Ok((None, n))` for `<>` when `null_ok`. A source route is dropped.
-fn path<'a>(
-    src: Src<'a>,
-    b: &'a [u8],
-    null_ok: bool,
-) -> Result<(Option<MailboxRef<'a>>, usize), CommandError> {
+fn path<'a>(b: &'a [u8], null_ok: bool) -> Result<(Option<MailboxRef<'a>>, usize), CommandError> {
     if b.first() != Some(&b'<') {
         return Err(CommandError::InvalidPath);
     }
@@ -669,7 +648,7 @@ fn path<'a>(
             }
         }
     }
-    let (m, n) = mailbox(src, &b[i..], true)?;
+    let (m, n) = mailbox(&b[i..], true)?;
     i += n;
     if b.get(i) != Some(&b'>') {
         return Err(CommandError::InvalidPath);
@@ -677,9 +656,8 @@ fn path<'a>(
     Ok((Some(m), i + 1))
 }
 
-/// `local@host` at the start of `b` (a slice of `src`).
+/// `local@host` at the start of `b`.
 pub(crate) fn mailbox<'a>(
-    src: Src<'a>,
     b: &'a [u8],
     utf8: bool,
 ) -> Result<(MailboxRef<'a>, usize), CommandError> {
@@ -687,10 +665,10 @@ pub(crate) fn mailbox<'a>(
     if b.get(n) != Some(&b'@') {
         return Err(CommandError::InvalidPath);
     }
-    let (host, m) = host(src, &b[n + 1..], utf8)?;
+    let (host, m) = host(&b[n + 1..], utf8)?;
     Ok((
         MailboxRef {
-            local: src.str(&b[..n]),
+            local: Checked::new(&b[..n]),
             host,
         },
         n + 1 + m,
@@ -783,29 +761,27 @@ pub(crate) fn local_part(b: &[u8], utf8: bool) -> Result<usize, CommandError> {
             }
         }
     } else {
-        // Dot-string = Atom *("." Atom): one table entry per octet (atext, and UTF-8 octets
-        // when allowed); a dot first, last or after another dot is refused.
+        // Dot-string = Atom *("." Atom): a run of atext (and UTF-8 octets when allowed) per
+        // atom, one table entry per octet; an empty atom (a dot first, last or after another
+        // dot) is refused.
         let table = if utf8 { &DOT_STRING_UTF8 } else { &DOT_STRING };
-        let mut n = b.len();
-        let mut after_dot = true;
-        for (i, &c) in b.iter().enumerate() {
-            match table[usize::from(c)] {
-                ATOM => {
-                    high |= c >= 128;
-                    after_dot = false;
-                }
-                DOT if !after_dot => after_dot = true,
-                DOT => return Err(bad),
-                _ => {
-                    n = i;
-                    break;
-                }
+        let mut i = 0;
+        loop {
+            let run = b[i..]
+                .iter()
+                .position(|&c| table[usize::from(c)] != ATOM)
+                .unwrap_or(b.len() - i);
+            if run == 0 {
+                return Err(bad);
             }
+            i += run;
+            if b.get(i) != Some(&b'.') {
+                break;
+            }
+            i += 1;
         }
-        if after_dot {
-            return Err(bad);
-        }
-        n
+        high = utf8 && !b[..i].is_ascii();
+        i
     };
     if high && std::str::from_utf8(&b[..n]).is_err() {
         return Err(bad);
@@ -813,59 +789,59 @@ pub(crate) fn local_part(b: &[u8], utf8: bool) -> Result<usize, CommandError> {
     Ok(n)
 }
 
-/// A domain or address literal at the start of `b` (a slice of `src`).
-pub(crate) fn host<'a>(
-    src: Src<'a>,
-    b: &'a [u8],
-    utf8: bool,
-) -> Result<(HostRef<'a>, usize), CommandError> {
+/// A domain or address literal at the start of `b`.
+pub(crate) fn host<'a>(b: &'a [u8], utf8: bool) -> Result<(HostRef<'a>, usize), CommandError> {
     if b.first() == Some(&b'[') {
         let (a, n) = address_literal(b)?;
         Ok((HostRef::Literal(a), n))
     } else {
         let n = domain(b, utf8)?;
-        Ok((HostRef::Domain(src.str(&b[..n])), n))
+        Ok((HostRef::Domain(Checked::new(&b[..n])), n))
     }
 }
 
 /// The length of the longest domain at the start of `b` (RFC 5321 §4.1.2; U-labels when
 /// `utf8`).
 pub(crate) fn domain(b: &[u8], utf8: bool) -> Result<usize, CommandError> {
-    // One pass: the extent of the name, each label checked at its end.
+    // One run of label octets per label, each label checked at its end.
     let bad = CommandError::InvalidDomain;
-    let label_ok = |label: &[u8]| {
-        !label.is_empty()
-            && label.len() <= MAX_LABEL
-            && label[0] != b'-'
-            && label[label.len() - 1] != b'-'
-    };
-    let mut label_start = 0;
-    let mut high = false;
-    let mut n = b.len();
-    for (i, &c) in b.iter().enumerate() {
-        if CLASS[usize::from(c)] & LDH != 0 {
-            continue;
+    let table = if utf8 { &LABEL_UTF8 } else { &LABEL };
+    let mut i = 0;
+    loop {
+        let run = b[i..]
+            .iter()
+            .position(|&c| !table[usize::from(c)])
+            .unwrap_or(b.len() - i);
+        let label = &b[i..i + run];
+        if run == 0 || run > MAX_LABEL || label[0] == b'-' || label[run - 1] == b'-' {
+            return Err(bad);
         }
-        if c == b'.' {
-            if !label_ok(&b[label_start..i]) {
-                return Err(bad);
-            }
-            label_start = i + 1;
-        } else if utf8 && c >= 128 {
-            high = true;
-        } else {
-            n = i;
+        i += run;
+        if b.get(i) != Some(&b'.') {
             break;
         }
+        i += 1;
     }
-    let name = &b[..n];
-    if !label_ok(&b[label_start..n])
-        || name.len() > MAX_DOMAIN
-        || (high && std::str::from_utf8(name).is_err())
-    {
+    let name = &b[..i];
+    if name.len() > MAX_DOMAIN || (utf8 && !name.is_ascii() && std::str::from_utf8(name).is_err()) {
         return Err(bad);
     }
-    Ok(n)
+    Ok(i)
+}
+
+/// Octets of a domain label: letters, digits and hyphens (`Ldh-str`, RFC 5321 §4.1.2).
+const LABEL: [bool; 256] = label_table(false);
+/// [`LABEL`] with octets over 127 (U-labels, RFC 6531 §3.3; UTF-8 checked afterwards).
+const LABEL_UTF8: [bool; 256] = label_table(true);
+
+const fn label_table(utf8: bool) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        t[c] = CLASS[c] & LDH != 0 || (utf8 && c >= 128);
+        c += 1;
+    }
+    t
 }
 
 pub(crate) fn address_literal(b: &[u8]) -> Result<(AddressLiteral, usize), CommandError> {

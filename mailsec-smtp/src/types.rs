@@ -166,7 +166,7 @@ pub enum Host {
 impl Host {
     /// Parses a domain or address literal; U-labels only when `utf8`.
     pub fn parse(text: &[u8], utf8: bool) -> Result<Host, CommandError> {
-        match parse::host(parse::Src::new(text), text, utf8) {
+        match parse::host(text, utf8) {
             Ok((h, n)) if n == text.len() => Ok(h.into_owned()),
             Err(e) => Err(e),
             Ok(_) => Err(CommandError::InvalidDomain),
@@ -259,7 +259,7 @@ impl Mailbox {
 
     /// Parses `local@host`; UTF-8 only when `utf8` (RFC 6531).
     pub fn parse(text: &[u8], utf8: bool) -> Result<Mailbox, CommandError> {
-        let (m, n) = parse::mailbox(parse::Src::new(text), text, utf8)?;
+        let (m, n) = parse::mailbox(text, utf8)?;
         if n == text.len() {
             Ok(m.into_owned())
         } else {
