@@ -149,8 +149,8 @@ pub fn parse_command_ref(line: &[u8], opts: ParseOptions) -> Result<CommandRef<'
     let verb = &upper[..verb.len()];
     let utf8 = opts.smtputf8;
     let cmd = match verb {
-        b"EHLO" => CommandRef::Ehlo(host_arg(args, utf8_or_ascii, "EHLO")?),
-        b"HELO" => CommandRef::Helo(host_arg(args, utf8_or_ascii, "HELO")?),
+        b"EHLO" => CommandRef::Ehlo(host_arg(args, utf8_or_ascii, hi < 0x80, "EHLO")?),
+        b"HELO" => CommandRef::Helo(host_arg(args, utf8_or_ascii, hi < 0x80, "HELO")?),
         b"MAIL" => mail(
             args.ok_or(CommandError::Syntax { verb: "MAIL" })?,
             utf8,
@@ -160,6 +160,7 @@ pub fn parse_command_ref(line: &[u8], opts: ParseOptions) -> Result<CommandRef<'
             args.ok_or(CommandError::Syntax { verb: "RCPT" })?,
             utf8,
             utf8_or_ascii,
+            hi < 0x80,
         )?,
         b"DATA" => no_args(args, CommandRef::Data, "DATA")?,
         b"RSET" => no_args(args, CommandRef::Rset, "RSET")?,
@@ -220,10 +221,12 @@ fn no_args<'a>(
 fn host_arg<'a>(
     args: Option<&'a [u8]>,
     utf8_or_ascii: bool,
+    ascii_line: bool,
     verb: &'static str,
 ) -> Result<HostRef<'a>, CommandError> {
     let args = args.ok_or(CommandError::Syntax { verb })?;
-    let (h, n) = host(args, true)?;
+    // In an ASCII line the UTF-8 scans (and their checks) cannot find anything.
+    let (h, n) = host(args, !ascii_line)?;
     if n != args.len() {
         return Err(CommandError::Syntax { verb });
     }
@@ -334,16 +337,29 @@ fn split_param(token: &[u8], utf8: bool) -> Result<(&[u8], Option<&[u8]>), Comma
     }
 }
 
-/// A keyword in upper case in a fixed buffer (keywords longer than it are none of ours).
-fn upper_keyword(k: &[u8]) -> ([u8; 12], usize) {
-    let mut buf = [0u8; 12];
-    if k.len() > buf.len() {
-        return (buf, 0);
+/// Up to 16 octets of a keyword or value, each ORed with 0x20, in one integer: compared with
+/// [`fold`] of a lower-case name, an ASCII-case-insensitive comparison in one step. (OR 0x20
+/// gives a letter or digit only from that letter, in either case, or that digit.) 0 when
+/// longer.
+fn folded(b: &[u8]) -> u128 {
+    if b.len() > 16 {
+        return 0;
     }
-    for (d, s) in buf.iter_mut().zip(k) {
-        *d = s.to_ascii_uppercase();
+    b.iter()
+        .rev()
+        .fold(0u128, |w, &c| (w << 8) | u128::from(c | 0x20))
+}
+
+/// [`folded`] at compile time, for a lower-case name.
+const fn fold(name: &str) -> u128 {
+    let b = name.as_bytes();
+    let mut w = 0u128;
+    let mut i = b.len();
+    while i > 0 {
+        i -= 1;
+        w = (w << 8) | (b[i] | 0x20) as u128;
     }
-    (buf, k.len())
+    w
 }
 
 fn invalid(keyword: &str) -> CommandError {
@@ -412,36 +428,44 @@ fn is_xtext(wire: &[u8]) -> bool {
 /// others).
 fn mail_param_bits(token: &[u8], utf8: bool) -> Result<(MailParamRef<'_>, u16), CommandError> {
     let (k, v) = split_param(token, utf8)?;
-    let (upper, len) = upper_keyword(k);
-    let p = match &upper[..len] {
-        b"SIZE" => {
+    const SIZE: u128 = fold("size");
+    const BODY: u128 = fold("body");
+    const SMTPUTF8: u128 = fold("smtputf8");
+    const REQUIRETLS: u128 = fold("requiretls");
+    const RET: u128 = fold("ret");
+    const ENVID: u128 = fold("envid");
+    const AUTH: u128 = fold("auth");
+    const SEVEN_BIT: u128 = fold("7bit");
+    const EIGHT_BIT_MIME: u128 = fold("8bitmime");
+    const BINARY_MIME: u128 = fold("binarymime");
+    let p = match folded(k) {
+        SIZE => {
             let n = v.and_then(number).ok_or_else(|| invalid("SIZE"))?;
             (MailParamRef::Size(n), bit!("SIZE"))
         }
-        b"BODY" => {
+        BODY => {
             let v = v.ok_or_else(|| invalid("BODY"))?;
-            let (upper, len) = upper_keyword(v);
-            let b = match &upper[..len] {
-                b"7BIT" => BodyType::SevenBit,
-                b"8BITMIME" => BodyType::EightBitMime,
-                b"BINARYMIME" => BodyType::BinaryMime,
+            let b = match folded(v) {
+                SEVEN_BIT => BodyType::SevenBit,
+                EIGHT_BIT_MIME => BodyType::EightBitMime,
+                BINARY_MIME => BodyType::BinaryMime,
                 _ => return Err(invalid("BODY")),
             };
             (MailParamRef::Body(b), bit!("BODY"))
         }
-        b"SMTPUTF8" => {
+        SMTPUTF8 => {
             if v.is_some() {
                 return Err(invalid("SMTPUTF8"));
             }
             (MailParamRef::SmtpUtf8, bit!("SMTPUTF8"))
         }
-        b"REQUIRETLS" => {
+        REQUIRETLS => {
             if v.is_some() {
                 return Err(invalid("REQUIRETLS"));
             }
             (MailParamRef::RequireTls, bit!("REQUIRETLS"))
         }
-        b"RET" => {
+        RET => {
             let v = v.ok_or_else(|| invalid("RET"))?;
             let r = if v.eq_ignore_ascii_case(b"FULL") {
                 Ret::Full
@@ -452,11 +476,11 @@ fn mail_param_bits(token: &[u8], utf8: bool) -> Result<(MailParamRef<'_>, u16), 
             };
             (MailParamRef::Ret(r), bit!("RET"))
         }
-        b"ENVID" => {
+        ENVID => {
             let v = v.filter(|v| is_xtext(v)).ok_or_else(|| invalid("ENVID"))?;
             (MailParamRef::EnvId(Checked::new(v)), bit!("ENVID"))
         }
-        b"AUTH" => {
+        AUTH => {
             let v = v.filter(|v| is_xtext(v)).ok_or_else(|| invalid("AUTH"))?;
             // `<>` has no escapes: it is its own wire form.
             let id = if v == b"<>" {
@@ -485,13 +509,14 @@ pub(crate) fn mail_param(token: &[u8], utf8: bool) -> Result<MailParamRef<'_>, C
 /// One RCPT parameter, checked and typed, with the bit of its keyword when known.
 fn rcpt_param_bits(token: &[u8], utf8: bool) -> Result<(RcptParamRef<'_>, u16), CommandError> {
     let (k, v) = split_param(token, utf8)?;
-    let (upper, len) = upper_keyword(k);
-    let p = match &upper[..len] {
-        b"NOTIFY" => {
+    const NOTIFY: u128 = fold("notify");
+    const ORCPT: u128 = fold("orcpt");
+    let p = match folded(k) {
+        NOTIFY => {
             let n = notify(v.ok_or_else(|| invalid("NOTIFY"))?)?;
             (RcptParamRef::Notify(n), bit!("NOTIFY"))
         }
-        b"ORCPT" => {
+        ORCPT => {
             let v = v.ok_or_else(|| invalid("ORCPT"))?;
             let semi = memchr::memchr(b';', v).ok_or_else(|| invalid("ORCPT"))?;
             let addr_type = &v[..semi];
@@ -528,7 +553,7 @@ pub(crate) fn rcpt_param(token: &[u8], utf8: bool) -> Result<RcptParamRef<'_>, C
 
 fn mail<'a>(args: &'a [u8], utf8: bool, ascii_line: bool) -> Result<CommandRef<'a>, CommandError> {
     let rest = after_prefix(args, b"FROM:", "MAIL")?;
-    let (path, n) = path(rest, true)?;
+    let (path, n) = path(rest, true, !ascii_line)?;
     let from = match path {
         None => ReversePathRef::Null,
         Some(m) => ReversePathRef::Mailbox(m),
@@ -566,6 +591,7 @@ fn rcpt<'a>(
     args: &'a [u8],
     utf8: bool,
     utf8_or_ascii: bool,
+    ascii_line: bool,
 ) -> Result<CommandRef<'a>, CommandError> {
     let rest = after_prefix(args, b"TO:", "RCPT")?;
     // The second octet rules out most paths before the twelve-octet comparison.
@@ -575,7 +601,7 @@ fn rcpt<'a>(
     {
         (ForwardPathRef::Postmaster, 12)
     } else {
-        match path(rest, false)? {
+        match path(rest, false, !ascii_line)? {
             (Some(m), n) => (ForwardPathRef::Mailbox(m), n),
             (None, _) => return Err(CommandError::InvalidPath),
         }
@@ -602,13 +628,15 @@ fn notify(v: &[u8]) -> Result<Notify, CommandError> {
     if v.eq_ignore_ascii_case(b"NEVER") {
         return Ok(Notify::NEVER);
     }
+    const SUCCESS: u128 = fold("success");
+    const FAILURE: u128 = fold("failure");
+    const DELAY: u128 = fold("delay");
     let mut n = Notify::NEVER;
     for item in v.split(|b| *b == b',') {
-        let (upper, len) = upper_keyword(item);
-        let flag = match &upper[..len] {
-            b"SUCCESS" => &mut n.success,
-            b"FAILURE" => &mut n.failure,
-            b"DELAY" => &mut n.delay,
+        let flag = match folded(item) {
+            SUCCESS => &mut n.success,
+            FAILURE => &mut n.failure,
+            DELAY => &mut n.delay,
             _ => return Err(invalid("NOTIFY")),
         };
         if *flag {
@@ -619,8 +647,13 @@ fn notify(v: &[u8]) -> Result<Notify, CommandError> {
     Ok(n)
 }
 
-/// `<…>` path: `Ok((None, n))` for `<>` when `null_ok`. A source route is dropped.
-fn path<'a>(b: &'a [u8], null_ok: bool) -> Result<(Option<MailboxRef<'a>>, usize), CommandError> {
+/// `<…>` path: `Ok((None, n))` for `<>` when `null_ok`. A source route is dropped. UTF-8 is
+/// read when `utf8` (whether it is permitted is checked by the caller).
+fn path<'a>(
+    b: &'a [u8],
+    null_ok: bool,
+    utf8: bool,
+) -> Result<(Option<MailboxRef<'a>>, usize), CommandError> {
     if b.first() != Some(&b'<') {
         return Err(CommandError::InvalidPath);
     }
@@ -636,7 +669,7 @@ fn path<'a>(b: &'a [u8], null_ok: bool) -> Result<(Option<MailboxRef<'a>>, usize
     if b.get(i) == Some(&b'@') {
         loop {
             i += 1; // '@'
-            let n = domain(&b[i..], true).map_err(|_| CommandError::InvalidPath)?;
+            let n = domain(&b[i..], utf8).map_err(|_| CommandError::InvalidPath)?;
             i += n;
             match b.get(i) {
                 Some(b',') if b.get(i + 1) == Some(&b'@') => i += 1,
@@ -648,7 +681,7 @@ fn path<'a>(b: &'a [u8], null_ok: bool) -> Result<(Option<MailboxRef<'a>>, usize
             }
         }
     }
-    let (m, n) = mailbox(&b[i..], true)?;
+    let (m, n) = mailbox(&b[i..], utf8)?;
     i += n;
     if b.get(i) != Some(&b'>') {
         return Err(CommandError::InvalidPath);
