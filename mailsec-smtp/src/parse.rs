@@ -218,6 +218,7 @@ fn no_args<'a>(
     }
 }
 
+#[inline(always)]
 fn host_arg<'a>(
     args: Option<&'a [u8]>,
     utf8_or_ascii: bool,
@@ -311,6 +312,7 @@ fn params(rest: &[u8]) -> Result<impl Iterator<Item = &[u8]>, CommandError> {
     Ok(rest.split(|b| *b == b' ').filter(|t| !t.is_empty()))
 }
 
+#[inline(always)]
 fn split_param(token: &[u8], utf8: bool) -> Result<(&[u8], Option<&[u8]>), CommandError> {
     // One scan for the keyword (letters, digits, hyphens), one for the value.
     let end = token
@@ -426,6 +428,7 @@ fn is_xtext(wire: &[u8]) -> bool {
 
 /// One MAIL parameter, checked and typed, with the bit of its keyword when known (0 for
 /// others).
+#[inline(always)]
 fn mail_param_bits(token: &[u8], utf8: bool) -> Result<(MailParamRef<'_>, u16), CommandError> {
     let (k, v) = split_param(token, utf8)?;
     const SIZE: u128 = fold("size");
@@ -507,6 +510,7 @@ pub(crate) fn mail_param(token: &[u8], utf8: bool) -> Result<MailParamRef<'_>, C
 }
 
 /// One RCPT parameter, checked and typed, with the bit of its keyword when known.
+#[inline(always)]
 fn rcpt_param_bits(token: &[u8], utf8: bool) -> Result<(RcptParamRef<'_>, u16), CommandError> {
     let (k, v) = split_param(token, utf8)?;
     const NOTIFY: u128 = fold("notify");
@@ -624,6 +628,7 @@ fn rcpt<'a>(
 }
 
 /// `NEVER` alone, or a comma list of `SUCCESS`, `FAILURE`, `DELAY` (RFC 3461 §4.1).
+#[inline(always)]
 fn notify(v: &[u8]) -> Result<Notify, CommandError> {
     if v.eq_ignore_ascii_case(b"NEVER") {
         return Ok(Notify::NEVER);
@@ -649,6 +654,7 @@ fn notify(v: &[u8]) -> Result<Notify, CommandError> {
 
 /// `<…>` path: `Ok((None, n))` for `<>` when `null_ok`. A source route is dropped. UTF-8 is
 /// read when `utf8` (whether it is permitted is checked by the caller).
+#[inline(always)]
 fn path<'a>(
     b: &'a [u8],
     null_ok: bool,
@@ -690,6 +696,7 @@ fn path<'a>(
 }
 
 /// `local@host` at the start of `b`.
+#[inline(always)]
 pub(crate) fn mailbox<'a>(
     b: &'a [u8],
     utf8: bool,
@@ -823,6 +830,7 @@ pub(crate) fn local_part(b: &[u8], utf8: bool) -> Result<usize, CommandError> {
 }
 
 /// A domain or address literal at the start of `b`.
+#[inline(always)]
 pub(crate) fn host<'a>(b: &'a [u8], utf8: bool) -> Result<(HostRef<'a>, usize), CommandError> {
     if b.first() == Some(&b'[') {
         let (a, n) = address_literal(b)?;
