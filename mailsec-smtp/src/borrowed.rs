@@ -108,11 +108,20 @@ impl PartialEq<&str> for Checked<'_> {
 pub enum HostRef<'a> {
     /// A domain name as given (validated: RFC 5321 §4.1.2, U-labels only under SMTPUTF8).
     Domain(Checked<'a>),
-    /// An address literal (`[192.0.2.1]`, `[IPv6:…]`, `[tag:content]`).
-    Literal(AddressLiteral),
+    /// An address literal as received, brackets included (`[192.0.2.1]`, `[IPv6:…]`,
+    /// `[tag:content]`), checked; [`HostRef::literal`] gives it typed.
+    Literal(Checked<'a>),
 }
 
 impl HostRef<'_> {
+    /// The address literal, typed (parsed again from the checked text), if this is one.
+    pub fn literal(&self) -> Option<AddressLiteral> {
+        match self {
+            HostRef::Domain(_) => None,
+            HostRef::Literal(l) => AddressLiteral::parse(l.as_bytes()).ok(),
+        }
+    }
+
     /// Whether the host is all ASCII.
     pub fn is_ascii(&self) -> bool {
         match self {
@@ -125,7 +134,12 @@ impl HostRef<'_> {
     pub fn into_owned(self) -> Host {
         match self {
             HostRef::Domain(d) => Host::Domain(Domain::from_validated(d.as_bytes())),
-            HostRef::Literal(l) => Host::Literal(l),
+            // The parser checked the literal: this parse does not fail (and a default would
+            // only stand for a literal that never got here).
+            HostRef::Literal(l) => Host::Literal(
+                AddressLiteral::parse(l.as_bytes())
+                    .unwrap_or(AddressLiteral::Ipv4(std::net::Ipv4Addr::UNSPECIFIED)),
+            ),
         }
     }
 }
@@ -134,7 +148,7 @@ impl fmt::Display for HostRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             HostRef::Domain(d) => f.write_str(d.as_str()),
-            HostRef::Literal(l) => l.fmt(f),
+            HostRef::Literal(l) => f.write_str(l.as_str()),
         }
     }
 }
@@ -328,10 +342,17 @@ impl RcptParamRef<'_> {
 /// What the parser learned of the known MAIL parameters while checking them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub(crate) struct MailSummary {
-    pub(crate) size: Option<u64>,
+    /// `SIZE`, when [`MailSummary::HAS_SIZE`] is set.
+    pub(crate) size: u64,
     pub(crate) body: Option<BodyType>,
-    pub(crate) smtputf8: bool,
-    pub(crate) requiretls: bool,
+    /// [`MailSummary::HAS_SIZE`], [`MailSummary::SMTPUTF8`], [`MailSummary::REQUIRETLS`].
+    pub(crate) flags: u8,
+}
+
+impl MailSummary {
+    pub(crate) const HAS_SIZE: u8 = 1;
+    pub(crate) const SMTPUTF8: u8 = 2;
+    pub(crate) const REQUIRETLS: u8 = 4;
 }
 
 /// The parameters of a `MAIL FROM`, checked, borrowed from the line, typed as they are
@@ -364,7 +385,7 @@ impl<'a> MailParams<'a> {
 
     /// `SIZE=n`, if given.
     pub fn size(&self) -> Option<u64> {
-        self.summary.size
+        (self.summary.flags & MailSummary::HAS_SIZE != 0).then_some(self.summary.size)
     }
 
     /// `BODY=`, if given.
@@ -374,12 +395,12 @@ impl<'a> MailParams<'a> {
 
     /// Whether `SMTPUTF8` was given.
     pub fn smtputf8(&self) -> bool {
-        self.summary.smtputf8
+        self.summary.flags & MailSummary::SMTPUTF8 != 0
     }
 
     /// Whether `REQUIRETLS` was given.
     pub fn requiretls(&self) -> bool {
-        self.summary.requiretls
+        self.summary.flags & MailSummary::REQUIRETLS != 0
     }
 
     /// The owned parameters, in order.

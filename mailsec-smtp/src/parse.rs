@@ -571,14 +571,17 @@ fn mail<'a>(args: &'a [u8], utf8: bool, ascii_line: bool) -> Result<CommandRef<'
             seen(&mut done, bit)?;
         }
         match p {
-            MailParamRef::Size(n) => summary.size = Some(n),
+            MailParamRef::Size(n) => {
+                summary.size = n;
+                summary.flags |= MailSummary::HAS_SIZE;
+            }
             MailParamRef::Body(b) => summary.body = Some(b),
-            MailParamRef::SmtpUtf8 => summary.smtputf8 = true,
-            MailParamRef::RequireTls => summary.requiretls = true,
+            MailParamRef::SmtpUtf8 => summary.flags |= MailSummary::SMTPUTF8,
+            MailParamRef::RequireTls => summary.flags |= MailSummary::REQUIRETLS,
             _ => {}
         }
     }
-    if !ascii_line && !from.is_ascii() && !(utf8 && summary.smtputf8) {
+    if !ascii_line && !from.is_ascii() && !(utf8 && summary.flags & MailSummary::SMTPUTF8 != 0) {
         return Err(CommandError::Utf8NotPermitted);
     }
     Ok(CommandRef::Mail {
@@ -833,8 +836,9 @@ pub(crate) fn local_part(b: &[u8], utf8: bool) -> Result<usize, CommandError> {
 #[inline(always)]
 pub(crate) fn host<'a>(b: &'a [u8], utf8: bool) -> Result<(HostRef<'a>, usize), CommandError> {
     if b.first() == Some(&b'[') {
-        let (a, n) = address_literal(b)?;
-        Ok((HostRef::Literal(a), n))
+        // Checked here, typed again only when asked for.
+        let (_, n) = address_literal(b)?;
+        Ok((HostRef::Literal(Checked::new(&b[..n])), n))
     } else {
         let n = domain(b, utf8)?;
         Ok((HostRef::Domain(Checked::new(&b[..n])), n))
