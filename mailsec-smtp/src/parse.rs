@@ -581,7 +581,8 @@ fn mail<'a>(args: &'a [u8], utf8: bool, ascii_line: bool) -> Result<CommandRef<'
             _ => {}
         }
     }
-    if !ascii_line && !from.is_ascii() && !(utf8 && summary.flags & MailSummary::SMTPUTF8 != 0) {
+    let utf8_allowed = utf8 && summary.flags & MailSummary::SMTPUTF8 != 0;
+    if !(ascii_line || utf8_allowed || from.is_ascii()) {
         return Err(CommandError::Utf8NotPermitted);
     }
     Ok(CommandRef::Mail {
