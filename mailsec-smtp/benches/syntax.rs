@@ -1,6 +1,7 @@
 //! Throughput of the syntax layer, each beside a memchr CRLF scan of the same bytes and beside
 //! smtp-proto (Stalwart's parser, the fastest Rust SMTP parser we know) on the same input in the
-//! same run: server-side command parsing (framer + parser) and DATA receiving (DataDecoder),
+//! same run: server-side command parsing (the server's path: `CommandFramer` lending each line,
+//! `parse_command_ref` borrowing from it) and DATA receiving (DataDecoder),
 //! plus memcpy for scale. `scripts/bench-smtp` prints the ratios from instruction counts:
 //! with `MAILSEC_BENCH_FIXED=group/case:N` the binary skips criterion, runs that case N times
 //! and exits (see [`fixed_run`]).
@@ -9,9 +10,9 @@ use std::hint::black_box;
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group};
 use mailsec_smtp::data::DataDecoder;
-use mailsec_smtp::parse::{ParseOptions, parse_command};
+use mailsec_smtp::framer::CommandFramer;
+use mailsec_smtp::parse::{ParseOptions, parse_command_ref};
 use mailsec_smtp::types::MAX_AUTH_LINE;
-use mailsec_tls::framer::LineFramer;
 
 /// Bytes of pipelined commands per pass.
 const COMMANDS: usize = 4 << 20;
@@ -58,7 +59,7 @@ fn crlf_scan(b: &[u8]) -> usize {
 }
 
 fn framer_only(cmds: &[u8]) -> usize {
-    let mut framer = LineFramer::new(MAX_AUTH_LINE).with_max_buffered(usize::MAX);
+    let mut framer = CommandFramer::new(MAX_AUTH_LINE).with_max_buffered(usize::MAX);
     let mut n = 0;
     for chunk in cmds.chunks(64 * 1024) {
         framer.push(chunk).unwrap();
@@ -70,12 +71,12 @@ fn framer_only(cmds: &[u8]) -> usize {
 }
 
 fn framer_and_parse(cmds: &[u8]) -> usize {
-    let mut framer = LineFramer::new(MAX_AUTH_LINE).with_max_buffered(usize::MAX);
+    let mut framer = CommandFramer::new(MAX_AUTH_LINE).with_max_buffered(usize::MAX);
     let mut n = 0;
     for chunk in cmds.chunks(64 * 1024) {
         framer.push(chunk).unwrap();
         while let Some(line) = framer.next_line() {
-            let cmd = parse_command(&line.unwrap(), ParseOptions::new()).unwrap();
+            let cmd = parse_command_ref(line.unwrap(), ParseOptions::new()).unwrap();
             n += black_box(cmd).verb().len();
         }
     }

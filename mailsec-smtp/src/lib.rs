@@ -13,18 +13,21 @@
 //! `mailsec_tls::testing::Pair` runs a client and a server in memory through real rustls.
 //!
 //! ```text
-//!  bytes ──► LineFramer (mailsec-tls) ──► parse::parse_command ──► types::Command   (server)
-//!                                     └─► parse::ReplyParser   ──► types::Reply     (client)
+//!  bytes ──► framer::CommandFramer ──► parse::parse_command_ref ──► borrowed::CommandRef (server)
+//!  bytes ──► LineFramer (mailsec-tls) ──► parse::ReplyParser ──► types::Reply            (client)
 //!  Command / Reply ──► serialize (encode into BytesMut, CRLF included) ──► bytes
 //!  DATA body ◄──► data::DataDecoder / data::DataEncoder (streamed, dot-stuffing, CRLF.CRLF)
 //! ```
 //!
 //! - [`types`]: commands, paths, parameters, replies, EHLO extensions, validated newtypes, and
 //!   the limits of RFC 5321 §4.5.3.1 as constants.
+//! - [`borrowed`]: commands parsed without copying ([`borrowed::CommandRef`]), values
+//!   borrowed from the line, for dispatch on the hot path.
 //! - [`parse`]: commands (bytes, case-insensitive verbs, strict: no NUL/CR/LF in a line) and
 //!   replies (incrementally, line by line, bounded).
 //! - [`serialize`]: the inverse; `parse(serialize(x)) == x`.
 //! - [`data`]: DATA and BDAT, streamed, never the whole message in memory.
+//! - [`framer`]: the server's command line framer, lending lines out of its buffer.
 //! - [`error`]: typed errors, each with the reply code a server would answer.
 //!
 //! Security properties held here (see the workspace's SECURITY.md): only CRLF ends a line or a
@@ -37,15 +40,16 @@
 //! ```
 //! use bytes::Bytes;
 //! use mailsec_smtp::data::DataDecoder;
-//! use mailsec_smtp::parse::{parse_command, ParseOptions};
-//! use mailsec_smtp::types::{Command, MAX_AUTH_LINE};
-//! use mailsec_tls::framer::LineFramer;
+//! use mailsec_smtp::framer::CommandFramer;
+//! use mailsec_smtp::parse::{parse_command_ref, ParseOptions};
+//! use mailsec_smtp::types::MAX_AUTH_LINE;
 //!
-//! let mut framer = LineFramer::new(MAX_AUTH_LINE);
+//! let mut framer = CommandFramer::new(MAX_AUTH_LINE);
 //! framer.push(b"EHLO client.example\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.net>\r\nDATA\r\n")?;
 //! let mut verbs = Vec::new();
 //! while let Some(line) = framer.next_line() {
-//!     let cmd = parse_command(&line?, ParseOptions::default()).unwrap();
+//!     // The command borrows from the line, which the framer lends until the next call.
+//!     let cmd = parse_command_ref(line?, ParseOptions::default()).unwrap();
 //!     verbs.push(cmd.verb());
 //! }
 //! assert_eq!(verbs, ["EHLO", "MAIL", "RCPT", "DATA"]);
@@ -62,9 +66,11 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod borrowed;
 pub mod client;
 pub mod data;
 pub mod error;
+pub mod framer;
 pub mod parse;
 pub mod serialize;
 pub mod server;

@@ -77,7 +77,7 @@ impl Domain {
 
     fn parse_full(name: &[u8], utf8: bool) -> Result<Domain, CommandError> {
         match parse::domain(name, utf8) {
-            Ok((d, n)) if n == name.len() => Ok(d),
+            Ok(n) if n == name.len() => Ok(Domain::from_validated(name)),
             _ => Err(CommandError::InvalidDomain),
         }
     }
@@ -167,7 +167,7 @@ impl Host {
     /// Parses a domain or address literal; U-labels only when `utf8`.
     pub fn parse(text: &[u8], utf8: bool) -> Result<Host, CommandError> {
         match parse::host(text, utf8) {
-            Ok((h, n)) if n == text.len() => Ok(h),
+            Ok((h, n)) if n == text.len() => Ok(h.into_owned()),
             Err(e) => Err(e),
             Ok(_) => Err(CommandError::InvalidDomain),
         }
@@ -205,7 +205,7 @@ impl LocalPart {
     /// Validates a local part in wire form.
     pub fn new(wire: &[u8], utf8: bool) -> Result<LocalPart, CommandError> {
         match parse::local_part(wire, utf8) {
-            Ok((l, n)) if n == wire.len() => Ok(l),
+            Ok(n) if n == wire.len() => Ok(LocalPart::from_validated(wire)),
             _ => Err(CommandError::InvalidLocalPart),
         }
     }
@@ -261,7 +261,7 @@ impl Mailbox {
     pub fn parse(text: &[u8], utf8: bool) -> Result<Mailbox, CommandError> {
         let (m, n) = parse::mailbox(text, utf8)?;
         if n == text.len() {
-            Ok(m)
+            Ok(m.into_owned())
         } else {
             Err(CommandError::InvalidPath)
         }

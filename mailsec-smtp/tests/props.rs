@@ -1,12 +1,16 @@
-//! Property tests: parse(serialize(x)) == x for commands, replies and EHLO extensions;
+//! Property tests: parse(serialize(x)) == x for commands, replies and EHLO extensions, and the
+//! borrowed parse agrees with the owned one; the command framer frames as the shared one does;
 //! DataEncoder → DataDecoder is the identity under any chunking; the decoder's outcome does
 //! not depend on the chunking.
 
 use bytes::{Bytes, BytesMut};
 use mailsec_smtp::DataError;
+use mailsec_smtp::borrowed::CommandRef;
 use mailsec_smtp::data::{DataDecoder, DataEncoder};
-use mailsec_smtp::parse::{ParseOptions, parse_command, parse_reply};
+use mailsec_smtp::framer::CommandFramer;
+use mailsec_smtp::parse::{ParseOptions, parse_command, parse_command_ref, parse_reply};
 use mailsec_smtp::types::*;
+use mailsec_tls::framer::LineFramer;
 use proptest::prelude::*;
 
 /// Host names as RFC 1123 §2.1 has them: the top label is never all-numeric. (A name such as
@@ -283,6 +287,62 @@ proptest! {
         let parsed = parse_command(&lower, ParseOptions::new());
         let exempt = matches!(cmd, Command::Auth { .. } | Command::Mail { .. } | Command::Rcpt { .. });
         prop_assert!(parsed.is_ok() || exempt);
+    }
+
+    #[test]
+    fn borrowed_parse_agrees(cmd in command(), lower in any::<bool>(), smtputf8 in any::<bool>()) {
+        let bytes = cmd.to_bytes();
+        let mut line = bytes[..bytes.len() - 2].to_vec();
+        if lower {
+            line.make_ascii_lowercase();
+        }
+        let opts = ParseOptions::new().smtputf8(smtputf8);
+        let owned = parse_command(&line, opts);
+        let borrowed = parse_command_ref(&line, opts);
+        match (&owned, borrowed) {
+            (Ok(o), Ok(b)) => {
+                prop_assert_eq!(b.verb(), o.verb());
+                // What the accessors say agrees with the owned values.
+                if let (Command::Mail { params, .. }, CommandRef::Mail { params: p, .. }) = (o, &b) {
+                    let size = params.iter().find_map(|x| match x { MailParam::Size(n) => Some(*n), _ => None });
+                    prop_assert_eq!(p.size(), size);
+                    prop_assert_eq!(p.smtputf8(), params.contains(&MailParam::SmtpUtf8));
+                    prop_assert_eq!(p.requiretls(), params.contains(&MailParam::RequireTls));
+                    prop_assert_eq!(p.iter().count(), params.len());
+                }
+                if let (Command::Rcpt { params, .. }, CommandRef::Rcpt { params: p, .. }) = (o, &b) {
+                    prop_assert_eq!(p.iter().count(), params.len());
+                }
+                prop_assert_eq!(&b.into_owned(), o);
+            }
+            (Err(e), Err(f)) => prop_assert_eq!(e, &f),
+            (o, b) => prop_assert!(false, "owned {:?}, borrowed {:?}", o, b),
+        }
+    }
+
+    #[test]
+    fn command_framer_frames_as_line_framer(
+        input in proptest::collection::vec(prop_oneof![
+            Just(b'\r'), Just(b'\n'), Just(b'A'), Just(b' '), Just(b'.')
+        ], 0..300),
+        step in 1usize..40,
+        max_line in 2usize..40,
+    ) {
+        let mut ours = CommandFramer::new(max_line).with_max_buffered(128);
+        let mut theirs = LineFramer::new(max_line).with_max_buffered(128);
+        for chunk in input.chunks(step) {
+            prop_assert_eq!(ours.push(chunk), theirs.push(chunk));
+            loop {
+                let a = ours.next_line().map(|r| r.map(<[u8]>::to_vec));
+                let b = theirs.next_line().map(|r| r.map(|l| l.to_vec()));
+                prop_assert_eq!(&a, &b);
+                prop_assert_eq!(ours.buffered(), theirs.buffered());
+                if a.is_none() {
+                    break;
+                }
+            }
+        }
+        prop_assert_eq!(ours.take_raw(usize::MAX), theirs.take_raw(usize::MAX));
     }
 
     #[test]

@@ -3,52 +3,54 @@
 use std::fmt::Write as _;
 
 use super::{AbortReason, Awaiting, Envelope, Event, Output, Phase, Server, ServerError};
-use crate::parse::{ParseOptions, parse_command};
-use crate::serialize::extension_line;
-use crate::types::{
-    BodyType, Command, Extension, ForwardPath, Host, MailParam, RcptParam, ReversePath,
+use crate::borrowed::{
+    CommandRef, ForwardPathRef, MailParamRef, MailParams, RcptParamRef, RcptParams, ReversePathRef,
 };
+use crate::parse::{ParseOptions, parse_command_ref};
+use crate::serialize::extension_line;
+use crate::types::{BodyType, Extension, Host};
 
 impl Server {
     pub(super) fn command(&mut self, line: &[u8]) {
         let opts = ParseOptions::new().smtputf8(self.config.features.smtputf8);
-        let cmd = match parse_command(line, opts) {
+        // Parsed without copying; only what an event carries becomes owned.
+        let cmd = match parse_command_ref(line, opts) {
             Ok(cmd) => cmd,
             Err(e) => return self.command_error(&e),
         };
-        if let Command::Bdat { size, last } = cmd {
+        if let CommandRef::Bdat { size, last } = cmd {
             return self.bdat(size, last);
         }
         let allowed_before_tls = matches!(
             cmd,
-            Command::Ehlo(_)
-                | Command::Helo(_)
-                | Command::Noop(_)
-                | Command::StartTls
-                | Command::Quit
-                | Command::Rset
+            CommandRef::Ehlo(_)
+                | CommandRef::Helo(_)
+                | CommandRef::Noop(_)
+                | CommandRef::StartTls
+                | CommandRef::Quit
+                | CommandRef::Rset
         );
         if self.tls_required_now() && !allowed_before_tls {
             return self.client_error(530, "5.7.0", "Must issue a STARTTLS command first");
         }
         match cmd {
-            Command::Ehlo(name) => self.hello(name, true),
-            Command::Helo(name) => self.hello(name, false),
-            Command::Mail { from, params } => self.mail(from, params),
-            Command::Rcpt { to, params } => self.rcpt(to, params),
-            Command::Data => self.data(),
-            Command::Rset => {
+            CommandRef::Ehlo(name) => self.hello(name.into_owned(), true),
+            CommandRef::Helo(name) => self.hello(name.into_owned(), false),
+            CommandRef::Mail { from, params } => self.mail(from, params),
+            CommandRef::Rcpt { to, params } => self.rcpt(to, params),
+            CommandRef::Data => self.data(),
+            CommandRef::Rset => {
                 self.drop_transaction(AbortReason::Reset);
                 self.say(250, "2.0.0", "OK");
             }
-            Command::Noop(_) => self.say(250, "2.0.0", "OK"),
-            Command::Quit => {
+            CommandRef::Noop(_) => self.say(250, "2.0.0", "OK"),
+            CommandRef::Quit => {
                 self.drop_transaction(AbortReason::Reset);
                 let host = self.config.hostname.to_string();
                 self.say(221, "2.0.0", &format!("{host} closing connection"));
                 self.close();
             }
-            Command::Vrfy(_) => match self.config.vrfy.clone() {
+            CommandRef::Vrfy(_) => match self.config.vrfy.clone() {
                 Some(r) => self.send_reply(&r),
                 None => self.say(
                     252,
@@ -56,13 +58,13 @@ impl Server {
                     "Cannot VRFY user, but will accept message and attempt delivery",
                 ),
             },
-            Command::Expn(_) => match self.config.expn.clone() {
+            CommandRef::Expn(_) => match self.config.expn.clone() {
                 Some(r) => self.send_reply(&r),
                 None => self.say(502, "5.5.1", "EXPN not available"),
             },
-            Command::Help(_) => self.say(214, "2.0.0", "See RFC 5321"),
-            Command::StartTls => self.starttls(),
-            Command::Auth {
+            CommandRef::Help(_) => self.say(214, "2.0.0", "See RFC 5321"),
+            CommandRef::StartTls => self.starttls(),
+            CommandRef::Auth {
                 mechanism,
                 initial_response,
             } => self.auth(&mechanism, initial_response),
@@ -129,7 +131,7 @@ impl Server {
         self.transmit(text);
     }
 
-    pub(super) fn mail(&mut self, from: ReversePath, params: Vec<MailParam>) {
+    pub(super) fn mail(&mut self, from: ReversePathRef<'_>, params: MailParams<'_>) {
         if self.helo.is_none() {
             return self.client_error(503, "5.5.1", "Send EHLO or HELO first");
         }
@@ -141,25 +143,25 @@ impl Server {
         }
         let f = self.config.features;
         let mut env = Envelope::default();
-        for p in &params {
+        for p in params.iter() {
             match p {
-                MailParam::Size(n) if *n > self.config.max_message_size => {
+                MailParamRef::Size(n) if n > self.config.max_message_size => {
                     return self.say(
                         552,
                         "5.3.4",
                         "Message size exceeds fixed maximum message size",
                     );
                 }
-                MailParam::Size(_) | MailParam::Auth(_) => {}
-                MailParam::Body(BodyType::SevenBit) => {}
-                MailParam::Body(BodyType::EightBitMime) if f.eight_bit_mime => {}
-                MailParam::Body(BodyType::BinaryMime) if f.binary_mime && f.chunking => {
+                MailParamRef::Size(_) | MailParamRef::Auth(_) => {}
+                MailParamRef::Body(BodyType::SevenBit) => {}
+                MailParamRef::Body(BodyType::EightBitMime) if f.eight_bit_mime => {}
+                MailParamRef::Body(BodyType::BinaryMime) if f.binary_mime && f.chunking => {
                     env.binary = true;
                 }
-                MailParam::SmtpUtf8 if f.smtputf8 => env.smtputf8 = true,
-                MailParam::Ret(_) | MailParam::EnvId(_) if f.dsn => {}
-                MailParam::RequireTls if f.require_tls && self.secure => {}
-                MailParam::RequireTls if f.require_tls => {
+                MailParamRef::SmtpUtf8 if f.smtputf8 => env.smtputf8 = true,
+                MailParamRef::Ret(_) | MailParamRef::EnvId(_) if f.dsn => {}
+                MailParamRef::RequireTls if f.require_tls && self.secure => {}
+                MailParamRef::RequireTls if f.require_tls => {
                     return self.client_error(530, "5.7.10", "REQUIRETLS needs a TLS connection");
                 }
                 _ => return self.client_error(555, "5.5.4", "Unsupported parameter"),
@@ -167,15 +169,15 @@ impl Server {
         }
         self.pending_mail = Some(env);
         self.event(Event::MailFrom {
-            from,
-            params,
+            from: from.into_owned(),
+            params: params.into_owned(),
             identity: self.identity.clone(),
             secure: self.secure,
         });
         self.awaiting = Some(Awaiting::Sender);
     }
 
-    pub(super) fn rcpt(&mut self, to: ForwardPath, params: Vec<RcptParam>) {
+    pub(super) fn rcpt(&mut self, to: ForwardPathRef<'_>, params: RcptParams<'_>) {
         let Some(env) = self.envelope.as_ref() else {
             return self.client_error(503, "5.5.1", "Need MAIL command");
         };
@@ -189,13 +191,16 @@ impl Server {
             return self.client_error(553, "5.6.7", "Non-ASCII address needs SMTPUTF8");
         }
         let dsn = self.config.features.dsn;
-        for p in &params {
+        for p in params.iter() {
             match p {
-                RcptParam::Notify(_) | RcptParam::Orcpt(_) if dsn => {}
+                RcptParamRef::Notify(_) | RcptParamRef::Orcpt { .. } if dsn => {}
                 _ => return self.client_error(555, "5.5.4", "Unsupported parameter"),
             }
         }
-        self.event(Event::Recipient { to, params });
+        self.event(Event::Recipient {
+            to: to.into_owned(),
+            params: params.into_owned(),
+        });
         self.awaiting = Some(Awaiting::Recipient);
     }
 

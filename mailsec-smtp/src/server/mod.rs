@@ -95,7 +95,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::Bytes;
-use mailsec_tls::framer::{FrameError, LineFramer};
+use mailsec_tls::framer::FrameError;
 use mailsec_tls::sasl::{
     CheckAnswer, Identity, SaslError, ServerExchange, ServerStep, advertised_mechanisms,
 };
@@ -109,6 +109,7 @@ pub use event::{AbortReason, Event, IntentError, ServerError, reply};
 
 use crate::data::{BdatDecoder, DataDecoder};
 use crate::error::CommandError;
+use crate::framer::CommandFramer;
 use crate::types::{Host, MAX_AUTH_LINE, Reply, SaslMechanism};
 
 /// Where the machine is in reading its input.
@@ -178,7 +179,10 @@ struct Envelope {
 #[derive(Debug)]
 pub struct Server {
     config: ServerConfig,
-    framer: LineFramer,
+    framer: CommandFramer,
+    /// The command or SASL line being handled, copied out of the framer (which lends it);
+    /// reused from line to line, wiped after a SASL line.
+    line: Vec<u8>,
     out: VecDeque<Output<Event, ServerError>>,
     phase: Phase,
     awaiting: Option<Awaiting>,
@@ -210,10 +214,11 @@ impl Server {
     /// [`Role::ImplicitSubmission`], where it greets once TLS is established.
     pub fn new(config: ServerConfig) -> Server {
         let implicit = config.role == Role::ImplicitSubmission;
-        let framer = LineFramer::new(MAX_AUTH_LINE).with_max_buffered(config.max_buffered);
+        let framer = CommandFramer::new(MAX_AUTH_LINE).with_max_buffered(config.max_buffered);
         let mut server = Server {
             config,
             framer,
+            line: Vec::new(),
             out: VecDeque::new(),
             phase: if implicit {
                 Phase::WaitTls
@@ -526,14 +531,29 @@ impl Server {
         while !self.done && self.awaiting.is_none() {
             match &mut self.phase {
                 Phase::Command | Phase::Auth => {
-                    let Some(item) = self.framer.next_line() else {
-                        break;
+                    let mut line = std::mem::take(&mut self.line);
+                    line.clear();
+                    let item = match self.framer.next_line() {
+                        None => {
+                            self.line = line;
+                            break;
+                        }
+                        Some(Ok(l)) => {
+                            line.extend_from_slice(l);
+                            Ok(())
+                        }
+                        Some(Err(e)) => Err(e),
                     };
                     match item {
-                        Ok(line) if matches!(self.phase, Phase::Auth) => self.auth_line(&line),
-                        Ok(line) => self.command(&line),
+                        Ok(()) if matches!(self.phase, Phase::Auth) => {
+                            self.auth_line(&line);
+                            // A SASL response holds credentials: leave none behind.
+                            line.fill(0);
+                        }
+                        Ok(()) => self.command(&line),
                         Err(e) => self.frame_error(e),
                     }
+                    self.line = line;
                 }
                 Phase::Data(decoder) => {
                     let chunk = self.framer.take_raw(usize::MAX);

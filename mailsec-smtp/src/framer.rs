@@ -1,0 +1,302 @@
+//! [`CommandFramer`]: the server's command line framer, handing out lines as slices of its
+//! buffer.
+//!
+//! It frames exactly as the shared [`mailsec_tls::framer::LineFramer`] does — the same
+//! strictness (only CRLF ends a line; bare CR and bare LF are errors: the SMTP smuggling
+//! defence), the same limits checked before memory is reserved, the same per-line errors and
+//! [`FrameError`] values, linear work however the input is chunked — but
+//! [`next_line`](CommandFramer::next_line) returns a `&[u8]` borrowed from the buffer instead
+//! of splitting a [`Bytes`] off it. A line is parsed
+//! ([`parse_command_ref`](crate::parse::parse_command_ref)) and dropped before the next one is
+//! asked for, so nothing needs to own it: no reference count, no split per line. The octets
+//! handed out are dropped from the buffer at the next [`push`](CommandFramer::push) or
+//! [`take_raw`](CommandFramer::take_raw).
+//!
+//! ```
+//! use mailsec_smtp::framer::CommandFramer;
+//! use mailsec_smtp::parse::{parse_command_ref, ParseOptions};
+//! use mailsec_smtp::types::MAX_AUTH_LINE;
+//! use mailsec_tls::framer::FrameError;
+//!
+//! let mut framer = CommandFramer::new(MAX_AUTH_LINE);
+//! framer.push(b"EHLO client.example\r\nMAIL FROM:<a@example.org>\nRCPT TO:<b@exa")?;
+//! assert_eq!(framer.next_line(), Some(Ok(&b"EHLO client.example"[..])));
+//! assert_eq!(framer.next_line(), Some(Err(FrameError::BareLf)));
+//! assert_eq!(framer.next_line(), None); // the RCPT line waits for its CRLF
+//! framer.push(b"mple.net>\r\n")?;
+//! let line = framer.next_line().unwrap()?;
+//! assert_eq!(parse_command_ref(line, ParseOptions::new()).unwrap().verb(), "RCPT");
+//! assert!(framer.is_empty());
+//! # Ok::<(), FrameError>(())
+//! ```
+
+use bytes::{Buf, Bytes, BytesMut};
+use mailsec_tls::framer::{DEFAULT_MAX_BUFFERED, FrameError, MIN_LINE_LIMIT};
+use memchr::{memchr, memchr2};
+
+/// A bounded, strict CRLF line framer lending its lines. See the [module documentation](self).
+pub struct CommandFramer {
+    /// Received bytes; `buf[..start]` were handed out (or discarded) and are dropped lazily.
+    buf: BytesMut,
+    start: usize,
+    /// `buf[start..start + scanned]` is known to contain no LF.
+    scanned: usize,
+    /// After a too-long line whose LF has not arrived: drop input up to and including a LF.
+    discarding: bool,
+    max_line: usize,
+    max_buffered: usize,
+}
+
+impl std::fmt::Debug for CommandFramer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the contents: they may hold credentials.
+        f.debug_struct("CommandFramer")
+            .field("buffered", &self.buffered())
+            .field("discarding", &self.discarding)
+            .field("max_line", &self.max_line)
+            .field("max_buffered", &self.max_buffered)
+            .finish()
+    }
+}
+
+impl CommandFramer {
+    /// A framer for lines of at most `max_line` octets counting the CRLF, buffering at most
+    /// [`DEFAULT_MAX_BUFFERED`] bytes. A limit below [`MIN_LINE_LIMIT`] is raised to it.
+    pub fn new(max_line: usize) -> CommandFramer {
+        CommandFramer {
+            buf: BytesMut::new(),
+            start: 0,
+            scanned: 0,
+            discarding: false,
+            max_line: max_line.max(MIN_LINE_LIMIT),
+            max_buffered: DEFAULT_MAX_BUFFERED,
+        }
+    }
+
+    /// The same framer with another bound on buffered bytes.
+    #[must_use]
+    pub fn with_max_buffered(mut self, max_buffered: usize) -> CommandFramer {
+        self.max_buffered = max_buffered;
+        self
+    }
+
+    /// The line limit, counting the CRLF.
+    pub fn max_line(&self) -> usize {
+        self.max_line
+    }
+
+    /// The bound on bytes held.
+    pub fn max_buffered(&self) -> usize {
+        self.max_buffered
+    }
+
+    /// How many received bytes are held, not yet returned as a line or raw bytes. A server
+    /// checks it is 0 right after `STARTTLS` (the STARTTLS cut, CVE-2011-0411; see
+    /// [`LineFramer::buffered`](mailsec_tls::framer::LineFramer::buffered)).
+    pub fn buffered(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    /// Whether no received byte is held.
+    pub fn is_empty(&self) -> bool {
+        self.buffered() == 0
+    }
+
+    /// How many more bytes a [`push`](Self::push) may bring now without
+    /// [`FrameError::BufferFull`].
+    pub fn remaining(&self) -> usize {
+        self.max_buffered.saturating_sub(self.buffered())
+    }
+
+    /// Whether the framer is dropping the rest of a too-long line until its LF arrives.
+    pub fn is_discarding(&self) -> bool {
+        self.discarding
+    }
+
+    /// Drops the octets already handed out.
+    fn compact(&mut self) {
+        if self.start == self.buf.len() {
+            self.buf.clear();
+        } else {
+            self.buf.advance(self.start);
+        }
+        self.start = 0;
+    }
+
+    /// Adds received bytes; as [`LineFramer::push`](mailsec_tls::framer::LineFramer::push):
+    /// the rest of a too-long line is dropped here, and a push that would hold more than
+    /// [`max_buffered`](Self::max_buffered) takes nothing and changes nothing.
+    pub fn push(&mut self, data: &[u8]) -> Result<(), FrameError> {
+        let (keep, ends_discard) = if self.discarding {
+            match memchr(b'\n', data) {
+                Some(lf) => (&data[lf + 1..], true),
+                None => return Ok(()),
+            }
+        } else {
+            (data, false)
+        };
+        if keep.len() > self.remaining() {
+            return Err(FrameError::BufferFull {
+                limit: self.max_buffered,
+            });
+        }
+        if ends_discard {
+            self.discarding = false;
+        }
+        self.compact();
+        self.buf.extend_from_slice(keep);
+        Ok(())
+    }
+
+    /// The next complete line without its CRLF, borrowed from the buffer, or the error that
+    /// dropped it; `None` when no complete line (and no too-long partial line) is held. The
+    /// same order of checks as
+    /// [`LineFramer::next_line`](mailsec_tls::framer::LineFramer::next_line): length, then
+    /// bare LF, then bare CR.
+    pub fn next_line(&mut self) -> Option<Result<&[u8], FrameError>> {
+        let s = self.start;
+        let len = self.buf.len() - s;
+        let window = len.min(self.max_line);
+        if self.scanned == 0 {
+            // The common case in one search: the first CR or LF is the CR of a CRLF within the
+            // limit, so no bare CR or LF comes before it.
+            let held = &self.buf[s..s + window];
+            if let Some(p) = memchr2(b'\r', b'\n', held) {
+                if p + 1 < window && held[p] == b'\r' && held[p + 1] == b'\n' {
+                    self.start = s + p + 2;
+                    return Some(Ok(&self.buf[s..s + p]));
+                }
+            }
+        }
+        // A LF at index `max_line - 1` still makes a line of exactly `max_line` octets.
+        let found = if self.scanned < window {
+            memchr(b'\n', &self.buf[s + self.scanned..s + window]).map(|i| self.scanned + i)
+        } else {
+            None
+        };
+        if let Some(lf) = found {
+            self.scanned = 0;
+            self.start = s + lf + 1;
+            if lf == 0 || self.buf[s + lf - 1] != b'\r' {
+                return Some(Err(FrameError::BareLf));
+            }
+            let line = &self.buf[s..s + lf - 1];
+            if memchr(b'\r', line).is_some() {
+                return Some(Err(FrameError::BareCr));
+            }
+            return Some(Ok(line));
+        }
+        self.scanned = self.scanned.max(window);
+        if len < self.max_line {
+            return None;
+        }
+        // `max_line` bytes and no LF among them: too long whatever comes next. Drop through the
+        // LF if it is already here, otherwise drop everything and the rest as it arrives.
+        let limit = self.max_line;
+        match memchr(b'\n', &self.buf[s + self.scanned..]) {
+            Some(i) => self.start = s + self.scanned + i + 1,
+            None => {
+                self.buf.clear();
+                self.start = 0;
+                self.discarding = true;
+            }
+        }
+        self.scanned = 0;
+        Some(Err(FrameError::LineTooLong { limit }))
+    }
+
+    /// Takes up to `max` held bytes as they are, bypassing line framing (a DATA body, a BDAT
+    /// chunk), without copying. Returns fewer bytes (possibly none) when fewer are held.
+    pub fn take_raw(&mut self, max: usize) -> Bytes {
+        self.compact();
+        let n = max.min(self.buf.len());
+        self.scanned = self.scanned.saturating_sub(n);
+        self.buf.split_to(n).freeze()
+    }
+
+    /// Drops every held byte and forgets any too-long line being discarded; the limits stay.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        self.start = 0;
+        self.scanned = 0;
+        self.discarding = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mailsec_tls::framer::LineFramer;
+
+    /// Both framers over the same input in chunks of `step`, with a raw take of `raw` octets
+    /// after the first line: the same lines, errors and held counts.
+    fn same(input: &[u8], step: usize, max_line: usize, raw: usize) {
+        let mut ours = CommandFramer::new(max_line).with_max_buffered(64);
+        let mut theirs = LineFramer::new(max_line).with_max_buffered(64);
+        let mut took = false;
+        for chunk in input.chunks(step.max(1)) {
+            assert_eq!(ours.push(chunk), theirs.push(chunk), "{input:?} {step}");
+            loop {
+                let a = ours.next_line().map(|r| r.map(<[u8]>::to_vec));
+                let b = theirs.next_line().map(|r| r.map(|b| b.to_vec()));
+                assert_eq!(a, b, "{input:?} step {step} limit {max_line}");
+                assert_eq!(ours.buffered(), theirs.buffered());
+                assert_eq!(ours.is_discarding(), theirs.is_discarding());
+                if a.is_none() {
+                    break;
+                }
+                if !took {
+                    took = true;
+                    assert_eq!(ours.take_raw(raw), theirs.take_raw(raw));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn frames_as_the_shared_framer_does() {
+        let inputs: [&[u8]; 8] = [
+            b"EHLO a\r\nMAIL FROM:<>\r\nRCPT TO:<b@c>\r\n",
+            b"a\nb\r\nc\rd\r\n\r\n\r\r\n",
+            b"0123456789abcdef\r\nok\r\n",
+            b"0123456789\r\n012345678\r\n01234567\r\nx",
+            b"toolongtoolongtoolong and on\r\nafter\r\n",
+            b"\r\n\n\r\r\r\n",
+            b"",
+            b"x\r\ny\r",
+        ];
+        for input in inputs {
+            for step in 1..=input.len().max(1) {
+                for max_line in [2, 5, 10, 11, 12, 512] {
+                    for raw in [0, 1, 3, 100] {
+                        same(input, step, max_line, raw);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn refuses_a_push_over_the_bound_and_keeps_lines() {
+        let mut f = CommandFramer::new(512).with_max_buffered(8);
+        f.push(b"NOOP\r\n").unwrap();
+        assert_eq!(f.push(b"QUIT"), Err(FrameError::BufferFull { limit: 8 }));
+        assert_eq!(f.next_line(), Some(Ok(&b"NOOP"[..])));
+        // The line handed out no longer counts.
+        assert_eq!(f.remaining(), 8);
+        f.push(b"QUIT\r\n").unwrap();
+        assert_eq!(f.next_line(), Some(Ok(&b"QUIT"[..])));
+        assert!(f.is_empty());
+        f.push(b"abc").unwrap();
+        f.clear();
+        assert!(f.is_empty() && f.next_line().is_none());
+    }
+
+    #[test]
+    fn debug_hides_contents() {
+        let mut f = CommandFramer::new(64);
+        f.push(b"AUTH PLAIN c2VjcmV0\r\n").unwrap();
+        let shown = format!("{f:?}");
+        assert!(!shown.contains("c2VjcmV0"), "{shown}");
+    }
+}
