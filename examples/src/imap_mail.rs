@@ -29,7 +29,6 @@
 use std::fmt;
 use std::io::{self, Write};
 use std::num::NonZeroU32;
-use std::sync::Arc;
 use std::time::Instant;
 
 use futures_io::{AsyncRead, AsyncWrite};
@@ -43,7 +42,7 @@ use mailsec_imap::types::{
 };
 use mailsec_tls::driver::{Driver, DriverError, TokioTimer};
 use mailsec_tls::sasl::{Credentials, InsecureAuth};
-use mailsec_tls::{ClientTls, ClientTlsConfig, TlsError, TlsSetup};
+use mailsec_tls::{ClientTls, TlsError};
 use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
 pub use crate::pop3_fetch::{ConnectOptions, Trust, host_of};
@@ -206,32 +205,6 @@ fn client_config(options: &ConnectOptions) -> ClientConfig {
         .build()
 }
 
-// The same as pop3_fetch's private `ConnectOptions::tls_setup`, with this module's error.
-fn tls_setup(options: &ConnectOptions) -> Result<Option<TlsSetup>, ImapError> {
-    if options.tls == ClientTls::InsecurePlaintext {
-        return Ok(None);
-    }
-    let provider = Arc::new(mailsec_tls::rustls::crypto::ring::default_provider());
-    let config = match &options.trust {
-        Trust::Config(config) => config.clone(),
-        Trust::WebpkiRoots => ClientTlsConfig::builder()
-            .webpki_roots()
-            .provider(provider)
-            .build()
-            .map_err(ImapError::TlsConfig)?,
-        Trust::CaFile(path) => ClientTlsConfig::builder()
-            .add_ca_file(path)
-            .map_err(ImapError::TlsConfig)?
-            .provider(provider)
-            .build()
-            .map_err(ImapError::TlsConfig)?,
-    };
-    Ok(Some(TlsSetup::Client {
-        config,
-        server_name: options.server_name.clone(),
-    }))
-}
-
 /// What the login established.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoginInfo {
@@ -245,56 +218,9 @@ pub struct LoginInfo {
     pub capabilities: Vec<String>,
 }
 
-/// A special use of a folder (RFC 6154 §2).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum SpecialUse {
-    /// `\All`: every message.
-    All,
-    /// `\Archive`.
-    Archive,
-    /// `\Drafts`.
-    Drafts,
-    /// `\Flagged`: the flagged messages.
-    Flagged,
-    /// `\Junk`.
-    Junk,
-    /// `\Sent`.
-    Sent,
-    /// `\Trash`.
-    Trash,
-}
-
-impl SpecialUse {
-    /// Recognizes an attribute name without the backslash, in any case.
-    pub fn from_attribute(name: &str) -> Option<SpecialUse> {
-        const ALL: [(&str, SpecialUse); 7] = [
-            ("All", SpecialUse::All),
-            ("Archive", SpecialUse::Archive),
-            ("Drafts", SpecialUse::Drafts),
-            ("Flagged", SpecialUse::Flagged),
-            ("Junk", SpecialUse::Junk),
-            ("Sent", SpecialUse::Sent),
-            ("Trash", SpecialUse::Trash),
-        ];
-        ALL.iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|&(_, u)| u)
-    }
-
-    /// The attribute as written, with its backslash (`\Sent`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SpecialUse::All => "\\All",
-            SpecialUse::Archive => "\\Archive",
-            SpecialUse::Drafts => "\\Drafts",
-            SpecialUse::Flagged => "\\Flagged",
-            SpecialUse::Junk => "\\Junk",
-            SpecialUse::Sent => "\\Sent",
-            SpecialUse::Trash => "\\Trash",
-        }
-    }
-}
+/// A special use of a folder (RFC 6154 §2): the store's type, recognized in LIST answers with
+/// [`SpecialUse::from_name`] (the attribute without its backslash).
+pub use mailsec_imap::store::SpecialUse;
 
 /// One folder of a [`Session::folders`] listing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -326,7 +252,7 @@ impl Folder {
             name: mailsec_tls::text::sanitize(name.as_bytes()),
             delimiter: entry.delimiter.map(char::from),
             attributes: names.iter().map(|n| format!("\\{n}")).collect(),
-            special_use: names.iter().find_map(|n| SpecialUse::from_attribute(n)),
+            special_use: names.iter().find_map(|n| SpecialUse::from_name(n)),
             selectable,
         }
     }
@@ -471,7 +397,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     /// Logs in over a stream the caller connected (`options.address` is not used).
     pub async fn over_stream(stream: S, options: &ConnectOptions) -> Result<Self, ImapError> {
         let client = Client::new(client_config(options), Instant::now());
-        let tls = tls_setup(options)?;
+        let tls = options.tls_setup().map_err(ImapError::TlsConfig)?;
         let mut driver = match (options.tls, tls) {
             (ClientTls::Implicit, Some(tls)) => {
                 Driver::implicit_tls(client, stream, TokioTimer, tls).map_err(ImapError::Tls)?
@@ -1205,12 +1131,5 @@ mod tests {
             (f.name.as_str(), f.selectable, f.special_use),
             ("INBOX", false, None)
         );
-    }
-
-    #[test]
-    fn special_use_attributes() {
-        assert_eq!(SpecialUse::from_attribute("sent"), Some(SpecialUse::Sent));
-        assert_eq!(SpecialUse::from_attribute("HasChildren"), None);
-        assert_eq!(SpecialUse::Trash.as_str(), "\\Trash");
     }
 }

@@ -284,16 +284,7 @@ fn guess_special_use(name: &str) -> Option<SpecialUse> {
 }
 
 fn special_use_from(text: &str) -> Option<SpecialUse> {
-    Some(match text.trim() {
-        "All" => SpecialUse::All,
-        "Archive" => SpecialUse::Archive,
-        "Drafts" => SpecialUse::Drafts,
-        "Flagged" => SpecialUse::Flagged,
-        "Junk" => SpecialUse::Junk,
-        "Sent" => SpecialUse::Sent,
-        "Trash" => SpecialUse::Trash,
-        _ => return None,
-    })
+    SpecialUse::from_name(text.trim())
 }
 
 fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {

@@ -51,7 +51,8 @@ pub enum Trust {
     Config(ClientTlsConfig),
 }
 
-/// How to reach and log in to the server.
+/// How to reach and log in to the server: used by this POP3 reader and by the IMAP reader
+/// ([`crate::imap_mail`]).
 #[derive(Clone)]
 pub struct ConnectOptions {
     /// `host:port` to connect to.
@@ -59,8 +60,9 @@ pub struct ConnectOptions {
     /// The name the server certificate must carry (RFC 7817: the name the user configured,
     /// never one learned from DNS).
     pub server_name: String,
-    /// TLS policy: [`ClientTls::Implicit`] (port 995), [`ClientTls::StartTlsRequired`] (STLS on
-    /// port 110), or [`ClientTls::InsecurePlaintext`].
+    /// TLS policy: [`ClientTls::Implicit`] (POP3S port 995, IMAPS 993),
+    /// [`ClientTls::StartTlsRequired`] (POP3 STLS on port 110, IMAP STARTTLS on 143), or
+    /// [`ClientTls::InsecurePlaintext`].
     pub tls: ClientTls,
     /// Trusted roots.
     pub trust: Trust,
@@ -69,8 +71,8 @@ pub struct ConnectOptions {
     /// Password.
     pub password: secrecy::SecretString,
     /// Send the password even without TLS (closed test networks only). Off by default: then
-    /// with [`ClientTls::InsecurePlaintext`] login fails with
-    /// [`ClientError::NoUsableAuth`] before any credential is written.
+    /// with [`ClientTls::InsecurePlaintext`] login fails (the client machines'
+    /// `NoUsableAuth`, e.g. [`ClientError::NoUsableAuth`]) before any credential is written.
     pub allow_cleartext_credentials: bool,
 }
 
@@ -126,7 +128,10 @@ impl ConnectOptions {
             .build()
     }
 
-    fn tls_setup(&self) -> Result<Option<TlsSetup>, FetchError> {
+    /// The TLS set-up these options ask for (`None` for [`ClientTls::InsecurePlaintext`]):
+    /// the trust anchors of [`ConnectOptions::trust`] and the name to verify. Shared by the
+    /// POP3 and IMAP readers.
+    pub fn tls_setup(&self) -> Result<Option<TlsSetup>, TlsError> {
         if self.tls == ClientTls::InsecurePlaintext {
             return Ok(None);
         }
@@ -136,14 +141,11 @@ impl ConnectOptions {
             Trust::WebpkiRoots => ClientTlsConfig::builder()
                 .webpki_roots()
                 .provider(provider)
-                .build()
-                .map_err(FetchError::TlsConfig)?,
+                .build()?,
             Trust::CaFile(path) => ClientTlsConfig::builder()
-                .add_ca_file(path)
-                .map_err(FetchError::TlsConfig)?
+                .add_ca_file(path)?
                 .provider(provider)
-                .build()
-                .map_err(FetchError::TlsConfig)?,
+                .build()?,
         };
         Ok(Some(TlsSetup::Client {
             config,
@@ -365,7 +367,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     pub async fn over_stream(stream: S, options: &ConnectOptions) -> Result<Self, FetchError> {
         let mut client = Client::new(options.client_config());
         client.start_clock(Instant::now());
-        let tls = options.tls_setup()?;
+        let tls = options.tls_setup().map_err(FetchError::TlsConfig)?;
         let mut driver = match (options.tls, tls) {
             (ClientTls::Implicit, Some(tls)) => {
                 Driver::implicit_tls(client, stream, TokioTimer, tls).map_err(FetchError::Tls)?

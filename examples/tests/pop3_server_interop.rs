@@ -10,14 +10,14 @@
 #[allow(dead_code, unreachable_pub)]
 mod common;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::peers::available;
+use common::process::{self, Run, field};
 use mailsec_examples::listener::{ConnectionTls, Listener, ListenerOptions};
 use mailsec_examples::maildir::Maildir;
 use mailsec_examples::pop3_service::{Pop3Service, pop3_config};
@@ -198,56 +198,9 @@ impl Drop for Fixture {
     }
 }
 
-/// What a client program did.
-struct Run {
-    ok: bool,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-impl Run {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.stdout).into_owned()
-    }
-}
-
-/// Runs a program to its end or [`CLIENT_TIMEOUT`] (then kills it and fails the test).
+/// Runs a client program to its end, or fails the test after [`CLIENT_TIMEOUT`].
 fn run(cmd: &mut Command) -> Run {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn client");
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let out_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = out.read_to_end(&mut buf);
-        buf
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = err.read_to_end(&mut buf);
-        buf
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > CLIENT_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("client {cmd:?} timed out");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Run {
-        ok: status.success(),
-        stdout: out_reader.join().unwrap(),
-        stderr: String::from_utf8_lossy(&err_reader.join().unwrap()).into_owned(),
-    }
+    process::run(cmd, CLIENT_TIMEOUT)
 }
 
 /// The poplib client: `script MODE PORT CA OUTDIR MAILDIR_NEW MAILDIR_CUR`. It writes every
@@ -296,12 +249,6 @@ if len(sys.argv) > 7 and sys.argv[7] == 'drop':
 print('quit', p.quit().decode())
 print('files_after_quit', count())
 "#;
-
-fn field<'a>(text: &'a str, key: &str) -> &'a str {
-    text.lines()
-        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix(' ')))
-        .unwrap_or_else(|| panic!("no `{key}` in:\n{text}"))
-}
 
 fn poplib_session(fx: &Fixture, mode: &str, port: u16, extra: &[&str]) -> (String, PathBuf) {
     let script = fx.write_script("session.py", POPLIB_SESSION);

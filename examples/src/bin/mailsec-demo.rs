@@ -32,7 +32,7 @@ use mailsec_tls::testing::TestPki;
 use mailsec_tls::{ClientTls, ServerPolicy, ServerTlsConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_util::compat::TokioAsyncReadCompatExt;
+use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 use tokio_util::sync::CancellationToken;
 
 const HOST: &str = "localhost";
@@ -240,6 +240,23 @@ async fn smtp_session(
     Ok((visible, report.all_accepted()))
 }
 
+/// What the POP3 and IMAP readers of the demo share: alice's options for `addr` with the demo
+/// CA, and a connection whose bytes both ways go into a fresh capture.
+async fn tapped_reader(
+    addr: SocketAddr,
+    tls: ClientTls,
+    pki: &TestPki,
+) -> Result<(ConnectOptions, Capture, Tap<Compat<TcpStream>>), String> {
+    let mut options = ConnectOptions::new(addr.to_string(), USER, PASSWORD);
+    options.server_name = HOST.to_owned();
+    options.tls = tls;
+    options.trust = Trust::Config(pki.client_config());
+    options.allow_cleartext_credentials = tls == ClientTls::InsecurePlaintext;
+    let capture = Capture::default();
+    let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    Ok((options, capture.clone(), Tap::new(stream.compat(), capture)))
+}
+
 /// Lists alice's maildrop over POP3 and fetches every message; prints the capture; returns
 /// whether the password could be read from it and the messages fetched.
 async fn pop3_session(
@@ -249,14 +266,7 @@ async fn pop3_session(
     pki: &TestPki,
 ) -> Result<(bool, Vec<u8>), String> {
     println!("\n== {title} ==");
-    let capture = Capture::default();
-    let mut options = ConnectOptions::new(addr.to_string(), USER, PASSWORD);
-    options.server_name = HOST.to_owned();
-    options.tls = tls;
-    options.trust = Trust::Config(pki.client_config());
-    options.allow_cleartext_credentials = tls == ClientTls::InsecurePlaintext;
-    let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    let stream = Tap::new(stream.compat(), capture.clone());
+    let (options, capture, stream) = tapped_reader(addr, tls, pki).await?;
     let mut fetched = Vec::new();
     let outcome = async {
         let mut session = pop3_fetch::Session::over_stream(stream, &options).await?;
@@ -290,14 +300,7 @@ async fn imap_session(
     pki: &TestPki,
 ) -> Result<(bool, Vec<u8>), String> {
     println!("\n== {title} ==");
-    let capture = Capture::default();
-    let mut options = ConnectOptions::new(addr.to_string(), USER, PASSWORD);
-    options.server_name = HOST.to_owned();
-    options.tls = tls;
-    options.trust = Trust::Config(pki.client_config());
-    options.allow_cleartext_credentials = tls == ClientTls::InsecurePlaintext;
-    let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
-    let stream = Tap::new(stream.compat(), capture.clone());
+    let (options, capture, stream) = tapped_reader(addr, tls, pki).await?;
     let mut read = Vec::new();
     let outcome = async {
         let mut session = imap_mail::Session::over_stream(stream, &options).await?;

@@ -197,7 +197,10 @@ async fn command(session: &mut Session, command: Command) -> Result<(), String> 
     match command {
         Command::Folders => {
             for f in session.folders().await.map_err(|e| e.to_string())? {
-                let special = f.special_use.map(|u| u.as_str()).unwrap_or("-");
+                let special = f
+                    .special_use
+                    .map(|u| format!("\\{}", u.name()))
+                    .unwrap_or_else(|| "-".to_owned());
                 println!("{}\t{special}\t{}", f.name, f.attributes.join(" "));
             }
         }

@@ -413,17 +413,7 @@ impl Server {
         }
         let mut use_ = None;
         for a in special_use {
-            let found = [
-                SpecialUse::All,
-                SpecialUse::Archive,
-                SpecialUse::Drafts,
-                SpecialUse::Flagged,
-                SpecialUse::Junk,
-                SpecialUse::Sent,
-                SpecialUse::Trash,
-            ]
-            .into_iter()
-            .find(|u| a.0.eq_ignore_case(u.name()));
+            let found = SpecialUse::from_name(a.0.as_str());
             match found {
                 Some(u) if use_.is_none() => use_ = Some(u),
                 _ => {

@@ -69,6 +69,31 @@ pub enum SpecialUse {
 }
 
 impl SpecialUse {
+    /// Every special use of RFC 6154 §2.
+    pub const ALL: [SpecialUse; 7] = [
+        SpecialUse::All,
+        SpecialUse::Archive,
+        SpecialUse::Drafts,
+        SpecialUse::Flagged,
+        SpecialUse::Junk,
+        SpecialUse::Sent,
+        SpecialUse::Trash,
+    ];
+
+    /// Recognizes an attribute name without the backslash, in any case (attribute names are
+    /// case-insensitive, RFC 9051 §9 `mbx-list-flags`).
+    ///
+    /// ```
+    /// use mailsec_imap::store::SpecialUse;
+    /// assert_eq!(SpecialUse::from_name("sent"), Some(SpecialUse::Sent));
+    /// assert_eq!(SpecialUse::from_name("Noselect"), None);
+    /// ```
+    pub fn from_name(name: &str) -> Option<SpecialUse> {
+        Self::ALL
+            .into_iter()
+            .find(|u| u.name().eq_ignore_ascii_case(name))
+    }
+
     /// The attribute's name without the backslash (`"Sent"`).
     pub fn name(self) -> &'static str {
         match self {
