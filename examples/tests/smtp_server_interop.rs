@@ -143,6 +143,10 @@ impl TestServer {
             "off".to_owned(),
             "--pop3s".to_owned(),
             "off".to_owned(),
+            "--imap".to_owned(),
+            "off".to_owned(),
+            "--imaps".to_owned(),
+            "off".to_owned(),
         ];
         argv.extend(extra.iter().map(|a| (*a).to_owned()));
         let cli = ServerCli::try_parse_from(argv).expect("arguments");
@@ -744,7 +748,9 @@ fn mailsec_server_binary_serves_and_stops_on_sigterm() {
         .arg(&users)
         .args(["--smtp-mx", &format!("127.0.0.1:{mx}")])
         .args(["--smtp-submission", "127.0.0.1:0", "--smtps", "127.0.0.1:0"])
-        .args(["--pop3", "off", "--pop3s", "off"])
+        .args([
+            "--pop3", "off", "--pop3s", "off", "--imap", "off", "--imaps", "off",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
