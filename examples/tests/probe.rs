@@ -311,10 +311,20 @@ fn nothing_reachable_exits_3() {
     assert_eq!(report.exit_code(), 3);
 }
 
-/// A toy SMTP server (blocking, one thread per connection) with the CVE-2011-0411 bug: it
-/// reads its input through one buffer and keeps what followed STARTTLS, answering it inside
-/// TLS.
-fn vulnerable_smtp(pki: &TestPki) -> u16 {
+/// How the toy SMTP server treats STARTTLS.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Toy {
+    /// The CVE-2011-0411 bug: input is read through one buffer and what followed STARTTLS is
+    /// kept and answered inside TLS.
+    Vulnerable,
+    /// Same, but the buffer is emptied at STARTTLS (the pipelined command is ignored).
+    Discards,
+    /// Advertises STARTTLS and refuses it with 454.
+    Refuses,
+}
+
+/// A toy SMTP server (blocking, one thread per connection) behaving as `toy` says.
+fn toy_smtp(pki: &TestPki, toy: Toy) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let config = {
@@ -354,6 +364,8 @@ fn vulnerable_smtp(pki: &TestPki) -> u16 {
                     let verb = line.trim_end().to_ascii_uppercase();
                     if verb.starts_with("EHLO") {
                         let _ = tcp.write_all(b"250-toy\r\n250-AUTH PLAIN\r\n250 STARTTLS\r\n");
+                    } else if verb == "STARTTLS" && toy == Toy::Refuses {
+                        let _ = tcp.write_all(b"454 4.7.0 TLS not available\r\n");
                     } else if verb == "STARTTLS" {
                         let _ = tcp.write_all(b"220 go ahead\r\n");
                         break;
@@ -365,7 +377,10 @@ fn vulnerable_smtp(pki: &TestPki) -> u16 {
                     }
                 }
                 // The bug: the bytes buffered after STARTTLS stay and are executed in TLS.
-                let leftover = reader.buffer().to_vec();
+                let leftover = match toy {
+                    Toy::Vulnerable => reader.buffer().to_vec(),
+                    _ => Vec::new(),
+                };
                 let conn = rustls::ServerConnection::new(config).unwrap();
                 let mut tls = rustls::StreamOwned::new(conn, tcp);
                 let mut pending = leftover;
@@ -397,17 +412,22 @@ fn vulnerable_smtp(pki: &TestPki) -> u16 {
     port
 }
 
-#[test]
-fn injection_vulnerable_server_is_caught() {
-    let pki = TestPki::new("localhost");
-    let port = vulnerable_smtp(&pki);
+fn toy_options(pki: &TestPki, port: u16) -> ProbeOptions {
     let mut options = ProbeOptions::new("127.0.0.1")
         .with_ca_pem(pki.ca_pem().as_bytes())
         .unwrap();
     options.server_name = Some("localhost".into());
     options.targets = vec![Target::new("smtp", Protocol::Smtp, TlsMode::StartTls, port)];
     options.progress = true;
-    let report = probe(&options);
+    options.injection_wait = Duration::from_millis(800);
+    options
+}
+
+#[test]
+fn injection_vulnerable_server_is_caught() {
+    let pki = TestPki::new("localhost");
+    let port = toy_smtp(&pki, Toy::Vulnerable);
+    let report = probe(&toy_options(&pki, port));
     println!("{}", report.to_text());
     let s = &report.services[0];
     assert!(
@@ -420,4 +440,35 @@ fn injection_vulnerable_server_is_caught() {
     assert_eq!(s.tls.as_ref().unwrap().trust, Trust::Trusted);
     assert_eq!(s.verdict, Verdict::Failure);
     assert_eq!(report.exit_code(), 2);
+}
+
+#[test]
+fn ignored_pipelined_command_is_safe() {
+    let pki = TestPki::new("localhost");
+    let port = toy_smtp(&pki, Toy::Discards);
+    let report = probe(&toy_options(&pki, port));
+    println!("{}", report.to_text());
+    let s = &report.services[0];
+    assert_eq!(
+        s.injection,
+        Injection::Safe("the pipelined command was ignored".into())
+    );
+    assert!(!s.has("injection"));
+    // Only the plaintext AUTH PLAIN of the toy is left: a warning.
+    assert_eq!(s.verdict, Verdict::Warning, "{:?}", s.findings);
+    assert_eq!(report.exit_code(), 1);
+}
+
+#[test]
+fn refused_starttls_is_reported() {
+    let pki = TestPki::new("localhost");
+    let port = toy_smtp(&pki, Toy::Refuses);
+    let report = probe(&toy_options(&pki, port));
+    println!("{}", report.to_text());
+    let s = &report.services[0];
+    assert_eq!(s.starttls_advertised, Some(true));
+    assert!(s.has("starttls-refused"), "{:?}", s.findings);
+    assert!(s.tls.is_none());
+    assert_eq!(s.injection, Injection::NotTested);
+    assert_eq!(s.verdict, Verdict::Failure);
 }
