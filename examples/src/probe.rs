@@ -33,10 +33,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use mailsec_tls::pki_types::{CertificateDer, ServerName, UnixTime};
 use mailsec_tls::rustls;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::{CertificateError, ClientConnection, DigitallySignedStruct, RootCertStore, StreamOwned};
+use rustls::{
+    CertificateError, ClientConnection, DigitallySignedStruct, RootCertStore, StreamOwned,
+};
 use serde::Serialize;
 
 /// Longest line accepted from a server (bounded input).
@@ -125,7 +127,8 @@ pub fn apply_port_override(targets: &mut [Target], spec: &str) -> Result<(), Str
     let port: u16 = port
         .parse()
         .map_err(|_| format!("{spec:?}: bad port number"))?;
-    let wanted = Target::by_name(name).ok_or_else(|| format!("{spec:?}: unknown service {name:?}"))?;
+    let wanted =
+        Target::by_name(name).ok_or_else(|| format!("{spec:?}: unknown service {name:?}"))?;
     let target = targets
         .iter_mut()
         .find(|t| t.name == wanted.name)
@@ -402,10 +405,18 @@ impl ProbeReport {
     pub fn to_text(&self) -> String {
         use std::fmt::Write as _;
         let mut out = String::new();
-        let _ = writeln!(out, "Probe of {} (certificate name {})", self.host, self.server_name);
+        let _ = writeln!(
+            out,
+            "Probe of {} (certificate name {})",
+            self.host, self.server_name
+        );
         for s in &self.services {
             let t = &s.target;
-            let _ = writeln!(out, "\n== {} ({:?}, port {}, {:?})", t.name, t.protocol, t.port, t.mode);
+            let _ = writeln!(
+                out,
+                "\n== {} ({:?}, port {}, {:?})",
+                t.name, t.protocol, t.port, t.mode
+            );
             if s.verdict == Verdict::Unreachable {
                 for f in &s.findings {
                     let _ = writeln!(out, "  {}", f.message);
@@ -416,7 +427,11 @@ impl ProbeReport {
                 let _ = writeln!(out, "  greeting: {g}");
             }
             if !s.capabilities_before_tls.is_empty() {
-                let _ = writeln!(out, "  before TLS: {}", s.capabilities_before_tls.join(", "));
+                let _ = writeln!(
+                    out,
+                    "  before TLS: {}",
+                    s.capabilities_before_tls.join(", ")
+                );
             }
             if let Some(tls) = &s.tls {
                 let _ = writeln!(out, "  TLS: {} {}", tls.version, tls.cipher_suite);
@@ -451,7 +466,11 @@ impl ProbeReport {
             }
             let _ = writeln!(out, "  verdict: {}", s.verdict);
         }
-        let _ = writeln!(out, "\n{:<12} {:>5}  {:<8} {:<8} {:<22} {}", "service", "port", "TLS", "version", "certificate", "verdict");
+        let _ = writeln!(
+            out,
+            "\n{:<12} {:>5}  {:<8} {:<8} {:<22} verdict",
+            "service", "port", "TLS", "version", "certificate"
+        );
         for s in &self.services {
             let (tls, version, cert) = match &s.tls {
                 Some(t) => (
@@ -518,12 +537,19 @@ pub fn probe(options: &ProbeOptions) -> ProbeReport {
 pub fn probe_service(options: &ProbeOptions, target: &Target) -> ServiceReport {
     let mut report = ServiceReport::new(target.clone());
     let p = Prober { options, target };
-    p.progress(format_args!("connecting to {}:{}", options.host, target.port));
+    p.progress(format_args!(
+        "connecting to {}:{}",
+        options.host, target.port
+    ));
     let conn = match p.connect() {
         Ok(c) => c,
         Err(e) => {
             report.verdict = Verdict::Unreachable;
-            report.add(Severity::Info, "unreachable", format!("cannot connect: {e}"));
+            report.add(
+                Severity::Info,
+                "unreachable",
+                format!("cannot connect: {e}"),
+            );
             p.progress(format_args!("unreachable: {e}"));
             return report;
         }
@@ -612,7 +638,10 @@ struct Conn {
 }
 
 fn is_timeout(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
 }
 
 impl Conn {
@@ -808,14 +837,19 @@ pub fn verify_chain(
         Ok(n) => n,
         Err(e) => return Trust::Other(format!("bad server name {name:?}: {e}")),
     };
-    let verifier = match WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
-        .build()
-    {
-        Ok(v) => v,
-        Err(e) => return Trust::Other(format!("verifier: {e}")),
-    };
+    let verifier =
+        match WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider()).build() {
+            Ok(v) => v,
+            Err(e) => return Trust::Other(format!("verifier: {e}")),
+        };
     let secs = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-    match verifier.verify_server_cert(ee, intermediates, &server_name, &[], UnixTime::since_unix_epoch(secs)) {
+    match verifier.verify_server_cert(
+        ee,
+        intermediates,
+        &server_name,
+        &[],
+        UnixTime::since_unix_epoch(secs),
+    ) {
         Ok(_) => Trust::Trusted,
         Err(rustls::Error::InvalidCertificate(e)) => {
             let text = e.to_string();
@@ -966,15 +1000,34 @@ impl Prober<'_> {
         ));
         match &tls.trust {
             Trust::Trusted => {}
-            Trust::Untrusted(d) => report.add(Severity::Failure, "untrusted", format!("the certificate is untrusted: {d}")),
+            Trust::Untrusted(d) => report.add(
+                Severity::Failure,
+                "untrusted",
+                format!("the certificate is untrusted: {d}"),
+            ),
             Trust::NameMismatch(d) => report.add(
                 Severity::Failure,
                 "name-mismatch",
-                format!("the certificate is not valid for {}: {d}", self.options.name()),
+                format!(
+                    "the certificate is not valid for {}: {d}",
+                    self.options.name()
+                ),
             ),
-            Trust::Expired(d) => report.add(Severity::Failure, "expired", format!("the certificate has expired: {d}")),
-            Trust::NotYetValid(d) => report.add(Severity::Failure, "not-yet-valid", format!("the certificate is not valid yet: {d}")),
-            Trust::Other(d) => report.add(Severity::Failure, "certificate", format!("the certificate could not be verified: {d}")),
+            Trust::Expired(d) => report.add(
+                Severity::Failure,
+                "expired",
+                format!("the certificate has expired: {d}"),
+            ),
+            Trust::NotYetValid(d) => report.add(
+                Severity::Failure,
+                "not-yet-valid",
+                format!("the certificate is not valid yet: {d}"),
+            ),
+            Trust::Other(d) => report.add(
+                Severity::Failure,
+                "certificate",
+                format!("the certificate could not be verified: {d}"),
+            ),
         }
         if let Some(leaf) = tls.chain.first() {
             if leaf.days_left >= 0 && leaf.days_left < EXPIRY_WARNING_DAYS {
@@ -992,7 +1045,11 @@ impl Prober<'_> {
             }
         }
         if tls.version == "TLSv1_2" {
-            report.add(Severity::Info, "tls12", "TLS 1.2 negotiated (TLS 1.3 preferred)");
+            report.add(
+                Severity::Info,
+                "tls12",
+                "TLS 1.2 negotiated (TLS 1.3 preferred)",
+            );
         }
         report.tls = Some(tls);
     }
@@ -1005,13 +1062,21 @@ impl Prober<'_> {
                 c
             }
             Err(e) => {
-                report.add(Severity::Failure, "no-tls", format!("no TLS on an implicit-TLS port: {e}"));
+                report.add(
+                    Severity::Failure,
+                    "no-tls",
+                    format!("no TLS on an implicit-TLS port: {e}"),
+                );
                 return;
             }
         };
         match self.greet_and_caps(&mut conn, report, true) {
             Ok(caps) => report.capabilities_after_tls = caps,
-            Err(e) => report.add(Severity::Warning, "session", format!("session over TLS failed: {e}")),
+            Err(e) => report.add(
+                Severity::Warning,
+                "session",
+                format!("session over TLS failed: {e}"),
+            ),
         }
         self.quit(&mut conn);
     }
@@ -1020,7 +1085,11 @@ impl Prober<'_> {
         let caps = match self.greet_and_caps(&mut conn, report, false) {
             Ok(c) => c,
             Err(e) => {
-                report.add(Severity::Failure, "session", format!("plaintext session failed: {e}"));
+                report.add(
+                    Severity::Failure,
+                    "session",
+                    format!("plaintext session failed: {e}"),
+                );
                 return;
             }
         };
@@ -1033,7 +1102,11 @@ impl Prober<'_> {
         report.starttls_advertised = Some(advertised);
         self.plaintext_auth(report);
         if !advertised {
-            report.add(Severity::Failure, "no-starttls", "STARTTLS is not offered: mail to and from this service travels in clear");
+            report.add(
+                Severity::Failure,
+                "no-starttls",
+                "STARTTLS is not offered: mail to and from this service travels in clear",
+            );
             self.quit(&mut conn);
             return;
         }
@@ -1042,7 +1115,9 @@ impl Prober<'_> {
             Protocol::Imap => ("p2 STARTTLS\r\n", "p2"),
             Protocol::Pop3 => ("STLS\r\n", ""),
         };
-        let go = conn.send(command.as_bytes()).and_then(|_| self.go_ahead(&mut conn, tag));
+        let go = conn
+            .send(command.as_bytes())
+            .and_then(|_| self.go_ahead(&mut conn, tag));
         match go {
             Ok(Ok(())) => {}
             Ok(Err(refusal)) => {
@@ -1055,12 +1130,20 @@ impl Prober<'_> {
                 return;
             }
             Err(e) => {
-                report.add(Severity::Failure, "starttls-failed", format!("STARTTLS failed: {e}"));
+                report.add(
+                    Severity::Failure,
+                    "starttls-failed",
+                    format!("STARTTLS failed: {e}"),
+                );
                 return;
             }
         }
         if !conn.buf.is_empty() {
-            report.add(Severity::Failure, "starttls-extra", "the server sent data after its STARTTLS go-ahead");
+            report.add(
+                Severity::Failure,
+                "starttls-extra",
+                "the server sent data after its STARTTLS go-ahead",
+            );
             return;
         }
         self.progress(format_args!("TLS handshake"));
@@ -1079,17 +1162,29 @@ impl Prober<'_> {
                 self.progress(format_args!("after TLS: {}", caps.join(", ")));
                 report.capabilities_after_tls = caps;
             }
-            Err(e) => report.add(Severity::Warning, "session", format!("capabilities after TLS failed: {e}")),
+            Err(e) => report.add(
+                Severity::Warning,
+                "session",
+                format!("capabilities after TLS failed: {e}"),
+            ),
         }
         self.quit(&mut conn);
     }
 
     /// Reads the greeting and asks for capabilities.
-    fn greet_and_caps(&self, conn: &mut Conn, report: &mut ServiceReport, secure: bool) -> io::Result<Vec<String>> {
+    fn greet_and_caps(
+        &self,
+        conn: &mut Conn,
+        report: &mut ServiceReport,
+        secure: bool,
+    ) -> io::Result<Vec<String>> {
         match self.target.protocol {
             Protocol::Smtp => {
                 let (code, lines) = conn.smtp_reply()?;
-                report.greeting = Some(format!("{code} {}", lines.first().map(String::as_str).unwrap_or("")));
+                report.greeting = Some(format!(
+                    "{code} {}",
+                    lines.first().map(String::as_str).unwrap_or("")
+                ));
                 if code != 220 {
                     return Err(bad(format!("greeting {code}")));
                 }
@@ -1098,7 +1193,11 @@ impl Prober<'_> {
                 let line = conn.line()?;
                 report.greeting = Some(line.clone());
                 if line.starts_with("* PREAUTH") && !secure {
-                    report.add(Severity::Failure, "preauth", "PREAUTH greeting on a plaintext connection makes STARTTLS impossible");
+                    report.add(
+                        Severity::Failure,
+                        "preauth",
+                        "PREAUTH greeting on a plaintext connection makes STARTTLS impossible",
+                    );
                 } else if !line.starts_with("* OK") && !line.starts_with("* PREAUTH") {
                     return Err(bad(format!("greeting {line:?}")));
                 }
@@ -1152,11 +1251,19 @@ impl Prober<'_> {
         Ok(match self.target.protocol {
             Protocol::Smtp => {
                 let (code, lines) = conn.smtp_reply()?;
-                if code == 220 { Ok(()) } else { Err(format!("{code} {}", lines.join(" "))) }
+                if code == 220 {
+                    Ok(())
+                } else {
+                    Err(format!("{code} {}", lines.join(" ")))
+                }
             }
             Protocol::Imap => {
                 let (_, status) = conn.imap_tagged(tag)?;
-                if status.starts_with("OK") { Ok(()) } else { Err(status) }
+                if status.starts_with("OK") {
+                    Ok(())
+                } else {
+                    Err(status)
+                }
             }
             Protocol::Pop3 => {
                 let (ok, status, _) = conn.pop3(false)?;
@@ -1239,7 +1346,9 @@ impl Prober<'_> {
         match self.go_ahead(&mut conn, tag) {
             Ok(Ok(())) => {}
             Ok(Err(refusal)) => {
-                return Injection::Safe(format!("STARTTLS with a pipelined command refused: {refusal}"));
+                return Injection::Safe(format!(
+                    "STARTTLS with a pipelined command refused: {refusal}"
+                ));
             }
             Err(e) => return Injection::Safe(format!("connection ended: {e}")),
         }
@@ -1247,25 +1356,39 @@ impl Prober<'_> {
             return Injection::AnsweredInPlaintext(clean(&conn.buf));
         }
         // Anything already waiting in clear after the go-ahead is an answer in plaintext.
-        let _ = conn.stream.tcp().set_read_timeout(Some(Duration::from_millis(200)));
+        let _ = conn
+            .stream
+            .tcp()
+            .set_read_timeout(Some(Duration::from_millis(200)));
         let mut peek = [0u8; 64];
         if let Ok(n) = conn.stream.tcp().peek(&mut peek) {
             if n > 0 {
                 return Injection::AnsweredInPlaintext(clean(&peek[..n]));
             }
         }
-        let _ = conn.stream.tcp().set_read_timeout(Some(self.options.timeout));
+        let _ = conn
+            .stream
+            .tcp()
+            .set_read_timeout(Some(self.options.timeout));
         let mut conn = match self.handshake(conn) {
             Ok((c, _)) => c,
-            Err(e) => return Injection::Safe(format!("no handshake after the pipelined command: {e}")),
+            Err(e) => {
+                return Injection::Safe(format!("no handshake after the pipelined command: {e}"));
+            }
         };
-        let _ = conn.stream.tcp().set_read_timeout(Some(self.options.injection_wait));
+        let _ = conn
+            .stream
+            .tcp()
+            .set_read_timeout(Some(self.options.injection_wait));
         let outcome = match conn.line() {
             Ok(line) => Injection::Vulnerable(format!("answered inside TLS: {line:?}")),
             Err(e) if is_timeout(&e) => Injection::Safe("the pipelined command was ignored".into()),
             Err(e) => Injection::Safe(format!("connection ended: {e}")),
         };
-        let _ = conn.stream.tcp().set_read_timeout(Some(self.options.timeout));
+        let _ = conn
+            .stream
+            .tcp()
+            .set_read_timeout(Some(self.options.timeout));
         self.quit(&mut conn);
         outcome
     }
@@ -1276,7 +1399,10 @@ impl Prober<'_> {
             Protocol::Smtp | Protocol::Pop3 => b"QUIT\r\n",
             Protocol::Imap => b"p9 LOGOUT\r\n",
         };
-        let _ = conn.stream.tcp().set_read_timeout(Some(Duration::from_millis(500)));
+        let _ = conn
+            .stream
+            .tcp()
+            .set_read_timeout(Some(Duration::from_millis(500)));
         if conn.send(bye).is_ok() {
             let _ = conn.line();
         }

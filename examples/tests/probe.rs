@@ -188,7 +188,13 @@ fn secure_services_are_good() {
     let report = probe(&services.options());
     println!("{}", report.to_text());
     for s in &report.services {
-        assert_eq!(s.verdict, Verdict::Good, "{}: {:?}", s.target.name, s.findings);
+        assert_eq!(
+            s.verdict,
+            Verdict::Good,
+            "{}: {:?}",
+            s.target.name,
+            s.findings
+        );
         let tls = s.tls.as_ref().expect("TLS");
         assert_eq!(tls.trust, Trust::Trusted);
         assert!(!tls.chain.is_empty());
@@ -201,7 +207,12 @@ fn secure_services_are_good() {
         );
         if s.target.mode == TlsMode::StartTls {
             assert_eq!(s.starttls_advertised, Some(true));
-            assert!(s.plaintext_auth.is_empty(), "{}: {:?}", s.target.name, s.plaintext_auth);
+            assert!(
+                s.plaintext_auth.is_empty(),
+                "{}: {:?}",
+                s.target.name,
+                s.plaintext_auth
+            );
             assert!(
                 matches!(s.injection, Injection::Safe(_)),
                 "{}: {:?}",
@@ -213,7 +224,11 @@ fn secure_services_are_good() {
     // Plaintext capabilities differ from those after TLS: STARTTLS only before, AUTH after.
     let smtp = service(&report.services, "submission");
     assert!(smtp.capabilities_before_tls.iter().any(|c| c == "STARTTLS"));
-    assert!(smtp.capabilities_after_tls.iter().any(|c| c.starts_with("AUTH")));
+    assert!(
+        smtp.capabilities_after_tls
+            .iter()
+            .any(|c| c.starts_with("AUTH"))
+    );
     assert_eq!(report.exit_code(), 0);
     let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
     assert_eq!(json["services"][0]["verdict"], "good");
@@ -267,7 +282,9 @@ fn expired_certificate_is_reported() {
     let leaf = pki.issue(&["localhost"], Validity::Expired);
     let services = Services::start(&pki, &leaf, false);
     let mut options = services.options();
-    options.targets.retain(|t| t.name == "imaps" || t.name == "pop3");
+    options
+        .targets
+        .retain(|t| t.name == "imaps" || t.name == "pop3");
     let report = probe(&options);
     println!("{}", report.to_text());
     for s in &report.services {
@@ -329,14 +346,12 @@ fn toy_smtp(pki: &TestPki, toy: Toy) -> u16 {
     let port = listener.local_addr().unwrap().port();
     let config = {
         use rustls::pki_types::pem::PemObject;
-        let chain: Vec<_> = rustls::pki_types::CertificateDer::pem_slice_iter(
-            pki.leaf_chain_pem().as_bytes(),
-        )
-        .map(Result::unwrap)
-        .collect();
-        let key =
-            rustls::pki_types::PrivateKeyDer::from_pem_slice(pki.leaf_key_pem().as_bytes())
-                .unwrap();
+        let chain: Vec<_> =
+            rustls::pki_types::CertificateDer::pem_slice_iter(pki.leaf_chain_pem().as_bytes())
+                .map(Result::unwrap)
+                .collect();
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(pki.leaf_key_pem().as_bytes())
+            .unwrap();
         Arc::new(
             rustls::ServerConfig::builder_with_provider(mailsec_tls::testing::provider())
                 .with_safe_default_protocol_versions()
@@ -387,7 +402,9 @@ fn toy_smtp(pki: &TestPki, toy: Toy) -> u16 {
                 loop {
                     while let Some(pos) = pending.iter().position(|&b| b == b'\n') {
                         let cmd: Vec<u8> = pending.drain(..=pos).collect();
-                        let cmd = String::from_utf8_lossy(&cmd).trim_end().to_ascii_uppercase();
+                        let cmd = String::from_utf8_lossy(&cmd)
+                            .trim_end()
+                            .to_ascii_uppercase();
                         let answer: &[u8] = if cmd.starts_with("EHLO") {
                             b"250-toy\r\n250 AUTH PLAIN\r\n"
                         } else if cmd == "QUIT" {
