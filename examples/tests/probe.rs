@@ -301,6 +301,73 @@ fn expired_certificate_is_reported() {
 }
 
 #[test]
+fn not_yet_valid_certificate_is_reported() {
+    let pki = TestPki::new("localhost");
+    let leaf = pki.issue(&["localhost"], Validity::NotYetValid);
+    let services = Services::start(&pki, &leaf, false);
+    let mut options = services.options();
+    options.targets.retain(|t| t.name == "submission");
+    let report = probe(&options);
+    let s = &report.services[0];
+    let tls = s.tls.as_ref().expect("TLS");
+    assert!(
+        matches!(tls.trust, Trust::NotYetValid(_)),
+        "{:?}",
+        tls.trust
+    );
+    assert!(s.has("not-yet-valid"));
+    assert_eq!(s.verdict, Verdict::Failure);
+}
+
+/// The command line: --service, --port, --ca, --server-name, --json and the exit status.
+#[test]
+fn command_line_json_and_exit_status() {
+    let pki = TestPki::new("localhost");
+    let services = Services::start(&pki, pki.leaf(), true);
+    let ca = services.dir.join("ca.pem");
+    std::fs::write(&ca, pki.ca_pem()).unwrap();
+    let port = |name: &str| {
+        services
+            .targets
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap()
+            .port
+    };
+    let run = |services: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mailsec-probe"));
+        cmd.args([
+            "127.0.0.1",
+            "--server-name",
+            "localhost",
+            "--json",
+            "--quiet",
+        ])
+        .arg("--ca")
+        .arg(&ca);
+        for s in services {
+            cmd.args(["--service", s, "--port", &format!("{s}:{}", port(s))]);
+        }
+        let out = cmd.output().unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), json)
+    };
+    let (code, json) = run(&["imaps", "pop3s"]);
+    assert_eq!(code, Some(0), "{json}");
+    assert_eq!(json["services"].as_array().unwrap().len(), 2);
+    assert_eq!(json["services"][1]["target"]["name"], "pop3s");
+    assert_eq!(
+        json["services"][1]["tls"]["chain"][0]["dns_names"][0],
+        "localhost"
+    );
+    // The plaintext IMAP listener: no STARTTLS (failure) and LOGIN in clear (warning).
+    let (code, json) = run(&["imap"]);
+    assert_eq!(code, Some(2), "{json}");
+    assert_eq!(json["services"][0]["verdict"], "failure");
+    assert_eq!(json["services"][0]["plaintext_auth"][0], "LOGIN");
+}
+
+#[test]
 fn untrusted_certificate_is_reported() {
     let pki = TestPki::new("localhost");
     let services = Services::start(&pki, pki.leaf(), false);
