@@ -191,6 +191,7 @@ impl ProbeOptions {
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Severity {
     /// Informational.
     Info,
@@ -231,6 +232,7 @@ pub struct CertInfo {
 /// The verdict of the certificate verifier.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", content = "detail", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Trust {
     /// Chains to a trusted root and is valid for the name.
     Trusted,
@@ -262,6 +264,7 @@ pub struct TlsReport {
 /// The outcome of the STARTTLS command-injection test.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "result", content = "detail", rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Injection {
     /// Not run (implicit TLS, or STARTTLS missing or refused).
     NotTested,
@@ -278,6 +281,7 @@ pub enum Injection {
 /// The overall verdict of a service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Verdict {
     /// Nothing wrong found.
     Good,
