@@ -12,6 +12,8 @@
 //!   over the users file and a mailbox store).
 //! - [`imap_mail`]: reading mail over IMAP (folders, message list, read, flags, move), the
 //!   library behind `mailsec-imap`.
+//! - [`probe`]: the library behind `mailsec-probe`, which checks a mail server's TLS set-up
+//!   (certificates, STARTTLS, plaintext authentication, STARTTLS command injection).
 //! - [`toy_server`], [`capture`]: the toy demo and its network tap.
 #![forbid(unsafe_code)]
 
@@ -23,6 +25,7 @@ pub mod listener;
 pub mod maildir;
 pub mod pop3_fetch;
 pub mod pop3_service;
+pub mod probe;
 pub mod server_cli;
 pub mod smtp_send;
 pub mod smtp_service;

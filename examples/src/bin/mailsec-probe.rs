@@ -1,0 +1,88 @@
+//! `mailsec-probe`: is this mail server's TLS set up right?
+//!
+//! ```text
+//! mailsec-probe mail.example.com
+//! mailsec-probe localhost --server-name mail.example.com --ca ca.pem --port imap:1143 --service imap
+//! mailsec-probe mail.example.com --json > report.json
+//! ```
+//!
+//! Exit status: 0 all good, 1 warnings, 2 failures, 3 nothing reachable, 64 usage error.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use mailsec_examples::probe::{ProbeOptions, Target, apply_port_override, probe};
+
+/// Check the TLS set-up of a mail server's SMTP, IMAP and POP3 services: certificates,
+/// STARTTLS, plaintext authentication before TLS, and STARTTLS command injection.
+///
+/// Sends nothing that delivers mail or changes a mailbox (no MAIL FROM, no LOGIN).
+#[derive(Debug, Parser)]
+#[command(name = "mailsec-probe", version)]
+struct Cli {
+    /// Host to probe.
+    host: String,
+    /// Name the certificates must carry [default: HOST].
+    #[arg(long, value_name = "NAME")]
+    server_name: Option<String>,
+    /// Override a service's port, e.g. imap:1143 (services: smtp, submission, submissions,
+    /// imap, imaps, pop3, pop3s). Repeatable.
+    #[arg(long = "port", value_name = "SERVICE:PORT")]
+    ports: Vec<String>,
+    /// Probe only these services (repeatable) [default: all seven].
+    #[arg(long = "service", value_name = "SERVICE")]
+    services: Vec<String>,
+    /// PEM file of CA certificates to trust [default: the Mozilla root program].
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// Timeout of each connect, read and write, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    timeout: u64,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// No progress lines on stderr.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("mailsec-probe: {e}");
+            ExitCode::from(64)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8, String> {
+    let mut options = ProbeOptions::new(&cli.host);
+    options.server_name = cli.server_name;
+    options.timeout = Duration::from_secs(cli.timeout.max(1));
+    options.progress = !cli.quiet;
+    if !cli.services.is_empty() {
+        options.targets = cli
+            .services
+            .iter()
+            .map(|s| Target::by_name(s).ok_or_else(|| format!("unknown service {s:?}")))
+            .collect::<Result<_, _>>()?;
+    }
+    for spec in &cli.ports {
+        apply_port_override(&mut options.targets, spec)?;
+    }
+    if let Some(path) = &cli.ca {
+        let pem = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        options = options.with_ca_pem(&pem)?;
+    }
+    let report = probe(&options);
+    if cli.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{}", report.to_text());
+    }
+    Ok(report.exit_code() as u8)
+}

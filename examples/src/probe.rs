@@ -1,0 +1,1418 @@
+//! `mailsec-probe`: "is this mail server's TLS set up right?"
+//!
+//! [`probe`] connects to each mail service of a host (SMTP 25/587 STARTTLS and 465 implicit
+//! TLS, IMAP 143 STARTTLS and 993 implicit, POP3 110 STLS and 995 implicit) and reports per
+//! service ([`ServiceReport`]):
+//!
+//! - whether TLS is offered, the TLS version and cipher suite, the certificate chain (subject,
+//!   issuer, not-after, DNS names), expiry, and whether the chain is trusted for the name asked
+//!   for (RFC 6125 / RFC 7817, checked by rustls's `WebPkiServerVerifier` against the webpki
+//!   roots or the CA file given): "untrusted", "name mismatch", "expired" are told apart;
+//! - the capabilities before and after TLS, and whether plaintext authentication is offered
+//!   before TLS (RFC 4954 §4, RFC 3501/9051 §6.2 `LOGINDISABLED`, RFC 2595 §3.2);
+//! - the STARTTLS command-injection test (CVE-2011-0411 class, see `SECURITY.md`): the
+//!   STARTTLS command and a harmless one are sent in one write; a server that answers the
+//!   second one inside TLS is vulnerable;
+//! - whether STARTTLS is advertised but refused.
+//!
+//! Nothing is sent that would deliver mail or change a mailbox: the probe says EHLO /
+//! CAPABILITY / CAPA, STARTTLS / STLS, NOOP (CAPA for POP3) and QUIT / LOGOUT, never MAIL,
+//! LOGIN, USER or AUTH.
+//!
+//! The probe is a diagnostic client that needs byte-level control of the plaintext phase, so
+//! it uses blocking `std::net` sockets with read and write timeouts and a `rustls`
+//! `ClientConnection` directly (no Sans-IO machine: those refuse, by design, to do what a
+//! probe must do, such as pipelining after STARTTLS). From async code call it through
+//! `tokio::task::spawn_blocking`.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use mailsec_tls::pki_types::{CertificateDer, ServerName, UnixTime};
+use mailsec_tls::rustls;
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::{
+    CertificateError, ClientConnection, DigitallySignedStruct, RootCertStore, StreamOwned,
+};
+use serde::Serialize;
+
+/// Longest line accepted from a server (bounded input).
+const MAX_LINE: usize = 8192;
+/// Most lines in one multi-line answer (EHLO, CAPABILITY, CAPA).
+const MAX_LINES: usize = 256;
+/// A certificate expiring in fewer days than this is a warning.
+pub const EXPIRY_WARNING_DAYS: i64 = 14;
+
+/// A mail protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// SMTP (RFC 5321), STARTTLS per RFC 3207.
+    Smtp,
+    /// IMAP (RFC 9051), STARTTLS per §6.2.1.
+    Imap,
+    /// POP3 (RFC 1939), STLS per RFC 2595 §4.
+    Pop3,
+}
+
+/// How TLS starts on a service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// Plaintext first, then STARTTLS / STLS.
+    StartTls,
+    /// TLS from the first byte (RFC 8314).
+    Implicit,
+}
+
+/// One service to probe.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Target {
+    /// Its name: `smtp`, `submission`, `submissions`, `imap`, `imaps`, `pop3`, `pop3s`.
+    pub name: String,
+    /// The protocol.
+    pub protocol: Protocol,
+    /// How TLS starts.
+    pub mode: TlsMode,
+    /// The TCP port.
+    pub port: u16,
+}
+
+impl Target {
+    /// A target.
+    pub fn new(name: &str, protocol: Protocol, mode: TlsMode, port: u16) -> Target {
+        Target {
+            name: name.to_owned(),
+            protocol,
+            mode,
+            port,
+        }
+    }
+
+    /// The well-known services of a mail host, in probe order.
+    pub fn defaults() -> Vec<Target> {
+        use Protocol::*;
+        use TlsMode::*;
+        vec![
+            Target::new("smtp", Smtp, StartTls, 25),
+            Target::new("submission", Smtp, StartTls, 587),
+            Target::new("submissions", Smtp, Implicit, 465),
+            Target::new("imap", Imap, StartTls, 143),
+            Target::new("imaps", Imap, Implicit, 993),
+            Target::new("pop3", Pop3, StartTls, 110),
+            Target::new("pop3s", Pop3, Implicit, 995),
+        ]
+    }
+
+    /// The default target called `name` (also accepts `smtps` for `submissions`).
+    pub fn by_name(name: &str) -> Option<Target> {
+        let name = match name.to_ascii_lowercase().as_str() {
+            "smtps" => "submissions".to_owned(),
+            other => other.to_owned(),
+        };
+        Target::defaults().into_iter().find(|t| t.name == name)
+    }
+}
+
+/// Applies a `--port name:port` override to `targets` (e.g. `imap:1143`).
+pub fn apply_port_override(targets: &mut [Target], spec: &str) -> Result<(), String> {
+    let (name, port) = spec
+        .split_once(':')
+        .ok_or_else(|| format!("{spec:?}: expected name:port, e.g. imap:1143"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("{spec:?}: bad port number"))?;
+    let wanted =
+        Target::by_name(name).ok_or_else(|| format!("{spec:?}: unknown service {name:?}"))?;
+    let target = targets
+        .iter_mut()
+        .find(|t| t.name == wanted.name)
+        .ok_or_else(|| format!("{spec:?}: service {name:?} is not being probed"))?;
+    target.port = port;
+    Ok(())
+}
+
+/// What to probe and how.
+#[derive(Clone, Debug)]
+pub struct ProbeOptions {
+    /// The host to connect to (name or address).
+    pub host: String,
+    /// The name the certificate must match; the host when `None`.
+    pub server_name: Option<String>,
+    /// The services.
+    pub targets: Vec<Target>,
+    /// Trust these CA certificates instead of the webpki roots.
+    pub ca: Option<Vec<CertificateDer<'static>>>,
+    /// Timeout of the connect and of every read and write.
+    pub timeout: Duration,
+    /// How long to wait, after the handshake of the injection test, for an answer to the
+    /// injected command.
+    pub injection_wait: Duration,
+    /// Print progress lines on stderr.
+    pub progress: bool,
+}
+
+impl ProbeOptions {
+    /// All default services of `host`, webpki roots, 10 s timeouts.
+    pub fn new(host: &str) -> ProbeOptions {
+        ProbeOptions {
+            host: host.to_owned(),
+            server_name: None,
+            targets: Target::defaults(),
+            ca: None,
+            timeout: Duration::from_secs(10),
+            injection_wait: Duration::from_secs(2),
+            progress: false,
+        }
+    }
+
+    /// Reads PEM CA certificates from `pem` to trust instead of the webpki roots.
+    pub fn with_ca_pem(mut self, pem: &[u8]) -> Result<ProbeOptions, String> {
+        use rustls::pki_types::pem::PemObject;
+        let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(pem).collect();
+        let certs = certs.map_err(|e| format!("CA file: {e}"))?;
+        if certs.is_empty() {
+            return Err("CA file: no certificate found".into());
+        }
+        self.ca = Some(certs);
+        Ok(self)
+    }
+
+    fn name(&self) -> &str {
+        self.server_name.as_deref().unwrap_or(&self.host)
+    }
+}
+
+/// How bad a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Severity {
+    /// Informational.
+    Info,
+    /// Should be fixed.
+    Warning,
+    /// Broken or insecure.
+    Failure,
+}
+
+/// One observation about a service.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// How bad.
+    pub severity: Severity,
+    /// A short stable key (`plaintext-auth`, `injection`, `name-mismatch`, ...).
+    pub key: &'static str,
+    /// Plain words.
+    pub message: String,
+}
+
+/// A certificate of the chain the server sent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CertInfo {
+    /// Subject distinguished name.
+    pub subject: String,
+    /// Issuer distinguished name.
+    pub issuer: String,
+    /// DNS names of the subjectAltName extension.
+    pub dns_names: Vec<String>,
+    /// notAfter, seconds since the Unix epoch.
+    pub not_after: i64,
+    /// notAfter, RFC 2822-ish text as the parser prints it.
+    pub not_after_text: String,
+    /// Whole days until notAfter (negative: expired).
+    pub days_left: i64,
+}
+
+/// The verdict of the certificate verifier.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", content = "detail", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Trust {
+    /// Chains to a trusted root and is valid for the name.
+    Trusted,
+    /// Does not chain to a trusted root (unknown issuer, self-signed, bad signature, ...).
+    Untrusted(String),
+    /// Trusted, but not valid for the name asked for.
+    NameMismatch(String),
+    /// Expired.
+    Expired(String),
+    /// Not yet valid.
+    NotYetValid(String),
+    /// Another verification error.
+    Other(String),
+}
+
+/// What TLS gave.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TlsReport {
+    /// `TLSv1_3`, `TLSv1_2`.
+    pub version: String,
+    /// The negotiated cipher suite.
+    pub cipher_suite: String,
+    /// The chain, end entity first.
+    pub chain: Vec<CertInfo>,
+    /// The verifier's verdict for the name asked for.
+    pub trust: Trust,
+}
+
+/// The outcome of the STARTTLS command-injection test.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "result", content = "detail", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Injection {
+    /// Not run (implicit TLS, or STARTTLS missing or refused).
+    NotTested,
+    /// The injected command was not answered inside TLS (how: closed, ignored, ...).
+    Safe(String),
+    /// The injected command was answered inside TLS.
+    Vulnerable(String),
+    /// The server answered the injected command in plaintext after its go-ahead.
+    AnsweredInPlaintext(String),
+    /// The test could not conclude.
+    Inconclusive(String),
+}
+
+/// The overall verdict of a service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Verdict {
+    /// Nothing wrong found.
+    Good,
+    /// Warnings only.
+    Warning,
+    /// At least one failure.
+    Failure,
+    /// Could not connect.
+    Unreachable,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Verdict::Good => "good",
+            Verdict::Warning => "warning",
+            Verdict::Failure => "FAILURE",
+            Verdict::Unreachable => "unreachable",
+        })
+    }
+}
+
+/// Everything learned about one service.
+#[derive(Clone, Debug, Serialize)]
+pub struct ServiceReport {
+    /// The service probed.
+    pub target: Target,
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The first line of the greeting (control characters removed).
+    pub greeting: Option<String>,
+    /// Capabilities before TLS (EHLO keywords, IMAP CAPABILITY atoms, POP3 CAPA lines).
+    pub capabilities_before_tls: Vec<String>,
+    /// Capabilities after TLS.
+    pub capabilities_after_tls: Vec<String>,
+    /// Whether STARTTLS / STLS was advertised (STARTTLS services only).
+    pub starttls_advertised: Option<bool>,
+    /// Plaintext authentication offered before TLS (mechanisms, `USER`, `LOGIN`).
+    pub plaintext_auth: Vec<String>,
+    /// TLS details, when a handshake completed.
+    pub tls: Option<TlsReport>,
+    /// The command-injection test.
+    pub injection: Injection,
+    /// All findings, in order.
+    pub findings: Vec<Finding>,
+}
+
+impl ServiceReport {
+    fn new(target: Target) -> ServiceReport {
+        ServiceReport {
+            target,
+            verdict: Verdict::Good,
+            greeting: None,
+            capabilities_before_tls: Vec::new(),
+            capabilities_after_tls: Vec::new(),
+            starttls_advertised: None,
+            plaintext_auth: Vec::new(),
+            tls: None,
+            injection: Injection::NotTested,
+            findings: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, severity: Severity, key: &'static str, message: impl Into<String>) {
+        self.findings.push(Finding {
+            severity,
+            key,
+            message: message.into(),
+        });
+    }
+
+    /// Whether a finding with `key` was recorded.
+    pub fn has(&self, key: &str) -> bool {
+        self.findings.iter().any(|f| f.key == key)
+    }
+
+    fn conclude(&mut self) {
+        if self.verdict == Verdict::Unreachable {
+            return;
+        }
+        self.verdict = match self.findings.iter().map(|f| f.severity).max() {
+            Some(Severity::Failure) => Verdict::Failure,
+            Some(Severity::Warning) => Verdict::Warning,
+            _ => Verdict::Good,
+        };
+    }
+}
+
+/// The report of a whole probe.
+#[derive(Clone, Debug, Serialize)]
+pub struct ProbeReport {
+    /// The host probed.
+    pub host: String,
+    /// The name certificates were checked against.
+    pub server_name: String,
+    /// One report per target, in order.
+    pub services: Vec<ServiceReport>,
+}
+
+impl ProbeReport {
+    /// 0 all good, 1 warnings, 2 failures, 3 nothing reachable.
+    pub fn exit_code(&self) -> i32 {
+        if self
+            .services
+            .iter()
+            .all(|s| s.verdict == Verdict::Unreachable)
+        {
+            return 3;
+        }
+        if self.services.iter().any(|s| s.verdict == Verdict::Failure) {
+            2
+        } else if self.services.iter().any(|s| s.verdict == Verdict::Warning) {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// The report as JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// The human report: per service details and verdict, then a summary table.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "Probe of {} (certificate name {})",
+            self.host, self.server_name
+        );
+        for s in &self.services {
+            let t = &s.target;
+            let _ = writeln!(
+                out,
+                "\n== {} ({:?}, port {}, {:?})",
+                t.name, t.protocol, t.port, t.mode
+            );
+            if s.verdict == Verdict::Unreachable {
+                for f in &s.findings {
+                    let _ = writeln!(out, "  {}", f.message);
+                }
+                continue;
+            }
+            if let Some(g) = &s.greeting {
+                let _ = writeln!(out, "  greeting: {g}");
+            }
+            if !s.capabilities_before_tls.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "  before TLS: {}",
+                    s.capabilities_before_tls.join(", ")
+                );
+            }
+            if let Some(tls) = &s.tls {
+                let _ = writeln!(out, "  TLS: {} {}", tls.version, tls.cipher_suite);
+                for (i, c) in tls.chain.iter().enumerate() {
+                    let _ = writeln!(
+                        out,
+                        "  cert[{i}]: subject {} / issuer {} / not after {} ({} days left){}",
+                        c.subject,
+                        c.issuer,
+                        c.not_after_text,
+                        c.days_left,
+                        if c.dns_names.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" / names {}", c.dns_names.join(" "))
+                        }
+                    );
+                }
+                let _ = writeln!(out, "  certificate: {}", trust_words(&tls.trust));
+            }
+            if !s.capabilities_after_tls.is_empty() {
+                let _ = writeln!(out, "  after TLS: {}", s.capabilities_after_tls.join(", "));
+            }
+            let _ = writeln!(out, "  injection test: {}", injection_words(&s.injection));
+            for f in &s.findings {
+                let tag = match f.severity {
+                    Severity::Info => "note",
+                    Severity::Warning => "WARN",
+                    Severity::Failure => "FAIL",
+                };
+                let _ = writeln!(out, "  [{tag}] {}", f.message);
+            }
+            let _ = writeln!(out, "  verdict: {}", s.verdict);
+        }
+        let _ = writeln!(
+            out,
+            "\n{:<12} {:>5}  {:<8} {:<8} {:<22} verdict",
+            "service", "port", "TLS", "version", "certificate"
+        );
+        for s in &self.services {
+            let (tls, version, cert) = match &s.tls {
+                Some(t) => (
+                    "yes",
+                    t.version.as_str(),
+                    match &t.trust {
+                        Trust::Trusted => "trusted",
+                        Trust::Untrusted(_) => "untrusted",
+                        Trust::NameMismatch(_) => "name mismatch",
+                        Trust::Expired(_) => "expired",
+                        Trust::NotYetValid(_) => "not yet valid",
+                        Trust::Other(_) => "error",
+                    },
+                ),
+                None if s.verdict == Verdict::Unreachable => ("-", "-", "-"),
+                None => ("no", "-", "-"),
+            };
+            let _ = writeln!(
+                out,
+                "{:<12} {:>5}  {:<8} {:<8} {:<22} {}",
+                s.target.name, s.target.port, tls, version, cert, s.verdict
+            );
+        }
+        out
+    }
+}
+
+fn trust_words(trust: &Trust) -> String {
+    match trust {
+        Trust::Trusted => "trusted, valid for the name".into(),
+        Trust::Untrusted(d) => format!("UNTRUSTED ({d})"),
+        Trust::NameMismatch(d) => format!("NAME MISMATCH ({d})"),
+        Trust::Expired(d) => format!("EXPIRED ({d})"),
+        Trust::NotYetValid(d) => format!("NOT YET VALID ({d})"),
+        Trust::Other(d) => format!("verification error ({d})"),
+    }
+}
+
+fn injection_words(injection: &Injection) -> String {
+    match injection {
+        Injection::NotTested => "not tested".into(),
+        Injection::Safe(d) => format!("safe ({d})"),
+        Injection::Vulnerable(d) => format!("VULNERABLE ({d})"),
+        Injection::AnsweredInPlaintext(d) => format!("answered in plaintext ({d})"),
+        Injection::Inconclusive(d) => format!("inconclusive ({d})"),
+    }
+}
+
+/// Probes every target of `options`, one after the other.
+pub fn probe(options: &ProbeOptions) -> ProbeReport {
+    let services = options
+        .targets
+        .iter()
+        .map(|t| probe_service(options, t))
+        .collect();
+    ProbeReport {
+        host: options.host.clone(),
+        server_name: options.name().to_owned(),
+        services,
+    }
+}
+
+/// Probes one service.
+pub fn probe_service(options: &ProbeOptions, target: &Target) -> ServiceReport {
+    let mut report = ServiceReport::new(target.clone());
+    let p = Prober { options, target };
+    p.progress(format_args!(
+        "connecting to {}:{}",
+        options.host, target.port
+    ));
+    let conn = match p.connect() {
+        Ok(c) => c,
+        Err(e) => {
+            report.verdict = Verdict::Unreachable;
+            report.add(
+                Severity::Info,
+                "unreachable",
+                format!("cannot connect: {e}"),
+            );
+            p.progress(format_args!("unreachable: {e}"));
+            return report;
+        }
+    };
+    match target.mode {
+        TlsMode::Implicit => p.implicit(conn, &mut report),
+        TlsMode::StartTls => {
+            p.starttls(conn, &mut report);
+            if report.starttls_advertised == Some(true) && report.tls.is_some() {
+                p.progress(format_args!("injection test"));
+                report.injection = match p.connect() {
+                    Ok(c) => p.injection(c),
+                    Err(e) => Injection::Inconclusive(format!("cannot reconnect: {e}")),
+                };
+                match &report.injection {
+                    Injection::Vulnerable(d) => report.add(
+                        Severity::Failure,
+                        "injection",
+                        format!("STARTTLS command injection: a command sent with STARTTLS in one write was answered inside TLS ({d})"),
+                    ),
+                    Injection::AnsweredInPlaintext(d) => report.add(
+                        Severity::Warning,
+                        "injection-plaintext",
+                        format!("the command pipelined after STARTTLS was answered in plaintext after the go-ahead ({d})"),
+                    ),
+                    Injection::Inconclusive(d) => report.add(
+                        Severity::Info,
+                        "injection-inconclusive",
+                        format!("command-injection test inconclusive: {d}"),
+                    ),
+                    _ => {}
+                }
+            }
+        }
+    }
+    report.conclude();
+    p.progress(format_args!("verdict {}", report.verdict));
+    report
+}
+
+// ---------------------------------------------------------------------------------------------
+// Connections
+
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ClientConnection, TcpStream>>),
+}
+
+impl Stream {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Stream::Plain(s) => s,
+            Stream::Tls(s) => &s.sock,
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Plain(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Plain(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// A line-based connection with a bounded read buffer.
+struct Conn {
+    stream: Stream,
+    buf: Vec<u8>,
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+impl Conn {
+    fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.stream.write_all(bytes)?;
+        self.stream.flush()
+    }
+
+    /// One line without its CRLF, control characters removed.
+    fn line(&mut self) -> io::Result<String> {
+        loop {
+            if let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
+                let raw: Vec<u8> = self.buf.drain(..=pos).collect();
+                return Ok(clean(&raw));
+            }
+            if self.buf.len() > MAX_LINE {
+                return Err(io::Error::new(io::ErrorKind::InvalidData, "line too long"));
+            }
+            let mut chunk = [0u8; 4096];
+            let n = self.stream.read(&mut chunk)?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "connection closed by the server",
+                ));
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// An SMTP reply: (code, lines of text).
+    fn smtp_reply(&mut self) -> io::Result<(u16, Vec<String>)> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self.line()?;
+            let code = line
+                .get(..3)
+                .and_then(|c| c.parse::<u16>().ok())
+                .ok_or_else(|| bad(format!("not an SMTP reply: {line:?}")))?;
+            let more = line.as_bytes().get(3) == Some(&b'-');
+            lines.push(line.get(4..).unwrap_or("").to_owned());
+            if !more {
+                return Ok((code, lines));
+            }
+            if lines.len() > MAX_LINES {
+                return Err(bad("reply too long".into()));
+            }
+        }
+    }
+
+    /// IMAP lines up to the tagged response of `tag`: (untagged lines, tagged status line).
+    fn imap_tagged(&mut self, tag: &str) -> io::Result<(Vec<String>, String)> {
+        let mut untagged = Vec::new();
+        loop {
+            let line = self.line()?;
+            if let Some(rest) = line.strip_prefix(tag).and_then(|r| r.strip_prefix(' ')) {
+                return Ok((untagged, rest.to_owned()));
+            }
+            untagged.push(line);
+            if untagged.len() > MAX_LINES {
+                return Err(bad("too many untagged lines".into()));
+            }
+        }
+    }
+
+    /// A POP3 status line and, when `multi` and positive, the dot-terminated lines after it.
+    fn pop3(&mut self, multi: bool) -> io::Result<(bool, String, Vec<String>)> {
+        let status = self.line()?;
+        let ok = status.starts_with("+OK");
+        let mut lines = Vec::new();
+        if ok && multi {
+            loop {
+                let line = self.line()?;
+                if line == "." {
+                    break;
+                }
+                lines.push(line.strip_prefix('.').map(str::to_owned).unwrap_or(line));
+                if lines.len() > MAX_LINES {
+                    return Err(bad("CAPA too long".into()));
+                }
+            }
+        }
+        Ok((ok, status, lines))
+    }
+}
+
+fn bad(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+fn clean(raw: &[u8]) -> String {
+    let text = String::from_utf8_lossy(raw);
+    text.trim_end_matches(['\r', '\n'])
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_LINE)
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Certificate recording and verification
+
+/// Accepts any chain during the handshake and records it; signatures are still checked
+/// (so the recorded chain belongs to the key that signed the handshake). The real verdict
+/// comes from [`verify_chain`] afterwards. Never used to send anything that matters.
+#[derive(Debug)]
+struct Recorder {
+    provider: Arc<CryptoProvider>,
+    chain: Mutex<Vec<CertificateDer<'static>>>,
+}
+
+impl ServerCertVerifier for Recorder {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let mut chain = vec![end_entity.clone().into_owned()];
+        chain.extend(intermediates.iter().map(|c| c.clone().into_owned()));
+        if let Ok(mut slot) = self.chain.lock() {
+            *slot = chain;
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn roots(options: &ProbeOptions) -> RootCertStore {
+    let mut roots = RootCertStore::empty();
+    match &options.ca {
+        Some(certs) => {
+            for c in certs {
+                let _ = roots.add(c.clone());
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    roots
+}
+
+/// Runs rustls's `WebPkiServerVerifier` (RFC 6125 / 7817 name rules) on `chain` for `name`
+/// and maps its error to a [`Trust`].
+pub fn verify_chain(
+    roots: RootCertStore,
+    chain: &[CertificateDer<'static>],
+    name: &str,
+    now: SystemTime,
+) -> Trust {
+    let Some((ee, intermediates)) = chain.split_first() else {
+        return Trust::Other("no certificate sent".into());
+    };
+    let server_name = match ServerName::try_from(name.to_owned()) {
+        Ok(n) => n,
+        Err(e) => return Trust::Other(format!("bad server name {name:?}: {e}")),
+    };
+    let verifier =
+        match WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider()).build() {
+            Ok(v) => v,
+            Err(e) => return Trust::Other(format!("verifier: {e}")),
+        };
+    let secs = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    match verifier.verify_server_cert(
+        ee,
+        intermediates,
+        &server_name,
+        &[],
+        UnixTime::since_unix_epoch(secs),
+    ) {
+        Ok(_) => Trust::Trusted,
+        Err(rustls::Error::InvalidCertificate(e)) => {
+            let text = e.to_string();
+            match e {
+                CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                    Trust::Expired(text)
+                }
+                CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                    Trust::NotYetValid(text)
+                }
+                CertificateError::NotValidForName
+                | CertificateError::NotValidForNameContext { .. } => Trust::NameMismatch(text),
+                CertificateError::UnknownIssuer
+                | CertificateError::BadSignature
+                | CertificateError::BadEncoding
+                | CertificateError::Revoked
+                | CertificateError::InvalidPurpose
+                | CertificateError::InvalidPurposeContext { .. } => Trust::Untrusted(text),
+                _ => Trust::Other(text),
+            }
+        }
+        Err(e) => Trust::Other(e.to_string()),
+    }
+}
+
+/// Subject, issuer, names and expiry of one DER certificate.
+pub fn cert_info(der: &[u8], now: SystemTime) -> Option<CertInfo> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let not_after = cert.validity().not_after;
+    let now = now
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let dns_names = match cert.subject_alternative_name() {
+        Ok(Some(ext)) => ext
+            .value
+            .general_names
+            .iter()
+            .filter_map(|n| match n {
+                x509_parser::extensions::GeneralName::DNSName(s) => Some((*s).to_owned()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Some(CertInfo {
+        subject: cert.subject().to_string(),
+        issuer: cert.issuer().to_string(),
+        dns_names,
+        not_after: not_after.timestamp(),
+        not_after_text: not_after.to_string(),
+        days_left: (not_after.timestamp() - now).div_euclid(86_400),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The probe of one service
+
+struct Prober<'a> {
+    options: &'a ProbeOptions,
+    target: &'a Target,
+}
+
+impl Prober<'_> {
+    fn progress(&self, args: fmt::Arguments<'_>) {
+        if self.options.progress {
+            eprintln!("[{}:{}] {args}", self.target.name, self.target.port);
+        }
+    }
+
+    fn connect(&self) -> io::Result<Conn> {
+        let addrs: Vec<SocketAddr> = (self.options.host.as_str(), self.target.port)
+            .to_socket_addrs()?
+            .collect();
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "host has no address");
+        for addr in addrs {
+            match TcpStream::connect_timeout(&addr, self.options.timeout) {
+                Ok(s) => {
+                    s.set_read_timeout(Some(self.options.timeout))?;
+                    s.set_write_timeout(Some(self.options.timeout))?;
+                    let _ = s.set_nodelay(true);
+                    return Ok(Conn {
+                        stream: Stream::Plain(s),
+                        buf: Vec::new(),
+                    });
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    /// Handshakes over the plaintext `conn` (whose buffer must be empty), recording the chain.
+    fn handshake(&self, conn: Conn) -> Result<(Conn, TlsReport), String> {
+        let Stream::Plain(tcp) = conn.stream else {
+            return Err("already TLS".into());
+        };
+        let recorder = Arc::new(Recorder {
+            provider: provider(),
+            chain: Mutex::new(Vec::new()),
+        });
+        let config = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .dangerous()
+            .with_custom_certificate_verifier(recorder.clone())
+            .with_no_client_auth();
+        let name = ServerName::try_from(self.options.name().to_owned())
+            .map_err(|e| format!("bad server name: {e}"))?;
+        let client = ClientConnection::new(Arc::new(config), name).map_err(|e| e.to_string())?;
+        let mut tls = StreamOwned::new(client, tcp);
+        while tls.conn.is_handshaking() {
+            tls.conn
+                .complete_io(&mut tls.sock)
+                .map_err(|e| format!("TLS handshake failed: {e}"))?;
+        }
+        let now = SystemTime::now();
+        let chain = recorder.chain.lock().map(|c| c.clone()).unwrap_or_default();
+        let report = TlsReport {
+            version: tls
+                .conn
+                .protocol_version()
+                .map(|v| format!("{v:?}"))
+                .unwrap_or_default(),
+            cipher_suite: tls
+                .conn
+                .negotiated_cipher_suite()
+                .map(|s| format!("{:?}", s.suite()))
+                .unwrap_or_default(),
+            chain: chain.iter().filter_map(|c| cert_info(c, now)).collect(),
+            trust: verify_chain(roots(self.options), &chain, self.options.name(), now),
+        };
+        Ok((
+            Conn {
+                stream: Stream::Tls(Box::new(tls)),
+                buf: Vec::new(),
+            },
+            report,
+        ))
+    }
+
+    fn record_tls(&self, tls: TlsReport, report: &mut ServiceReport) {
+        self.progress(format_args!(
+            "{} {}: certificate {}",
+            tls.version,
+            tls.cipher_suite,
+            trust_words(&tls.trust)
+        ));
+        match &tls.trust {
+            Trust::Trusted => {}
+            Trust::Untrusted(d) => report.add(
+                Severity::Failure,
+                "untrusted",
+                format!("the certificate is untrusted: {d}"),
+            ),
+            Trust::NameMismatch(d) => report.add(
+                Severity::Failure,
+                "name-mismatch",
+                format!(
+                    "the certificate is not valid for {}: {d}",
+                    self.options.name()
+                ),
+            ),
+            Trust::Expired(d) => report.add(
+                Severity::Failure,
+                "expired",
+                format!("the certificate has expired: {d}"),
+            ),
+            Trust::NotYetValid(d) => report.add(
+                Severity::Failure,
+                "not-yet-valid",
+                format!("the certificate is not valid yet: {d}"),
+            ),
+            Trust::Other(d) => report.add(
+                Severity::Failure,
+                "certificate",
+                format!("the certificate could not be verified: {d}"),
+            ),
+        }
+        if let Some(leaf) = tls.chain.first() {
+            if leaf.days_left >= 0 && leaf.days_left < EXPIRY_WARNING_DAYS {
+                report.add(
+                    Severity::Warning,
+                    "expires-soon",
+                    format!("the certificate expires in {} days", leaf.days_left),
+                );
+            } else if leaf.days_left < 0 && !matches!(tls.trust, Trust::Expired(_)) {
+                report.add(
+                    Severity::Failure,
+                    "expired",
+                    format!("the certificate expired {} days ago", -leaf.days_left),
+                );
+            }
+        }
+        if tls.version == "TLSv1_2" {
+            report.add(
+                Severity::Info,
+                "tls12",
+                "TLS 1.2 negotiated (TLS 1.3 preferred)",
+            );
+        }
+        report.tls = Some(tls);
+    }
+
+    fn implicit(&self, conn: Conn, report: &mut ServiceReport) {
+        self.progress(format_args!("TLS handshake"));
+        let mut conn = match self.handshake(conn) {
+            Ok((c, tls)) => {
+                self.record_tls(tls, report);
+                c
+            }
+            Err(e) => {
+                report.add(
+                    Severity::Failure,
+                    "no-tls",
+                    format!("no TLS on an implicit-TLS port: {e}"),
+                );
+                return;
+            }
+        };
+        match self.greet_and_caps(&mut conn, report, true) {
+            Ok(caps) => report.capabilities_after_tls = caps,
+            Err(e) => report.add(
+                Severity::Warning,
+                "session",
+                format!("session over TLS failed: {e}"),
+            ),
+        }
+        self.quit(&mut conn);
+    }
+
+    fn starttls(&self, mut conn: Conn, report: &mut ServiceReport) {
+        let caps = match self.greet_and_caps(&mut conn, report, false) {
+            Ok(c) => c,
+            Err(e) => {
+                report.add(
+                    Severity::Failure,
+                    "session",
+                    format!("plaintext session failed: {e}"),
+                );
+                return;
+            }
+        };
+        self.progress(format_args!("before TLS: {}", caps.join(", ")));
+        report.capabilities_before_tls = caps;
+        let advertised = report.capabilities_before_tls.iter().any(|c| {
+            let c = c.to_ascii_uppercase();
+            c == "STARTTLS" || c == "STLS"
+        });
+        report.starttls_advertised = Some(advertised);
+        self.plaintext_auth(report);
+        if !advertised {
+            report.add(
+                Severity::Failure,
+                "no-starttls",
+                "STARTTLS is not offered: mail to and from this service travels in clear",
+            );
+            self.quit(&mut conn);
+            return;
+        }
+        let (command, tag) = match self.target.protocol {
+            Protocol::Smtp => ("STARTTLS\r\n", ""),
+            Protocol::Imap => ("p2 STARTTLS\r\n", "p2"),
+            Protocol::Pop3 => ("STLS\r\n", ""),
+        };
+        let go = conn
+            .send(command.as_bytes())
+            .and_then(|_| self.go_ahead(&mut conn, tag));
+        match go {
+            Ok(Ok(())) => {}
+            Ok(Err(refusal)) => {
+                report.add(
+                    Severity::Failure,
+                    "starttls-refused",
+                    format!("STARTTLS is advertised but refused: {refusal}"),
+                );
+                self.quit(&mut conn);
+                return;
+            }
+            Err(e) => {
+                report.add(
+                    Severity::Failure,
+                    "starttls-failed",
+                    format!("STARTTLS failed: {e}"),
+                );
+                return;
+            }
+        }
+        if !conn.buf.is_empty() {
+            report.add(
+                Severity::Failure,
+                "starttls-extra",
+                "the server sent data after its STARTTLS go-ahead",
+            );
+            return;
+        }
+        self.progress(format_args!("TLS handshake"));
+        let mut conn = match self.handshake(conn) {
+            Ok((c, tls)) => {
+                self.record_tls(tls, report);
+                c
+            }
+            Err(e) => {
+                report.add(Severity::Failure, "handshake", e);
+                return;
+            }
+        };
+        match self.caps(&mut conn, "p3") {
+            Ok(caps) => {
+                self.progress(format_args!("after TLS: {}", caps.join(", ")));
+                report.capabilities_after_tls = caps;
+            }
+            Err(e) => report.add(
+                Severity::Warning,
+                "session",
+                format!("capabilities after TLS failed: {e}"),
+            ),
+        }
+        self.quit(&mut conn);
+    }
+
+    /// Reads the greeting and asks for capabilities.
+    fn greet_and_caps(
+        &self,
+        conn: &mut Conn,
+        report: &mut ServiceReport,
+        secure: bool,
+    ) -> io::Result<Vec<String>> {
+        match self.target.protocol {
+            Protocol::Smtp => {
+                let (code, lines) = conn.smtp_reply()?;
+                report.greeting = Some(format!(
+                    "{code} {}",
+                    lines.first().map(String::as_str).unwrap_or("")
+                ));
+                if code != 220 {
+                    return Err(bad(format!("greeting {code}")));
+                }
+            }
+            Protocol::Imap => {
+                let line = conn.line()?;
+                report.greeting = Some(line.clone());
+                if line.starts_with("* PREAUTH") && !secure {
+                    report.add(
+                        Severity::Failure,
+                        "preauth",
+                        "PREAUTH greeting on a plaintext connection makes STARTTLS impossible",
+                    );
+                } else if !line.starts_with("* OK") && !line.starts_with("* PREAUTH") {
+                    return Err(bad(format!("greeting {line:?}")));
+                }
+            }
+            Protocol::Pop3 => {
+                let line = conn.line()?;
+                report.greeting = Some(line.clone());
+                if !line.starts_with("+OK") {
+                    return Err(bad(format!("greeting {line:?}")));
+                }
+            }
+        }
+        self.caps(conn, "p1")
+    }
+
+    fn caps(&self, conn: &mut Conn, tag: &str) -> io::Result<Vec<String>> {
+        match self.target.protocol {
+            Protocol::Smtp => {
+                conn.send(b"EHLO mailsec-probe.invalid\r\n")?;
+                let (code, lines) = conn.smtp_reply()?;
+                if code != 250 {
+                    return Err(bad(format!("EHLO answered {code}")));
+                }
+                Ok(lines.into_iter().skip(1).collect())
+            }
+            Protocol::Imap => {
+                conn.send(format!("{tag} CAPABILITY\r\n").as_bytes())?;
+                let (untagged, status) = conn.imap_tagged(tag)?;
+                if !status.starts_with("OK") {
+                    return Err(bad(format!("CAPABILITY answered {status:?}")));
+                }
+                Ok(untagged
+                    .iter()
+                    .filter_map(|l| l.strip_prefix("* CAPABILITY "))
+                    .flat_map(|l| l.split_whitespace().map(str::to_owned))
+                    .collect())
+            }
+            Protocol::Pop3 => {
+                conn.send(b"CAPA\r\n")?;
+                let (ok, status, lines) = conn.pop3(true)?;
+                if !ok {
+                    return Err(bad(format!("CAPA answered {status:?}")));
+                }
+                Ok(lines)
+            }
+        }
+    }
+
+    /// Reads the answer to STARTTLS: Ok(Ok) go ahead, Ok(Err(text)) refused.
+    fn go_ahead(&self, conn: &mut Conn, tag: &str) -> io::Result<Result<(), String>> {
+        Ok(match self.target.protocol {
+            Protocol::Smtp => {
+                let (code, lines) = conn.smtp_reply()?;
+                if code == 220 {
+                    Ok(())
+                } else {
+                    Err(format!("{code} {}", lines.join(" ")))
+                }
+            }
+            Protocol::Imap => {
+                let (_, status) = conn.imap_tagged(tag)?;
+                if status.starts_with("OK") {
+                    Ok(())
+                } else {
+                    Err(status)
+                }
+            }
+            Protocol::Pop3 => {
+                let (ok, status, _) = conn.pop3(false)?;
+                if ok { Ok(()) } else { Err(status) }
+            }
+        })
+    }
+
+    /// Records what is offered for authentication in clear.
+    fn plaintext_auth(&self, report: &mut ServiceReport) {
+        let caps: Vec<String> = report
+            .capabilities_before_tls
+            .iter()
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        let mut offered = Vec::new();
+        match self.target.protocol {
+            Protocol::Smtp => {
+                for c in &caps {
+                    let mechs = c.strip_prefix("AUTH ").or_else(|| c.strip_prefix("AUTH="));
+                    for m in mechs.into_iter().flat_map(str::split_whitespace) {
+                        if (m == "PLAIN" || m == "LOGIN") && !offered.iter().any(|o| o == m) {
+                            offered.push(m.to_owned());
+                        }
+                    }
+                }
+            }
+            Protocol::Imap => {
+                if !caps.iter().any(|c| c == "LOGINDISABLED") {
+                    offered.push("LOGIN".to_owned());
+                }
+                for m in ["AUTH=PLAIN", "AUTH=LOGIN"] {
+                    if caps.iter().any(|c| c == m) {
+                        offered.push(m.to_owned());
+                    }
+                }
+            }
+            Protocol::Pop3 => {
+                if caps.iter().any(|c| c == "USER") {
+                    offered.push("USER".to_owned());
+                }
+                for c in &caps {
+                    if let Some(mechs) = c.strip_prefix("SASL ") {
+                        for m in mechs.split_whitespace() {
+                            if m == "PLAIN" || m == "LOGIN" {
+                                offered.push(format!("SASL {m}"));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if !offered.is_empty() {
+            report.add(
+                Severity::Warning,
+                "plaintext-auth",
+                format!(
+                    "password authentication is offered before TLS ({}): the server does not require a secure channel",
+                    offered.join(", ")
+                ),
+            );
+        }
+        report.plaintext_auth = offered;
+    }
+
+    /// The command-injection test on a fresh connection.
+    fn injection(&self, mut conn: Conn) -> Injection {
+        let mut scratch = ServiceReport::new(self.target.clone());
+        if let Err(e) = self.greet_and_caps(&mut conn, &mut scratch, false) {
+            return Injection::Inconclusive(format!("plaintext session failed: {e}"));
+        }
+        let (payload, tag): (&[u8], &str) = match self.target.protocol {
+            Protocol::Smtp => (b"STARTTLS\r\nNOOP\r\n", ""),
+            Protocol::Imap => (b"i1 STARTTLS\r\ni2 NOOP\r\n", "i1"),
+            Protocol::Pop3 => (b"STLS\r\nCAPA\r\n", ""),
+        };
+        if let Err(e) = conn.send(payload) {
+            return Injection::Inconclusive(format!("write failed: {e}"));
+        }
+        match self.go_ahead(&mut conn, tag) {
+            Ok(Ok(())) => {}
+            Ok(Err(refusal)) => {
+                return Injection::Safe(format!(
+                    "STARTTLS with a pipelined command refused: {refusal}"
+                ));
+            }
+            Err(e) => return Injection::Safe(format!("connection ended: {e}")),
+        }
+        if !conn.buf.is_empty() {
+            return Injection::AnsweredInPlaintext(clean(&conn.buf));
+        }
+        // Anything already waiting in clear after the go-ahead is an answer in plaintext.
+        let _ = conn
+            .stream
+            .tcp()
+            .set_read_timeout(Some(Duration::from_millis(200)));
+        let mut peek = [0u8; 64];
+        if let Ok(n) = conn.stream.tcp().peek(&mut peek) {
+            if n > 0 {
+                return Injection::AnsweredInPlaintext(clean(&peek[..n]));
+            }
+        }
+        let _ = conn
+            .stream
+            .tcp()
+            .set_read_timeout(Some(self.options.timeout));
+        let mut conn = match self.handshake(conn) {
+            Ok((c, _)) => c,
+            Err(e) => {
+                return Injection::Safe(format!("no handshake after the pipelined command: {e}"));
+            }
+        };
+        let _ = conn
+            .stream
+            .tcp()
+            .set_read_timeout(Some(self.options.injection_wait));
+        let outcome = match conn.line() {
+            Ok(line) => Injection::Vulnerable(format!("answered inside TLS: {line:?}")),
+            Err(e) if is_timeout(&e) => Injection::Safe("the pipelined command was ignored".into()),
+            Err(e) => Injection::Safe(format!("connection ended: {e}")),
+        };
+        let _ = conn
+            .stream
+            .tcp()
+            .set_read_timeout(Some(self.options.timeout));
+        self.quit(&mut conn);
+        outcome
+    }
+
+    /// Says goodbye, ignoring errors.
+    fn quit(&self, conn: &mut Conn) {
+        let bye: &[u8] = match self.target.protocol {
+            Protocol::Smtp | Protocol::Pop3 => b"QUIT\r\n",
+            Protocol::Imap => b"p9 LOGOUT\r\n",
+        };
+        let _ = conn
+            .stream
+            .tcp()
+            .set_read_timeout(Some(Duration::from_millis(500)));
+        if conn.send(bye).is_ok() {
+            let _ = conn.line();
+        }
+        if let Stream::Tls(tls) = &mut conn.stream {
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+        }
+    }
+}
