@@ -459,9 +459,11 @@ impl Inputs {
 
 const CASES: [&str; 3] = ["plain", "starttls", "parse_only"];
 
-/// Time per iteration of every case measured: (iterations, total time).
-static TIMES: Mutex<BTreeMap<(&'static str, &'static str), (u64, Duration)>> =
-    Mutex::new(BTreeMap::new());
+/// (group, case) → (iterations, total time) of every case measured.
+type Times = BTreeMap<(&'static str, &'static str), (u64, Duration)>;
+
+/// The times measured so far.
+static TIMES: Mutex<Times> = Mutex::new(BTreeMap::new());
 
 fn record(group: &'static str, case: &'static str, iters: u64, took: Duration) {
     let mut times = TIMES
