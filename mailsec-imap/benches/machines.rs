@@ -15,7 +15,7 @@
 //!   [`plain_session`]: each side's `Transmit`s are gathered and handed to the other side's
 //!   `handle_input` in 64 KiB reads, the server's events answered.
 //! - `starttls`: the same session through [`Pair`] with real rustls (STARTTLS required, TLS 1.3,
-//!   handshake included). `Pair` also keeps a copy of every wire byte (its capture), a cost
+//!   handshake included; wire read in 64 KiB pieces). `Pair` also keeps a copy of every wire byte (its capture), a cost
 //!   of the harness, not of the machines.
 //! - `parse_only`: the server→client bytes of the plain session (recorded once) cut by
 //!   [`Framer::client`] and parsed by [`parse::response`] (the greeting by
@@ -45,7 +45,7 @@ use mailsec_imap::server::{Server, ServerConfig, ServerEvent};
 use mailsec_imap::store::MemoryStore;
 use mailsec_imap::types::{SeqNumber, SeqRange, SequenceSet};
 use mailsec_tls::sasl::{CheckAnswer, Credentials, InsecureAuth, Mechanism};
-use mailsec_tls::testing::{Pair, TestPki};
+use mailsec_tls::testing::{Chunking, Pair, TestPki};
 use mailsec_tls::{ClientTls, Machine, Output, ServerPolicy};
 
 /// Messages in the INBOX.
@@ -328,6 +328,9 @@ fn tls_session(store: &MemoryStore, pki: &TestPki, fetch: Fetch) -> Tally {
     let mut c = client(ClientTls::StartTlsRequired, now);
     queue(&mut c, fetch, now);
     let mut pair = Pair::new(c, server(ServerPolicy::starttls_required(), now), pki);
+    // Wire reads of 64 KiB, as in the plain loop (and within the pipe's 1 MiB bound on
+    // decrypted bytes not yet taken).
+    pair.set_chunking(Chunking::Every(CHUNK));
     let mut tally = Tally::default();
     for _ in 0..100 {
         pair.run();
