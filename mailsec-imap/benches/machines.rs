@@ -8,7 +8,7 @@
 //!   → 10 000 [`ClientEvent::Message`]. The client never has two FETCHes in flight (each untagged
 //!   FETCH must have one owner), so this is 10 000 round trips.
 //!
-//! Each group has three cases:
+//! Each group has four cases:
 //!
 //! - `plain`: the two bare machines, no TLS (`ClientTls::InsecurePlaintext`,
 //!   `ServerPolicy::insecure_plaintext()`, plaintext mechanisms allowed), moved by the loop in
@@ -17,6 +17,8 @@
 //! - `starttls`: the same session through [`Pair`] with real rustls (STARTTLS required, TLS 1.3,
 //!   handshake included; wire read in 64 KiB pieces). `Pair` also keeps a copy of every wire byte (its capture), a cost
 //!   of the harness, not of the machines.
+//! - `client_only`: the client machine alone on those recorded bytes ([`client_only`]): the
+//!   client's share of `plain`; `plain` − `client_only` is the server's and the loop's.
 //! - `parse_only`: the server→client bytes of the plain session (recorded once) cut by
 //!   [`Framer::client`] and parsed by [`parse::response`] (the greeting by
 //!   [`parse::greeting`]), in the same 64 KiB pushes: the least any client must do.
@@ -369,6 +371,30 @@ fn tls_session(store: &MemoryStore, pki: &TestPki, fetch: Fetch) -> Tally {
     panic!("the TLS session did not end: {tally:?}");
 }
 
+/// The client machine alone: a fresh client with the same intents fed the recorded
+/// server→client bytes of a plain session in 64 KiB reads (its commands are dropped; the
+/// tags and the order are the same as in the recording).
+fn client_only(bytes: &[u8], fetch: Fetch) -> Tally {
+    let now = Instant::now();
+    let mut c = client(ClientTls::InsecurePlaintext, now);
+    queue(&mut c, fetch, now);
+    let mut tally = Tally::default();
+    for chunk in bytes.chunks(CHUNK) {
+        c.handle_input(now, chunk);
+        while let Some(output) = c.poll_output() {
+            match output {
+                Output::Transmit(bytes) => {
+                    black_box(bytes);
+                }
+                Output::Event(event) => tally.add(event),
+                Output::Error(error) => panic!("client: {error}"),
+                _ => {}
+            }
+        }
+    }
+    tally
+}
+
 /// The client's least work on the recorded server→client bytes: frame and parse every
 /// response. Returns the number parsed.
 fn parse_only(bytes: &[u8]) -> usize {
@@ -454,13 +480,17 @@ impl Inputs {
                 let t = tls_session(&self.store, &self.pki, fetch);
                 t.fetched + t.messages
             }
+            "client_only" => {
+                let t = client_only(self.responses(fetch), fetch);
+                t.fetched + t.messages
+            }
             "parse_only" => parse_only(self.responses(fetch)),
             other => panic!("unknown case {other:?}"),
         }
     }
 }
 
-const CASES: [&str; 3] = ["plain", "starttls", "parse_only"];
+const CASES: [&str; 4] = ["plain", "starttls", "client_only", "parse_only"];
 
 /// (group, case) → (iterations, total time) of every case measured.
 type Times = BTreeMap<(&'static str, &'static str), (u64, Duration)>;
@@ -537,6 +567,17 @@ fn report(i: &Inputs, how: &str) {
                 "  {:<8} machine overhead over parse: (plain - parse_only) / parse_only = {:.2}",
                 fetch.group(),
                 (plain - parse) / parse
+            );
+        }
+        if let (Some(plain), Some(client), Some(parse)) =
+            (mean("plain"), mean("client_only"), mean("parse_only"))
+        {
+            println!(
+                "  {:<8} of which client machine (client_only - parse_only) / parse_only = {:.2}, \
+                 server machine + loop (plain - client_only) / parse_only = {:.2}",
+                fetch.group(),
+                (client - parse) / parse,
+                (plain - client) / parse
             );
         }
         if let (Some(plain), Some(tls)) = (mean("plain"), mean("starttls")) {
