@@ -14,12 +14,13 @@
 //!   `ServerPolicy::insecure_plaintext()`, plaintext mechanisms allowed), moved by the loop in
 //!   [`plain_session`]: each side's `Transmit`s are gathered and handed to the other side's
 //!   `handle_input` in 64 KiB reads, the server's events answered.
-//! - `starttls`: the same session through [`Pair`] with real rustls (STARTTLS required, TLS 1.3,
-//!   handshake included; wire read in 64 KiB pieces). `Pair` also keeps a copy of every wire byte (its capture), a cost
-//!   of the harness, not of the machines.
-//! - `client_only`: the client machine alone on those recorded bytes ([`client_only`]): the
-//!   client's share of `plain`; `plain` − `client_only` is the server's and the loop's.
-//! - `parse_only`: the server→client bytes of the plain session (recorded once) cut by
+//! - `starttls`: the same session through [`Pair`] with real rustls (STARTTLS required,
+//!   handshake included; wire read in 64 KiB pieces). `Pair` also keeps a copy of every wire
+//!   byte (its capture), a cost of the harness, not of the machines.
+//! - `client_only`: the client machine alone ([`client_only`]) on the server→client bytes of
+//!   the plain session (recorded once): the client's share of `plain`; `plain` − `client_only`
+//!   is the server's and the loop's.
+//! - `parse_only`: the same recorded bytes cut by
 //!   [`Framer::client`] and parsed by [`parse::response`] (the greeting by
 //!   [`parse::greeting`]), in the same 64 KiB pushes: the least any client must do.
 //!
