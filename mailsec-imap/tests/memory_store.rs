@@ -414,6 +414,31 @@ mod invariants {
         ]
     }
 
+    /// The change stamp moves with every change another session could see, and only then: a
+    /// server may skip comparing views while it stands still.
+    #[test]
+    fn change_stamp_moves_with_changes_only() {
+        let mut s = MemoryStore::with_standard_folders();
+        let other = s.clone();
+        let at = |s: &mut MemoryStore| s.stamp("INBOX").expect("the memory store has stamps");
+        let start = at(&mut s);
+        s.view("INBOX").unwrap();
+        s.status("INBOX").unwrap();
+        s.list().unwrap();
+        assert_eq!(at(&mut s), start, "looking changes nothing");
+        let uid = other.deliver("INBOX", b"Subject: x\r\n\r\nx\r\n").unwrap();
+        let delivered = at(&mut s);
+        assert_ne!(delivered, start, "a delivery by another handle");
+        s.set_flags("INBOX", uid, &[Flag::Seen]).unwrap();
+        let flagged = at(&mut s);
+        assert_ne!(flagged, delivered, "a flag change");
+        s.move_messages("INBOX", &[uid], "Archive").unwrap();
+        let moved = at(&mut s);
+        assert_ne!(moved, flagged, "a move");
+        s.create("Projects", None).unwrap();
+        assert_ne!(at(&mut s), moved, "a new folder");
+    }
+
     proptest! {
         /// Uids ascend, stay below uid_next, are never reused while the validity holds, and
         /// STATUS agrees with the view.

@@ -524,6 +524,7 @@ impl Server {
         let Some(store) = self.store.as_mut() else {
             return;
         };
+        let stamp = store.stamp(&name);
         let view = match store.view(&name) {
             Ok(v) => v,
             Err(e) => {
@@ -620,6 +621,7 @@ impl Server {
             read_only,
             uid_validity: view.uid_validity,
             messages,
+            stamp,
         });
         let (code, text) = if read_only {
             (

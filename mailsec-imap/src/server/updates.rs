@@ -24,6 +24,9 @@ pub(super) struct Selected {
     pub(super) read_only: bool,
     pub(super) uid_validity: u32,
     pub(super) messages: Vec<Msg>,
+    /// The store's [`stamp`](crate::store::MailStore::stamp) when `messages` last matched the
+    /// store in full (`None`: unknown, compare the next view).
+    pub(super) stamp: Option<u64>,
 }
 
 impl Selected {
@@ -72,6 +75,11 @@ impl Server {
         let (Some(sel), Some(store)) = (self.selected.as_mut(), self.store.as_mut()) else {
             return false;
         };
+        // Taken before the view: a change while the view is read moves the stamp again.
+        let stamp = store.stamp(&sel.name);
+        if stamp.is_some() && stamp == sel.stamp {
+            return false;
+        }
         let Ok(view) = store.view(&sel.name) else {
             return false;
         };
@@ -119,6 +127,12 @@ impl Server {
                 *c -= before;
             }
         }
+        // Expunges held back leave the client's view behind the store's.
+        sel.stamp = if allow_expunge || gone.is_empty() {
+            stamp
+        } else {
+            None
+        };
         let had_new = !new.is_empty();
         for meta in new {
             sel.messages.push(Msg { meta, recent: true });

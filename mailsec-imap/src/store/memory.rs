@@ -52,6 +52,8 @@ struct State {
     next_validity: u32,
     now: DateTime,
     unavailable: bool,
+    /// Counts every change to any folder: the [`MailStore::stamp`] of every folder.
+    changes: u64,
 }
 
 impl State {
@@ -85,7 +87,14 @@ impl State {
             .ok_or(StoreError::NotFound)
     }
 
+    /// A folder about to change (the change stamp moves).
     fn folder_mut(&mut self, name: &str) -> Result<&mut Folder, StoreError> {
+        self.changes = self.changes.wrapping_add(1);
+        self.folder_looked_at(name)
+    }
+
+    /// A folder whose messages do not change (only its "recent" mark may).
+    fn folder_looked_at(&mut self, name: &str) -> Result<&mut Folder, StoreError> {
         self.check()?;
         self.folders
             .get_mut(&canonical(name))
@@ -208,6 +217,7 @@ impl MemoryStore {
             next_validity: 1,
             now: default_now(),
             unavailable: false,
+            changes: 0,
         };
         let inbox = state.new_folder(None);
         state.folders.insert("INBOX".into(), inbox);
@@ -366,6 +376,7 @@ impl MailStore for MemoryStore {
     fn create(&mut self, name: &str, special_use: Option<SpecialUse>) -> Result<(), StoreError> {
         let name = valid_name(name)?;
         let mut s = self.lock();
+        s.changes = s.changes.wrapping_add(1);
         s.check()?;
         if let Some(f) = s.folders.get_mut(&name) {
             if f.selectable {
@@ -388,6 +399,7 @@ impl MailStore for MemoryStore {
         }
         let name = canonical(name);
         let mut s = self.lock();
+        s.changes = s.changes.wrapping_add(1);
         let f = s.folder(&name)?;
         let prefix = format!("{name}/");
         let has_children = s
@@ -414,6 +426,7 @@ impl MailStore for MemoryStore {
         let to = valid_name(to)?;
         let from = canonical(from);
         let mut s = self.lock();
+        s.changes = s.changes.wrapping_add(1);
         s.folder(&from)?;
         if s.folders.contains_key(&to) {
             return Err(StoreError::AlreadyExists);
@@ -493,9 +506,13 @@ impl MailStore for MemoryStore {
         })
     }
 
+    fn stamp(&mut self, _name: &str) -> Option<u64> {
+        Some(self.lock().changes)
+    }
+
     fn view(&mut self, name: &str) -> Result<FolderView, StoreError> {
         let mut s = self.lock();
-        let f = s.folder_mut(name)?;
+        let f = s.folder_looked_at(name)?;
         if !f.selectable {
             return Err(StoreError::Cannot("the folder cannot hold messages".into()));
         }

@@ -239,6 +239,18 @@ pub trait MailStore: Send {
     /// the machine looks for changes.
     fn view(&mut self, name: &str) -> Result<FolderView, StoreError>;
 
+    /// A value that changes whenever what [`MailStore::view`] reports for the folder changes
+    /// (a message added or removed, flags changed), or `None` when the store cannot tell
+    /// cheaply (the default).
+    ///
+    /// The machine looks for changes after every command in the selected state; with a stamp
+    /// that did not move it skips taking and comparing a whole view, which otherwise costs time
+    /// in proportion to the folder's size on every command.
+    fn stamp(&mut self, name: &str) -> Option<u64> {
+        let _ = name;
+        None
+    }
+
     /// The message's bytes from its first octet (CRLF line endings, `size` octets long).
     fn open_message(&mut self, folder: &str, uid: u32) -> Result<MessageReader, StoreError>;
 
