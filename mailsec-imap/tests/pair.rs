@@ -280,23 +280,36 @@ fn server(policy: ServerPolicy) -> Server {
     Server::new(Arc::new(config), std::time::Instant::now())
 }
 
-#[test]
-fn starttls_day_in_every_chunking() {
+/// A whole day in every chunking, over STARTTLS or over implicit TLS, checked on both sides.
+fn day_in_every_chunking(implicit: bool) {
     let pki = TestPki::new(HOST);
     for chunking in chunkings() {
         let store = store();
-        let mut c = client(ClientTls::StartTlsRequired);
-        let day = queue_day(&mut c, std::time::Instant::now());
-        c.logout(std::time::Instant::now()).unwrap();
-        let mut pair = Pair::new(c, server(ServerPolicy::starttls_required()), &pki);
+        let now = std::time::Instant::now();
+        let mut c = client(if implicit {
+            ClientTls::Implicit
+        } else {
+            ClientTls::StartTlsRequired
+        });
+        let day = queue_day(&mut c, now);
+        c.logout(now).unwrap();
+        let mut pair = if implicit {
+            Pair::implicit_tls(c, server(ServerPolicy::implicit_tls()), &pki)
+        } else {
+            Pair::new(c, server(ServerPolicy::starttls_required()), &pki)
+        };
         pair.set_chunking(chunking);
         let events = drive(&mut pair, &store);
-        let what = format!("STARTTLS {chunking:?}");
+        let what = format!("implicit {implicit}, {chunking:?}");
         check_day(&day, &events, &store, &what);
-        // The capture in clear: the upgrade, never a credential.
-        assert!(contains(&pair.client.wire, b"STARTTLS\r\n"), "{what}");
+        // The capture: never a credential; in clear, the upgrade and nothing of the login.
         assert!(!contains(&pair.client.wire, PASSWORD.as_bytes()), "{what}");
         assert!(!contains(&pair.client.wire, b"AUTHENTICATE"), "{what}");
+        assert_eq!(
+            contains(&pair.client.wire, b"STARTTLS\r\n"),
+            !implicit,
+            "{what}"
+        );
         assert!(
             pair.client.errors.is_empty() && pair.server.errors.is_empty(),
             "{what}: {:?} {:?}",
@@ -308,21 +321,13 @@ fn starttls_day_in_every_chunking() {
 }
 
 #[test]
+fn starttls_day_in_every_chunking() {
+    day_in_every_chunking(false);
+}
+
+#[test]
 fn implicit_tls_day_in_every_chunking() {
-    let pki = TestPki::new(HOST);
-    for chunking in chunkings() {
-        let store = store();
-        let mut c = client(ClientTls::Implicit);
-        let day = queue_day(&mut c, std::time::Instant::now());
-        c.logout(std::time::Instant::now()).unwrap();
-        let mut pair = Pair::implicit_tls(c, server(ServerPolicy::implicit_tls()), &pki);
-        pair.set_chunking(chunking);
-        let events = drive(&mut pair, &store);
-        let what = format!("implicit {chunking:?}");
-        check_day(&day, &events, &store, &what);
-        assert!(!contains(&pair.client.wire, PASSWORD.as_bytes()), "{what}");
-        assert!(pair.client.closed && pair.server.closed, "{what}");
-    }
+    day_in_every_chunking(true);
 }
 
 #[test]
