@@ -13,11 +13,19 @@
 //! - the STARTTLS command-injection test (CVE-2011-0411 class, see `SECURITY.md`): the
 //!   STARTTLS command and a harmless one are sent in one write; a server that answers the
 //!   second one inside TLS is vulnerable;
-//! - whether STARTTLS is advertised but refused.
+//! - whether STARTTLS is advertised but refused;
+//! - how the capabilities changed across TLS ([`CapabilityDiff`]: STARTTLS still advertised
+//!   over TLS is a warning, authentication appearing only after TLS is good);
+//! - for the SMTP MX (`smtp`) and submission services, whether mail is taken from a client
+//!   that cannot do TLS ([`PlaintextMail`]): good for an MX, bad for submission.
 //!
 //! Nothing is sent that would deliver mail or change a mailbox: the probe says EHLO /
-//! CAPABILITY / CAPA, STARTTLS / STLS, NOOP (CAPA for POP3) and QUIT / LOGOUT, never MAIL,
-//! LOGIN, USER or AUTH.
+//! CAPABILITY / CAPA, STARTTLS / STLS, NOOP (CAPA for POP3), `MAIL FROM:<>` and `RCPT TO`
+//! followed by RSET (never DATA), and QUIT / LOGOUT; never LOGIN, USER or AUTH.
+//!
+//! The services of a host are probed concurrently, one thread per service
+//! (`std::thread::scope`); the report keeps the order of [`ProbeOptions::targets`], and with
+//! [`ProbeOptions::progress`] one line per finished service goes to stderr.
 //!
 //! The probe is a diagnostic client that needs byte-level control of the plaintext phase, so
 //! it uses blocking `std::net` sockets with read and write timeouts and a `rustls`
@@ -28,6 +36,7 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -40,6 +49,12 @@ use rustls::{
     CertificateError, ClientConnection, DigitallySignedStruct, RootCertStore, StreamOwned,
 };
 use serde::Serialize;
+
+mod caps;
+mod plain_mail;
+
+pub use caps::{CapabilityDiff, ChangedCapability};
+pub use plain_mail::{PlaintextMail, SmtpRole};
 
 /// Longest line accepted from a server (bounded input).
 const MAX_LINE: usize = 8192;
@@ -153,8 +168,15 @@ pub struct ProbeOptions {
     /// How long to wait, after the handshake of the injection test, for an answer to the
     /// injected command.
     pub injection_wait: Duration,
-    /// Print progress lines on stderr.
+    /// Print one progress line per finished service on stderr.
     pub progress: bool,
+    /// Also print every step of every service on stderr (prefixed `[service:port]`).
+    pub verbose: bool,
+    /// Probe the services concurrently, one thread per service (the default).
+    pub parallel: bool,
+    /// The recipient of the plaintext-mail test; `postmaster@` the certificate name when
+    /// `None`. Set it with [`ProbeOptions::with_rcpt`].
+    pub rcpt: Option<String>,
 }
 
 impl ProbeOptions {
@@ -168,7 +190,22 @@ impl ProbeOptions {
             timeout: Duration::from_secs(10),
             injection_wait: Duration::from_secs(2),
             progress: false,
+            verbose: false,
+            parallel: true,
+            rcpt: None,
         }
+    }
+
+    /// Sets the recipient of the plaintext-mail test (`local@domain`, no spaces, control
+    /// characters or angle brackets).
+    pub fn with_rcpt(mut self, addr: &str) -> Result<ProbeOptions, String> {
+        if !plain_mail::valid_rcpt(addr) {
+            return Err(format!(
+                "{addr:?}: expected a mailbox such as postmaster@example.com"
+            ));
+        }
+        self.rcpt = Some(addr.to_owned());
+        Ok(self)
     }
 
     /// Reads PEM CA certificates from `pem` to trust instead of the webpki roots.
@@ -317,6 +354,8 @@ pub struct ServiceReport {
     pub capabilities_before_tls: Vec<String>,
     /// Capabilities after TLS.
     pub capabilities_after_tls: Vec<String>,
+    /// How TLS changed the capabilities (STARTTLS services that got both lists).
+    pub capability_diff: Option<CapabilityDiff>,
     /// Whether STARTTLS / STLS was advertised (STARTTLS services only).
     pub starttls_advertised: Option<bool>,
     /// Plaintext authentication offered before TLS (mechanisms, `USER`, `LOGIN`).
@@ -325,6 +364,8 @@ pub struct ServiceReport {
     pub tls: Option<TlsReport>,
     /// The command-injection test.
     pub injection: Injection,
+    /// Whether mail is taken without TLS (SMTP MX and submission services).
+    pub plaintext_mail: PlaintextMail,
     /// All findings, in order.
     pub findings: Vec<Finding>,
 }
@@ -337,10 +378,12 @@ impl ServiceReport {
             greeting: None,
             capabilities_before_tls: Vec::new(),
             capabilities_after_tls: Vec::new(),
+            capability_diff: None,
             starttls_advertised: None,
             plaintext_auth: Vec::new(),
             tls: None,
             injection: Injection::NotTested,
+            plaintext_mail: PlaintextMail::NotTested,
             findings: Vec::new(),
         }
     }
@@ -351,6 +394,39 @@ impl ServiceReport {
             key,
             message: message.into(),
         });
+    }
+
+    /// One line for the progress display: service, port, verdict and what decided it.
+    pub fn progress_line(&self) -> String {
+        let t = &self.target;
+        let head = format!("{} port {}: {}", t.name, t.port, self.verdict);
+        if self.verdict == Verdict::Unreachable {
+            let why = self
+                .findings
+                .first()
+                .map(|f| f.message.as_str())
+                .unwrap_or("");
+            return format!("{head} ({why})");
+        }
+        let mut parts = Vec::new();
+        match &self.tls {
+            Some(tls) => parts.push(format!(
+                "{}, certificate {}",
+                tls.version,
+                trust_short(&tls.trust)
+            )),
+            None => parts.push("no TLS".to_owned()),
+        }
+        let worst: Vec<&str> = self
+            .findings
+            .iter()
+            .filter(|f| f.severity >= Severity::Warning)
+            .map(|f| f.key)
+            .collect();
+        if !worst.is_empty() {
+            parts.push(worst.join(", "));
+        }
+        format!("{head} ({})", parts.join("; "))
     }
 
     /// Whether a finding with `key` was recorded.
@@ -459,7 +535,15 @@ impl ProbeReport {
             if !s.capabilities_after_tls.is_empty() {
                 let _ = writeln!(out, "  after TLS: {}", s.capabilities_after_tls.join(", "));
             }
-            let _ = writeln!(out, "  injection test: {}", injection_words(&s.injection));
+            if let Some(diff) = &s.capability_diff {
+                let _ = writeln!(out, "  TLS changed the capabilities: {}", diff.summary());
+            }
+            if s.target.mode == TlsMode::StartTls {
+                let _ = writeln!(out, "  injection test: {}", injection_words(&s.injection));
+            }
+            if s.plaintext_mail != PlaintextMail::NotTested {
+                let _ = writeln!(out, "  mail without TLS: {}", s.plaintext_mail.words());
+            }
             for f in &s.findings {
                 let tag = match f.severity {
                     Severity::Info => "note",
@@ -477,18 +561,7 @@ impl ProbeReport {
         );
         for s in &self.services {
             let (tls, version, cert) = match &s.tls {
-                Some(t) => (
-                    "yes",
-                    t.version.as_str(),
-                    match &t.trust {
-                        Trust::Trusted => "trusted",
-                        Trust::Untrusted(_) => "untrusted",
-                        Trust::NameMismatch(_) => "name mismatch",
-                        Trust::Expired(_) => "expired",
-                        Trust::NotYetValid(_) => "not yet valid",
-                        Trust::Other(_) => "error",
-                    },
-                ),
+                Some(t) => ("yes", t.version.as_str(), trust_short(&t.trust)),
                 None if s.verdict == Verdict::Unreachable => ("-", "-", "-"),
                 None => ("no", "-", "-"),
             };
@@ -499,6 +572,17 @@ impl ProbeReport {
             );
         }
         out
+    }
+}
+
+fn trust_short(trust: &Trust) -> &'static str {
+    match trust {
+        Trust::Trusted => "trusted",
+        Trust::Untrusted(_) => "untrusted",
+        Trust::NameMismatch(_) => "name mismatch",
+        Trust::Expired(_) => "expired",
+        Trust::NotYetValid(_) => "not yet valid",
+        Trust::Other(_) => "error",
     }
 }
 
@@ -523,13 +607,64 @@ fn injection_words(injection: &Injection) -> String {
     }
 }
 
-/// Probes every target of `options`, one after the other.
+/// Probes every target of `options`: concurrently, one thread per target, when
+/// [`ProbeOptions::parallel`] (a target whose thread cannot be started is probed on the
+/// calling thread), else one after the other. The services of the report are in the order of
+/// the targets either way. With [`ProbeOptions::progress`], one line per finished service
+/// goes to stderr (`[2/7] imap port 143: good (TLSv1_3, certificate trusted)`).
 pub fn probe(options: &ProbeOptions) -> ProbeReport {
-    let services = options
-        .targets
-        .iter()
-        .map(|t| probe_service(options, t))
-        .collect();
+    let total = options.targets.len();
+    let finished = AtomicUsize::new(0);
+    let run = |target: &Target| {
+        let report = probe_service(options, target);
+        if options.progress {
+            let k = finished.fetch_add(1, Ordering::Relaxed) + 1;
+            eprintln!("[{k}/{total}] {}", report.progress_line());
+        }
+        report
+    };
+    if options.progress {
+        eprintln!(
+            "probing {total} service{} of {}{}",
+            if total == 1 { "" } else { "s" },
+            options.host,
+            if options.parallel && total > 1 {
+                " in parallel"
+            } else {
+                ""
+            }
+        );
+    }
+    let services = if options.parallel && total > 1 {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = options
+                .targets
+                .iter()
+                .map(|target| {
+                    let run = &run;
+                    std::thread::Builder::new()
+                        .name(format!("probe-{}", target.name))
+                        .spawn_scoped(scope, move || run(target))
+                        .map_err(|_| target)
+                })
+                .collect();
+            handles
+                .into_iter()
+                .zip(&options.targets)
+                .map(|(handle, target)| match handle {
+                    Ok(h) => h.join().unwrap_or_else(|_| {
+                        let mut report = ServiceReport::new(target.clone());
+                        report.add(Severity::Failure, "internal", "the probe thread failed");
+                        report.conclude();
+                        report
+                    }),
+                    Err(target) => run(target),
+                })
+                .collect()
+        })
+    } else {
+        options.targets.iter().map(run).collect()
+    };
     ProbeReport {
         host: options.host.clone(),
         server_name: options.name().to_owned(),
@@ -562,6 +697,7 @@ pub fn probe_service(options: &ProbeOptions, target: &Target) -> ServiceReport {
         TlsMode::Implicit => p.implicit(conn, &mut report),
         TlsMode::StartTls => {
             p.starttls(conn, &mut report);
+            caps::record(&mut report);
             if report.starttls_advertised == Some(true) && report.tls.is_some() {
                 p.progress(format_args!("injection test"));
                 report.injection = match p.connect() {
@@ -586,6 +722,14 @@ pub fn probe_service(options: &ProbeOptions, target: &Target) -> ServiceReport {
                     ),
                     _ => {}
                 }
+            }
+            if let Some(role) = target.smtp_role() {
+                p.progress(format_args!("mail without TLS ({role:?})"));
+                let outcome = match p.connect() {
+                    Ok(c) => p.plaintext_mail(c, role),
+                    Err(e) => PlaintextMail::Inconclusive(format!("cannot reconnect: {e}")),
+                };
+                plain_mail::record(&mut report, role, outcome);
             }
         }
     }
@@ -919,7 +1063,7 @@ struct Prober<'a> {
 
 impl Prober<'_> {
     fn progress(&self, args: fmt::Arguments<'_>) {
-        if self.options.progress {
+        if self.options.verbose {
             eprintln!("[{}:{}] {args}", self.target.name, self.target.port);
         }
     }

@@ -10,8 +10,8 @@ mod common;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use clap::Parser;
@@ -21,7 +21,8 @@ use mailsec_examples::listener::{ConnectionTls, Listener, ListenerOptions};
 use mailsec_examples::maildir::Maildir;
 use mailsec_examples::pop3_service::{Pop3Service, pop3_config};
 use mailsec_examples::probe::{
-    Injection, ProbeOptions, Protocol, ServiceReport, Target, TlsMode, Trust, Verdict, probe,
+    Injection, PlaintextMail, ProbeOptions, Protocol, ServiceReport, Severity, Target, TlsMode,
+    Trust, Verdict, probe,
 };
 use mailsec_examples::server_cli::{ListenerKind, ServerCli};
 use mailsec_examples::smtp_service::{self, SmtpSettings};
@@ -43,10 +44,16 @@ struct Services {
 }
 
 impl Services {
-    /// SMTP submission (587 style), IMAP, POP3 with STARTTLS and IMAPS, POP3S, SMTPS, all
-    /// serving `leaf` (issued by `pki`). With `allow_plaintext_auth` the STARTTLS listeners
-    /// run without TLS and accept passwords in clear (the insecure policies).
+    /// SMTP MX (25 style, target `smtp`), SMTP submission (587 style), IMAP, POP3 with
+    /// STARTTLS and IMAPS, POP3S, SMTPS, all serving `leaf` (issued by `pki`). With
+    /// `allow_plaintext_auth` the submission, IMAP and POP3 STARTTLS listeners run without
+    /// TLS and accept passwords in clear (the insecure policies); the MX is unchanged.
     fn start(pki: &TestPki, leaf: &PemPair, allow_plaintext_auth: bool) -> Services {
+        Services::start_with_ca(pki.ca_pem(), leaf, allow_plaintext_auth)
+    }
+
+    /// [`Services::start`] with the CA given as PEM.
+    fn start_with_ca(ca_pem: &str, leaf: &PemPair, allow_plaintext_auth: bool) -> Services {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let dir = std::env::temp_dir().join(format!(
             "mailsec-probe-{}-{}",
@@ -85,6 +92,7 @@ impl Services {
         let targets = runtime.block_on(async {
             let mut targets = Vec::new();
             for (kind, implicit) in [
+                (ListenerKind::SmtpMx, false),
                 (ListenerKind::SmtpSubmission, false),
                 (ListenerKind::Smtps, true),
                 (ListenerKind::Imap, false),
@@ -94,7 +102,7 @@ impl Services {
             ] {
                 let tls = if implicit {
                     ConnectionTls::Implicit(server_tls.clone())
-                } else if allow_plaintext_auth {
+                } else if allow_plaintext_auth && kind != ListenerKind::SmtpMx {
                     ConnectionTls::None
                 } else {
                     ConnectionTls::StartTls(server_tls.clone())
@@ -113,6 +121,7 @@ impl Services {
                     TlsMode::StartTls
                 };
                 let (name, protocol) = match kind {
+                    ListenerKind::SmtpMx => ("smtp", Protocol::Smtp),
                     ListenerKind::SmtpSubmission => ("submission", Protocol::Smtp),
                     ListenerKind::Smtps => ("submissions", Protocol::Smtp),
                     ListenerKind::Imap => ("imap", Protocol::Imap),
@@ -151,7 +160,7 @@ impl Services {
             dir,
             runtime: Some(runtime),
             shutdown,
-            ca_pem: pki.ca_pem().to_owned(),
+            ca_pem: ca_pem.to_owned(),
             targets,
         }
     }
@@ -233,10 +242,212 @@ fn secure_services_are_good() {
             .iter()
             .any(|c| c.starts_with("AUTH"))
     );
+    // The diff across TLS: STARTTLS goes, authentication comes (LOGINDISABLED goes in IMAP).
+    for s in report
+        .services
+        .iter()
+        .filter(|s| s.target.mode == TlsMode::StartTls)
+    {
+        let diff = s.capability_diff.as_ref().expect("capability diff");
+        let starttls = if s.target.protocol == Protocol::Pop3 {
+            "STLS"
+        } else {
+            "STARTTLS"
+        };
+        assert!(
+            diff.disappeared.iter().any(|c| c == starttls),
+            "{}: {diff:?}",
+            s.target.name
+        );
+        assert!(!s.has("starttls-after-tls"), "{}", s.target.name);
+        if s.target.name != "smtp" {
+            assert!(s.has("auth-after-tls"), "{}: {diff:?}", s.target.name);
+        }
+    }
+    let sub = service(&report.services, "submission")
+        .capability_diff
+        .as_ref()
+        .unwrap();
+    assert!(
+        sub.appeared.iter().any(|c| c.starts_with("AUTH ")),
+        "{sub:?}"
+    );
+    let imap = service(&report.services, "imap")
+        .capability_diff
+        .as_ref()
+        .unwrap();
+    assert!(
+        imap.disappeared.iter().any(|c| c == "LOGINDISABLED"),
+        "{imap:?}"
+    );
+    assert!(
+        imap.appeared.iter().any(|c| c.starts_with("AUTH=")),
+        "{imap:?}"
+    );
+    // The MX takes mail in clear (the test recipient postmaster@localhost is unknown here);
+    // submission refuses it.
+    let mx = service(&report.services, "smtp");
+    assert!(
+        matches!(mx.plaintext_mail, PlaintextMail::AcceptsSenderOnly(_)),
+        "{:?}",
+        mx.plaintext_mail
+    );
+    assert!(mx.has("mx-accepts-plaintext"));
+    let sub = service(&report.services, "submission");
+    assert!(
+        matches!(sub.plaintext_mail, PlaintextMail::Refuses(_)),
+        "{:?}",
+        sub.plaintext_mail
+    );
+    assert!(sub.has("submission-refuses-plaintext"));
+    for name in ["submissions", "imap", "imaps", "pop3", "pop3s"] {
+        assert_eq!(
+            service(&report.services, name).plaintext_mail,
+            PlaintextMail::NotTested
+        );
+    }
+    // The report keeps the order of the targets (services are probed in parallel).
+    let order: Vec<&str> = report
+        .services
+        .iter()
+        .map(|s| s.target.name.as_str())
+        .collect();
+    let wanted: Vec<&str> = services.targets.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(order, wanted);
     assert_eq!(report.exit_code(), 0);
     let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
     assert_eq!(json["services"][0]["verdict"], "good");
     assert_eq!(json["services"][0]["tls"]["trust"]["status"], "trusted");
+    assert_eq!(
+        json["services"][0]["plaintext_mail"]["result"],
+        "accepts-sender-only"
+    );
+    assert_eq!(
+        json["services"][1]["capability_diff"]["disappeared"][0],
+        "STARTTLS"
+    );
+}
+
+/// The MX accepts `MAIL FROM:<>` and `RCPT TO` for a real mailbox in clear, and nothing is
+/// delivered (RSET, never DATA).
+#[test]
+fn mx_accepts_mail_without_tls_and_nothing_is_delivered() {
+    let pki = TestPki::new("localhost");
+    let services = Services::start(&pki, pki.leaf(), false);
+    let mut options = services.options().with_rcpt("alice@localhost").unwrap();
+    options.targets.retain(|t| t.name == "smtp");
+    let report = probe(&options);
+    println!("{}", report.to_text());
+    let mx = &report.services[0];
+    assert!(
+        matches!(&mx.plaintext_mail, PlaintextMail::Accepts(d) if d.contains("RCPT <alice@localhost> 250")),
+        "{:?}",
+        mx.plaintext_mail
+    );
+    assert!(mx.has("mx-accepts-plaintext"));
+    assert_eq!(mx.verdict, Verdict::Good, "{:?}", mx.findings);
+    let new = services.dir.join("maildir").join("alice").join("new");
+    let delivered = std::fs::read_dir(&new).map(|d| d.count()).unwrap_or(0);
+    assert_eq!(delivered, 0, "the probe delivered mail");
+    assert!(ProbeOptions::new("x").with_rcpt("a@b>\r\nDATA").is_err());
+}
+
+/// A certificate expiring within the warning window (issued here with rcgen by a test CA).
+#[test]
+fn certificate_expiring_soon_is_a_warning() {
+    let (ca_pem, leaf) = expiring_leaf(5);
+    let services = Services::start_with_ca(&ca_pem, &leaf, false);
+    let mut options = services.options();
+    options
+        .targets
+        .retain(|t| t.name == "imaps" || t.name == "submission");
+    let report = probe(&options);
+    println!("{}", report.to_text());
+    for s in &report.services {
+        let tls = s.tls.as_ref().expect("TLS");
+        assert_eq!(tls.trust, Trust::Trusted, "{}", s.target.name);
+        let days = tls.chain[0].days_left;
+        assert!(
+            (4..=6).contains(&days),
+            "{}: {days} days left",
+            s.target.name
+        );
+        assert!(s.has("expires-soon"), "{}: {:?}", s.target.name, s.findings);
+        assert_eq!(
+            s.verdict,
+            Verdict::Warning,
+            "{}: {:?}",
+            s.target.name,
+            s.findings
+        );
+    }
+    assert_eq!(report.exit_code(), 1);
+    // Outside the window: no warning.
+    let (ca_pem, leaf) = expiring_leaf(30);
+    let services = Services::start_with_ca(&ca_pem, &leaf, false);
+    let mut options = services.options();
+    options.targets.retain(|t| t.name == "imaps");
+    let report = probe(&options);
+    assert!(!report.services[0].has("expires-soon"));
+    assert_eq!(report.services[0].verdict, Verdict::Good);
+}
+
+/// A test CA (PEM) and a leaf for `localhost` it issued that expires `days` days from today
+/// (at midnight UTC, one day later: the leaf is valid for `days` more whole days).
+fn expiring_leaf(days: i64) -> (String, PemPair) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+        date_time_ymd,
+    };
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "mailsec probe expiry test CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let mut leaf = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    leaf.distinguished_name
+        .push(DnType::CommonName, "localhost");
+    let today = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+        / 86_400;
+    let (y, m, d) = civil_from_days(today + days + 1);
+    leaf.not_before = date_time_ymd(2020, 1, 1);
+    leaf.not_after = date_time_ymd(y, m, d);
+    let key = KeyPair::generate().unwrap();
+    let cert = leaf.signed_by(&key, &issuer).unwrap();
+    (
+        ca_pem,
+        PemPair {
+            chain: cert.pem(),
+            key: key.serialize_pem(),
+        },
+    )
+}
+
+/// The proleptic Gregorian date of a day number since 1970-01-01 (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i32, u8, u8) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y as i32, m as u8, d as u8)
+}
+
+#[test]
+fn civil_dates() {
+    assert_eq!(civil_from_days(0), (1970, 1, 1));
+    assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    assert_eq!(civil_from_days(20_454), (2026, 1, 1));
 }
 
 #[test]
@@ -365,6 +576,60 @@ fn command_line_json_and_exit_status() {
     assert_eq!(code, Some(2), "{json}");
     assert_eq!(json["services"][0]["verdict"], "failure");
     assert_eq!(json["services"][0]["plaintext_auth"][0], "LOGIN");
+    // Progress: a first line, then one line per finished service on stderr; the report on
+    // stdout in the order asked; --rcpt is checked.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_mailsec-probe"))
+        .args([
+            "127.0.0.1",
+            "--server-name",
+            "localhost",
+            "--rcpt",
+            "alice@localhost",
+        ])
+        .arg("--ca")
+        .arg(&ca)
+        .args([
+            "--service",
+            "smtp",
+            "--port",
+            &format!("smtp:{}", port("smtp")),
+        ])
+        .args([
+            "--service",
+            "pop3s",
+            "--port",
+            &format!("pop3s:{}", port("pop3s")),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 3, "{stderr}");
+    assert_eq!(lines[0], "probing 2 services of 127.0.0.1 in parallel");
+    assert!(
+        lines[1..].iter().any(|l| l.contains("] smtp port ")),
+        "{stderr}"
+    );
+    assert!(
+        lines[1..].iter().any(|l| l.contains("] pop3s port ")),
+        "{stderr}"
+    );
+    assert!(
+        lines[1].starts_with("[1/2] ") && lines[2].starts_with("[2/2] "),
+        "{stderr}"
+    );
+    assert!(
+        stdout.find("== smtp").unwrap() < stdout.find("== pop3s").unwrap(),
+        "{stdout}"
+    );
+    assert!(stdout.contains("mail without TLS: accepted"), "{stdout}");
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_mailsec-probe"))
+        .args(["127.0.0.1", "--rcpt", "no-at-sign"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(64));
 }
 
 #[test]
@@ -409,10 +674,54 @@ enum Toy {
     Discards,
     /// Advertises STARTTLS and refuses it with 454.
     Refuses,
+    /// Like `Discards`, and answers `530 5.7.0 Must issue a STARTTLS command first` to MAIL
+    /// before TLS (an MX that requires TLS).
+    RequiresTls,
+    /// Like `Discards`, but answers EHLO over TLS with the plaintext list, STARTTLS included
+    /// (a cached capability list).
+    Caches,
+}
+
+/// Lets the first connection of each of `needed` listeners through only once all of them
+/// are open (or after 5 s): `all_met` tells whether they were open at the same time.
+struct Gate {
+    arrived: Mutex<usize>,
+    cv: Condvar,
+    needed: usize,
+    all_met: AtomicBool,
+}
+
+impl Gate {
+    fn new(needed: usize) -> Arc<Gate> {
+        Arc::new(Gate {
+            arrived: Mutex::new(0),
+            cv: Condvar::new(),
+            needed,
+            all_met: AtomicBool::new(false),
+        })
+    }
+
+    fn arrive(&self) {
+        let mut n = self.arrived.lock().unwrap();
+        *n += 1;
+        self.cv.notify_all();
+        let (n, _) = self
+            .cv
+            .wait_timeout_while(n, Duration::from_secs(5), |n| *n < self.needed)
+            .unwrap();
+        if *n >= self.needed {
+            self.all_met.store(true, Ordering::SeqCst);
+        }
+    }
 }
 
 /// A toy SMTP server (blocking, one thread per connection) behaving as `toy` says.
 fn toy_smtp(pki: &TestPki, toy: Toy) -> u16 {
+    toy_smtp_gated(pki, toy, None)
+}
+
+/// [`toy_smtp`] whose first connection waits at `gate` before the greeting.
+fn toy_smtp_gated(pki: &TestPki, toy: Toy, gate: Option<Arc<Gate>>) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let config = {
@@ -433,10 +742,15 @@ fn toy_smtp(pki: &TestPki, toy: Toy) -> u16 {
         )
     };
     std::thread::spawn(move || {
+        let mut gate = gate;
         for tcp in listener.incoming() {
             let Ok(tcp) = tcp else { return };
             let config = config.clone();
+            let gate = gate.take();
             std::thread::spawn(move || {
+                if let Some(gate) = gate {
+                    gate.arrive();
+                }
                 let _ = tcp.set_read_timeout(Some(Duration::from_secs(10)));
                 let mut reader = BufReader::new(tcp.try_clone().unwrap());
                 let mut tcp = tcp;
@@ -452,6 +766,8 @@ fn toy_smtp(pki: &TestPki, toy: Toy) -> u16 {
                         let _ = tcp.write_all(b"250-toy\r\n250-AUTH PLAIN\r\n250 STARTTLS\r\n");
                     } else if verb == "STARTTLS" && toy == Toy::Refuses {
                         let _ = tcp.write_all(b"454 4.7.0 TLS not available\r\n");
+                    } else if verb.starts_with("MAIL") && toy == Toy::RequiresTls {
+                        let _ = tcp.write_all(b"530 5.7.0 Must issue a STARTTLS command first\r\n");
                     } else if verb == "STARTTLS" {
                         let _ = tcp.write_all(b"220 go ahead\r\n");
                         break;
@@ -476,7 +792,9 @@ fn toy_smtp(pki: &TestPki, toy: Toy) -> u16 {
                         let cmd = String::from_utf8_lossy(&cmd)
                             .trim_end()
                             .to_ascii_uppercase();
-                        let answer: &[u8] = if cmd.starts_with("EHLO") {
+                        let answer: &[u8] = if cmd.starts_with("EHLO") && toy == Toy::Caches {
+                            b"250-toy\r\n250-AUTH PLAIN\r\n250 STARTTLS\r\n"
+                        } else if cmd.starts_with("EHLO") {
                             b"250-toy\r\n250 AUTH PLAIN\r\n"
                         } else if cmd == "QUIT" {
                             let _ = tls.write_all(b"221 bye\r\n");
@@ -561,6 +879,121 @@ fn refused_starttls_is_reported() {
     assert_eq!(s.verdict, Verdict::Failure);
 }
 
+/// The capability diff of the toys: STARTTLS disappears, AUTH PLAIN is on both sides (no
+/// "auth after TLS"); a toy that answers EHLO over TLS from its plaintext list shows an
+/// unchanged diff and still advertises STARTTLS (a warning).
+#[test]
+fn toy_capability_diffs() {
+    let pki = TestPki::new("localhost");
+    let port = toy_smtp(&pki, Toy::Discards);
+    let report = probe(&toy_options(&pki, port));
+    let s = &report.services[0];
+    let diff = s.capability_diff.as_ref().expect("diff");
+    assert_eq!(diff.disappeared, vec!["STARTTLS".to_owned()]);
+    assert!(
+        diff.appeared.is_empty() && diff.changed.is_empty(),
+        "{diff:?}"
+    );
+    assert!(!s.has("auth-after-tls") && !s.has("starttls-after-tls"));
+
+    let port = toy_smtp(&pki, Toy::Caches);
+    let report = probe(&toy_options(&pki, port));
+    println!("{}", report.to_text());
+    let s = &report.services[0];
+    let diff = s.capability_diff.as_ref().expect("diff");
+    assert!(diff.is_unchanged(), "{diff:?}");
+    assert_eq!(diff.summary(), "unchanged");
+    assert!(s.has("starttls-after-tls"), "{:?}", s.findings);
+    assert!(
+        report
+            .to_text()
+            .contains("TLS changed the capabilities: unchanged")
+    );
+    assert_eq!(s.verdict, Verdict::Warning);
+}
+
+/// An MX that answers 530 to MAIL before STARTTLS loses mail from servers that cannot do
+/// TLS: a warning. The same answer on submission is right; a submission service that takes
+/// MAIL and RCPT in clear without authentication is a failure.
+#[test]
+fn toy_mail_without_tls_verdicts() {
+    let pki = TestPki::new("localhost");
+    let requires = toy_smtp(&pki, Toy::RequiresTls);
+    let open = toy_smtp(&pki, Toy::Discards);
+    let mut options = toy_options(&pki, requires);
+    options.targets = vec![
+        Target::new("smtp", Protocol::Smtp, TlsMode::StartTls, requires),
+        Target::new("submission", Protocol::Smtp, TlsMode::StartTls, requires),
+        Target::new("smtp", Protocol::Smtp, TlsMode::StartTls, open),
+        Target::new("submission", Protocol::Smtp, TlsMode::StartTls, open),
+    ];
+    let report = probe(&options);
+    println!("{}", report.to_text());
+    let [mx_tls, sub_tls, mx_open, sub_open] = &report.services[..] else {
+        panic!("four reports")
+    };
+    assert_eq!(
+        mx_tls.plaintext_mail,
+        PlaintextMail::Refuses("MAIL 530 5.7.0 Must issue a STARTTLS command first".into())
+    );
+    assert!(mx_tls.has("mx-requires-tls"));
+    assert!(
+        mx_tls
+            .findings
+            .iter()
+            .any(|f| f.key == "mx-requires-tls" && f.severity == Severity::Warning)
+    );
+    assert!(matches!(sub_tls.plaintext_mail, PlaintextMail::Refuses(_)));
+    assert!(sub_tls.has("submission-refuses-plaintext"));
+    assert!(!sub_tls.has("mx-requires-tls"));
+    assert!(
+        matches!(mx_open.plaintext_mail, PlaintextMail::Accepts(_)),
+        "{:?}",
+        mx_open.plaintext_mail
+    );
+    assert!(mx_open.has("mx-accepts-plaintext"));
+    assert!(matches!(sub_open.plaintext_mail, PlaintextMail::Accepts(_)));
+    assert!(sub_open.has("submission-accepts-plaintext"));
+    assert_eq!(sub_open.verdict, Verdict::Failure);
+    // Only the toy's plaintext AUTH PLAIN and the MX refusal: warnings.
+    assert_eq!(mx_tls.verdict, Verdict::Warning, "{:?}", mx_tls.findings);
+    assert_eq!(mx_open.verdict, Verdict::Warning, "{:?}", mx_open.findings);
+}
+
+/// The services of a host are probed at the same time: four toy listeners hold their first
+/// connection until all four are open (a one-after-the-other probe would never get there),
+/// and the report keeps the order of the targets.
+#[test]
+fn services_are_probed_in_parallel_in_stable_order() {
+    let pki = TestPki::new("localhost");
+    let gate = Gate::new(4);
+    let ports: Vec<u16> = (0..4)
+        .map(|_| toy_smtp_gated(&pki, Toy::Discards, Some(gate.clone())))
+        .collect();
+    let mut options = toy_options(&pki, 0);
+    options.targets = ports
+        .iter()
+        .enumerate()
+        .map(|(i, &port)| Target::new(&format!("toy{i}"), Protocol::Smtp, TlsMode::StartTls, port))
+        .collect();
+    let report = probe(&options);
+    assert!(
+        gate.all_met.load(Ordering::SeqCst),
+        "the four services were not probed concurrently"
+    );
+    let names: Vec<&str> = report
+        .services
+        .iter()
+        .map(|s| s.target.name.as_str())
+        .collect();
+    assert_eq!(names, ["toy0", "toy1", "toy2", "toy3"]);
+    let got: Vec<u16> = report.services.iter().map(|s| s.target.port).collect();
+    assert_eq!(got, ports);
+    for s in &report.services {
+        assert!(s.tls.is_some(), "{}: {:?}", s.target.name, s.findings);
+    }
+}
+
 /// Asserts what a real, patched server must show: TLS with a trusted certificate over
 /// STARTTLS and implicit TLS, capabilities both sides, no command injection.
 fn assert_real_server(report: &mailsec_examples::probe::ProbeReport) {
@@ -608,9 +1041,17 @@ fn real_dovecot() {
     println!("{}", report.to_text());
     assert_real_server(&report);
     // Dovecot counts loopback connections as secure (see `Dovecot`), so it offers plaintext
-    // logins before TLS here: the probe must say so.
-    for name in ["imap", "pop3"] {
+    // logins before TLS here: the probe must say so. Over TLS only STARTTLS / STLS goes.
+    for (name, starttls) in [("imap", "STARTTLS"), ("pop3", "STLS")] {
         let s = service(&report.services, name);
+        let diff = s.capability_diff.as_ref().expect("diff");
+        assert_eq!(
+            diff.disappeared,
+            vec![starttls.to_owned()],
+            "{name}: {diff:?}"
+        );
+        assert!(diff.appeared.is_empty(), "{name}: {diff:?}");
+        assert!(!s.has("auth-after-tls"), "{name}");
         assert!(s.has("plaintext-auth"), "{name}: {:?}", s.findings);
         assert_eq!(s.verdict, Verdict::Warning);
     }
@@ -633,4 +1074,21 @@ fn real_postfix() {
     let report = probe(&options);
     println!("{}", report.to_text());
     assert_real_server(&report);
+    // This Postfix requires STARTTLS (`smtpd_tls_security_level = encrypt`): as an MX it
+    // loses mail from servers that cannot do TLS.
+    let s = &report.services[0];
+    assert!(
+        matches!(s.plaintext_mail, PlaintextMail::Refuses(_)),
+        "{:?}",
+        s.plaintext_mail
+    );
+    assert!(s.has("mx-requires-tls"), "{:?}", s.findings);
+    let diff = s.capability_diff.as_ref().expect("diff");
+    // No SASL is configured in it: only STARTTLS goes.
+    assert_eq!(diff.disappeared, vec!["STARTTLS".to_owned()], "{diff:?}");
+    assert!(
+        diff.appeared.is_empty() && diff.changed.is_empty(),
+        "{diff:?}"
+    );
+    assert!(!s.has("starttls-after-tls"));
 }

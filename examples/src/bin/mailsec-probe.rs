@@ -4,6 +4,7 @@
 //! mailsec-probe mail.example.com
 //! mailsec-probe localhost --server-name mail.example.com --ca ca.pem --port imap:1143 --service imap
 //! mailsec-probe mail.example.com --json > report.json
+//! mailsec-probe mx.example.com --service smtp --rcpt postmaster@example.com
 //! ```
 //!
 //! Exit status: 0 all good, 1 warnings, 2 failures, 3 nothing reachable, 64 usage error.
@@ -16,9 +17,12 @@ use clap::Parser;
 use mailsec_examples::probe::{ProbeOptions, Target, apply_port_override, probe};
 
 /// Check the TLS set-up of a mail server's SMTP, IMAP and POP3 services: certificates,
-/// STARTTLS, plaintext authentication before TLS, and STARTTLS command injection.
+/// STARTTLS, plaintext authentication before TLS, capabilities before and after TLS,
+/// STARTTLS command injection, and whether the MX (and submission) take mail without TLS.
 ///
-/// Sends nothing that delivers mail or changes a mailbox (no MAIL FROM, no LOGIN).
+/// Sends nothing that delivers mail or changes a mailbox: MAIL FROM:<> and RCPT TO are
+/// followed by RSET, never DATA; no LOGIN, USER or AUTH. Services are probed in parallel;
+/// progress (one line per finished service) goes to stderr.
 #[derive(Debug, Parser)]
 #[command(name = "mailsec-probe", version)]
 struct Cli {
@@ -40,6 +44,16 @@ struct Cli {
     /// Timeout of each connect, read and write, in seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     timeout: u64,
+    /// Recipient of the mail-without-TLS test on the MX and submission services
+    /// [default: postmaster@NAME].
+    #[arg(long, value_name = "ADDRESS")]
+    rcpt: Option<String>,
+    /// Probe one service after the other instead of all at once.
+    #[arg(long)]
+    sequential: bool,
+    /// Print every step of every service on stderr.
+    #[arg(long, short, conflicts_with = "quiet")]
+    verbose: bool,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -64,6 +78,11 @@ fn run(cli: Cli) -> Result<u8, String> {
     options.server_name = cli.server_name;
     options.timeout = Duration::from_secs(cli.timeout.max(1));
     options.progress = !cli.quiet;
+    options.verbose = cli.verbose;
+    options.parallel = !cli.sequential;
+    if let Some(rcpt) = &cli.rcpt {
+        options = options.with_rcpt(rcpt)?;
+    }
     if !cli.services.is_empty() {
         options.targets = cli
             .services
