@@ -45,7 +45,7 @@ struct Cli {
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     timeout: u64,
     /// Recipient of the mail-without-TLS test on the MX and submission services
-    /// [default: postmaster@NAME].
+    /// (default: postmaster@NAME).
     #[arg(long, value_name = "ADDRESS")]
     rcpt: Option<String>,
     /// Probe one service after the other instead of all at once.
