@@ -683,12 +683,14 @@ enum Toy {
 }
 
 /// Lets the first connection of each of `needed` listeners through only once all of them
-/// are open (or after 5 s): `all_met` tells whether they were open at the same time.
+/// are open (or after 5 s): `all_met` tells whether they were open at the same time,
+/// `timed_out` whether one of them gave up waiting.
 struct Gate {
     arrived: Mutex<usize>,
     cv: Condvar,
     needed: usize,
     all_met: AtomicBool,
+    timed_out: AtomicBool,
 }
 
 impl Gate {
@@ -698,6 +700,7 @@ impl Gate {
             cv: Condvar::new(),
             needed,
             all_met: AtomicBool::new(false),
+            timed_out: AtomicBool::new(false),
         })
     }
 
@@ -711,6 +714,8 @@ impl Gate {
             .unwrap();
         if *n >= self.needed {
             self.all_met.store(true, Ordering::SeqCst);
+        } else {
+            self.timed_out.store(true, Ordering::SeqCst);
         }
     }
 }
@@ -978,7 +983,7 @@ fn services_are_probed_in_parallel_in_stable_order() {
         .collect();
     let report = probe(&options);
     assert!(
-        gate.all_met.load(Ordering::SeqCst),
+        gate.all_met.load(Ordering::SeqCst) && !gate.timed_out.load(Ordering::SeqCst),
         "the four services were not probed concurrently"
     );
     let names: Vec<&str> = report
