@@ -556,8 +556,8 @@ impl ProbeReport {
         }
         let _ = writeln!(
             out,
-            "\n{:<12} {:>5}  {:<8} {:<8} {:<22} verdict",
-            "service", "port", "TLS", "version", "certificate"
+            "\n{:<12} {:>5}  {:<8} {:<8} {:<14} {:<9} {:<12} verdict",
+            "service", "port", "TLS", "version", "certificate", "injection", "no-TLS mail"
         );
         for s in &self.services {
             let (tls, version, cert) = match &s.tls {
@@ -565,10 +565,24 @@ impl ProbeReport {
                 None if s.verdict == Verdict::Unreachable => ("-", "-", "-"),
                 None => ("no", "-", "-"),
             };
+            let injection = match &s.injection {
+                Injection::NotTested => "-",
+                Injection::Safe(_) => "safe",
+                Injection::Vulnerable(_) => "VULNERABLE",
+                Injection::AnsweredInPlaintext(_) => "plaintext",
+                Injection::Inconclusive(_) => "?",
+            };
             let _ = writeln!(
                 out,
-                "{:<12} {:>5}  {:<8} {:<8} {:<22} {}",
-                s.target.name, s.target.port, tls, version, cert, s.verdict
+                "{:<12} {:>5}  {:<8} {:<8} {:<14} {:<9} {:<12} {}",
+                s.target.name,
+                s.target.port,
+                tls,
+                version,
+                cert,
+                injection,
+                s.plaintext_mail.short(),
+                s.verdict
             );
         }
         out

@@ -62,6 +62,18 @@ pub enum PlaintextMail {
 }
 
 impl PlaintextMail {
+    /// One or two words for the summary table: `accepted`, `sender only`, `refused`, `?`,
+    /// `-` (not tested).
+    pub fn short(&self) -> &'static str {
+        match self {
+            PlaintextMail::NotTested => "-",
+            PlaintextMail::Accepts(_) => "accepted",
+            PlaintextMail::AcceptsSenderOnly(_) => "sender only",
+            PlaintextMail::Refuses(_) => "refused",
+            PlaintextMail::Inconclusive(_) => "?",
+        }
+    }
+
     /// Plain words for the text report.
     pub fn words(&self) -> String {
         match self {
