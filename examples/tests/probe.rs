@@ -1,7 +1,11 @@
 //! `mailsec-probe` ([`mailsec_examples::probe`]) against our own example services started
-//! in-process on loopback (SMTP submission, IMAP, POP3, with STARTTLS and implicit TLS), with
-//! good, wrong-name and expired certificates, with plaintext authentication allowed, and
-//! against a toy SMTP server written here that is vulnerable to STARTTLS command injection.
+//! in-process on loopback (SMTP MX and submission, IMAP, POP3, with STARTTLS and implicit
+//! TLS), with good, wrong-name, expired, not-yet-valid, soon-expiring and untrusted
+//! certificates, with plaintext authentication allowed; against toy SMTP servers written here
+//! (vulnerable to STARTTLS command injection, ignoring the pipelined command, refusing
+//! STARTTLS, requiring TLS before MAIL, answering EHLO over TLS from a cached list, holding
+//! connections until several are open to show the probe is parallel); and against the real
+//! Dovecot and Postfix.
 
 // Only Dovecot and Postfix of the shared peers are used here.
 #[allow(dead_code, unreachable_pub)]
@@ -466,6 +470,14 @@ fn plaintext_auth_is_reported() {
     }
     let pop3 = service(&report.services, "pop3");
     assert!(pop3.plaintext_auth.contains(&"USER".to_owned()));
+    // Without TLS the submission service still wants authentication before MAIL.
+    let sub = service(&report.services, "submission");
+    assert_eq!(
+        sub.plaintext_mail,
+        PlaintextMail::Refuses("MAIL 530 5.7.0 Authentication required".into())
+    );
+    assert!(sub.has("submission-refuses-plaintext"));
+    assert!(sub.capability_diff.is_none(), "no TLS, no diff");
     // Implicit TLS is unchanged by the insecure policies.
     assert_eq!(service(&report.services, "imaps").verdict, Verdict::Good);
     assert_eq!(report.exit_code(), 2);

@@ -8,8 +8,9 @@
 //!   NOT require use of the STARTTLS extension in order to deliver mail locally", and mail from
 //!   servers that cannot do TLS is otherwise lost (the two-server advice: an MX that keeps
 //!   taking mail in clear, a submission service that never does);
-//! - a submission service (port 587, RFC 6409) must refuse until TLS and authentication
-//!   (`530 5.7.0`, RFC 3207 §4 and RFC 4954 §6).
+//! - a submission service (port 587) must refuse until TLS and authentication: RFC 6409
+//!   §4.3 (an MSA "MUST by default issue an error response to the MAIL command if the session
+//!   has not been authenticated"), `530 5.7.0` per RFC 3207 §4 and RFC 4954 §6.
 
 use serde::Serialize;
 
@@ -236,7 +237,8 @@ pub(super) fn record(report: &mut ServiceReport, role: SmtpRole, outcome: Plaint
             "submission-accepts-plaintext",
             format!(
                 "the submission service accepts mail without TLS or authentication: anyone can \
-                 submit mail in clear ({d})"
+                 submit mail in clear (RFC 6409 §4.3; §6.4 lets a server relax this for \
+                 postmaster only: check with --rcpt) ({d})"
             ),
         ),
         (SmtpRole::Submission, PlaintextMail::AcceptsSenderOnly(d)) => report.add(
