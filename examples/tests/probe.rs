@@ -575,8 +575,9 @@ fn command_line_json_and_exit_status() {
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         (out.status.code(), json)
     };
-    let (code, json) = run(&["imaps", "pop3s"]);
+    let (code, json) = run(&["imaps", "pop3s", "imaps"]);
     assert_eq!(code, Some(0), "{json}");
+    // A service named twice is probed once.
     assert_eq!(json["services"].as_array().unwrap().len(), 2);
     assert_eq!(json["services"][1]["target"]["name"], "pop3s");
     assert_eq!(

@@ -84,11 +84,15 @@ fn run(cli: Cli) -> Result<u8, String> {
         options = options.with_rcpt(rcpt)?;
     }
     if !cli.services.is_empty() {
-        options.targets = cli
-            .services
-            .iter()
-            .map(|s| Target::by_name(s).ok_or_else(|| format!("unknown service {s:?}")))
-            .collect::<Result<_, _>>()?;
+        let mut targets: Vec<Target> = Vec::new();
+        for s in &cli.services {
+            let target = Target::by_name(s).ok_or_else(|| format!("unknown service {s:?}"))?;
+            // One thread per service: a service named twice is probed once.
+            if !targets.iter().any(|t| t.name == target.name) {
+                targets.push(target);
+            }
+        }
+        options.targets = targets;
     }
     for spec in &cli.ports {
         apply_port_override(&mut options.targets, spec)?;
