@@ -51,7 +51,7 @@ fn failure(err: ImapError, setup: bool) -> Failure {
 pub(crate) async fn connection(ctx: &Ctx, index: usize) -> Result<(), Failure> {
     let options = connect_options(ctx)?;
     let start = Instant::now();
-    let stream = ctx.connect().await?;
+    let (stream, slot) = ctx.connect().await?;
     let mut session = ctx
         .timed("the login", Session::over_stream(stream, &options))
         .await?
@@ -84,7 +84,12 @@ pub(crate) async fn connection(ctx: &Ctx, index: usize) -> Result<(), Failure> {
         ctx.stats().operation(t.elapsed(), report.size);
         ctx.progress.inc(1);
     }
-    ctx.timed("LOGOUT", session.logout())
+    let result = ctx
+        .timed("LOGOUT", session.logout())
         .await?
-        .map_err(|e| failure(e, false))
+        .map_err(|e| failure(e, false));
+    if result.is_ok() {
+        ctx.drain(slot).await;
+    }
+    result
 }

@@ -47,7 +47,8 @@ use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
 pub use report::{LoadReport, ModeReport, ProxyCount};
 use stats::{Collector, ErrorKind, Failure};
-use wire::{Counted, WireCount};
+use tokio::io::AsyncReadExt;
+use wire::{Counted, ReturnSlot, WireCount};
 
 /// The most concurrent connections a run may open.
 pub const MAX_CONNECTIONS: usize = 1000;
@@ -55,6 +56,8 @@ pub const MAX_CONNECTIONS: usize = 1000;
 pub const MAX_COUNT: usize = 100_000;
 /// The largest generated SMTP message.
 pub const MAX_SIZE: usize = 64 * 1024 * 1024;
+/// How long a connection whose session ended waits for the server to close it.
+pub const DRAIN_LIMIT: Duration = Duration::from_secs(2);
 /// The longest wall-clock cap of one mode.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 
@@ -331,14 +334,38 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    /// Connects (within the operation timeout), counted.
-    pub(crate) async fn connect(&self) -> Result<LoadStream, Failure> {
+    /// Connects (within the operation timeout), counted; the slot gets the socket back when
+    /// the session drops the stream (see [`Ctx::drain`]).
+    pub(crate) async fn connect(
+        &self,
+    ) -> Result<(LoadStream, ReturnSlot<Compat<TcpStream>>), Failure> {
         let tcp = tokio::time::timeout(self.options.op_timeout, TcpStream::connect(&self.address))
             .await
             .map_err(|_| Failure::new(ErrorKind::Timeout, "connect timed out"))?
             .map_err(|e| Failure::new(ErrorKind::Connect, format!("{}: {e}", self.address)))?;
         let _ = tcp.set_nodelay(true);
-        Ok(Counted::new(tcp.compat(), Arc::clone(&self.wire)))
+        Ok(Counted::returning(tcp.compat(), Arc::clone(&self.wire)))
+    }
+
+    /// After a session ended cleanly: reads (and counts) what the server still sends until it
+    /// closes the connection, for at most [`DRAIN_LIMIT`] (or the operation timeout if
+    /// shorter). A session may let go of the socket before the server's last octets arrive —
+    /// a TLS `close_notify` after the final reply — and those crossed the wire too.
+    pub(crate) async fn drain(&self, slot: ReturnSlot<Compat<TcpStream>>) {
+        let stream = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let Some(stream) = stream else { return };
+        let mut tcp = stream.into_inner();
+        let limit = DRAIN_LIMIT.min(self.options.op_timeout);
+        let mut buf = [0u8; 4096];
+        let _ = tokio::time::timeout(limit, async {
+            loop {
+                match tcp.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => self.wire.add_read(n),
+                }
+            }
+        })
+        .await;
     }
 
     pub(crate) fn stats(&self) -> std::sync::MutexGuard<'_, Collector> {

@@ -31,7 +31,7 @@ fn failure(err: FetchError, setup: bool) -> Failure {
 pub(crate) async fn connection(ctx: &Ctx, index: usize) -> Result<(), Failure> {
     let options = connect_options(ctx)?;
     let start = Instant::now();
-    let stream = ctx.connect().await?;
+    let (stream, slot) = ctx.connect().await?;
     let mut session = ctx
         .timed("the login", Session::over_stream(stream, &options))
         .await?
@@ -61,8 +61,13 @@ pub(crate) async fn connection(ctx: &Ctx, index: usize) -> Result<(), Failure> {
         ctx.stats().operation(t.elapsed(), size);
         ctx.progress.inc(1);
     }
-    ctx.timed("QUIT", session.quit())
+    let result = ctx
+        .timed("QUIT", session.quit())
         .await?
         .map(|_| ())
-        .map_err(|e| failure(e, false))
+        .map_err(|e| failure(e, false));
+    if result.is_ok() {
+        ctx.drain(slot).await;
+    }
+    result
 }

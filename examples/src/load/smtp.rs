@@ -85,7 +85,7 @@ fn usage(e: ClientError) -> Failure {
 pub(crate) async fn connection(ctx: &Ctx) -> Result<(), Failure> {
     let opts = &ctx.options;
     let start = Instant::now();
-    let stream = ctx.connect().await?;
+    let (stream, slot) = ctx.connect().await?;
     let mut config = ClientConfig::for_domain("mailsec-load.invalid")
         .map_err(|e| Failure::new(ErrorKind::Session, e))?
         .with_tls(ctx.mode.client_tls());
@@ -185,6 +185,8 @@ pub(crate) async fn connection(ctx: &Ctx) -> Result<(), Failure> {
             ),
         ));
     }
+    drop(driver);
+    ctx.drain(slot).await;
     Ok(())
 }
 

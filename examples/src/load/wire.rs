@@ -6,8 +6,8 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use futures_io::{AsyncRead, AsyncWrite};
@@ -44,17 +44,54 @@ impl WireCount {
     }
 }
 
+/// Where a [`Counted`] stream puts its inner stream back when it is dropped, so that the
+/// caller can read what the peer still sends after the protocol session let go of the stream
+/// (a TLS `close_notify`, the rest of a final reply) and count it: see
+/// [`Ctx::drain`](super::Ctx).
+pub type ReturnSlot<S> = Arc<Mutex<Option<S>>>;
+
 /// A stream that counts every octet read and written into a [`WireCount`].
 #[derive(Debug)]
 pub struct Counted<S> {
-    inner: S,
+    /// Always `Some` until dropped.
+    inner: Option<S>,
     count: Arc<WireCount>,
+    slot: Option<ReturnSlot<S>>,
 }
 
 impl<S> Counted<S> {
     /// Counts the traffic of `inner` into `count`.
     pub fn new(inner: S, count: Arc<WireCount>) -> Self {
-        Counted { inner, count }
+        Counted {
+            inner: Some(inner),
+            count,
+            slot: None,
+        }
+    }
+
+    /// Like [`Counted::new`], and when dropped puts `inner` into the returned slot.
+    pub fn returning(inner: S, count: Arc<WireCount>) -> (Self, ReturnSlot<S>) {
+        let slot: ReturnSlot<S> = Arc::default();
+        let counted = Counted {
+            inner: Some(inner),
+            count,
+            slot: Some(Arc::clone(&slot)),
+        };
+        (counted, slot)
+    }
+
+    fn inner(&mut self) -> io::Result<&mut S> {
+        self.inner
+            .as_mut()
+            .ok_or_else(|| io::Error::from(io::ErrorKind::NotConnected))
+    }
+}
+
+impl<S> Drop for Counted<S> {
+    fn drop(&mut self) {
+        if let (Some(slot), Some(inner)) = (self.slot.take(), self.inner.take()) {
+            *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(inner);
+        }
     }
 }
 
@@ -64,7 +101,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let inner = match self.inner() {
+            Ok(inner) => inner,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        let result = Pin::new(inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(n)) = result {
             self.count.add_read(n);
         }
@@ -78,7 +119,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let result = Pin::new(&mut self.inner).poll_write(cx, buf);
+        let inner = match self.inner() {
+            Ok(inner) => inner,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        let result = Pin::new(inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = result {
             self.count.add_written(n);
         }
@@ -86,11 +131,17 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        match self.inner() {
+            Ok(inner) => Pin::new(inner).poll_flush(cx),
+            Err(e) => Poll::Ready(Err(e)),
+        }
     }
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_close(cx)
+        match self.inner() {
+            Ok(inner) => Pin::new(inner).poll_close(cx),
+            Err(e) => Poll::Ready(Err(e)),
+        }
     }
 }
 
@@ -116,5 +167,14 @@ mod tests {
         assert_eq!(&got, b"abc");
         assert_eq!(count.read(), 5);
         assert_eq!(count.written(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_returning_stream_is_handed_back_on_drop() {
+        let (a, _b) = tokio::io::duplex(64);
+        let (s, slot) = Counted::returning(a.compat(), WireCount::shared());
+        assert!(slot.lock().unwrap().is_none());
+        drop(s);
+        assert!(slot.lock().unwrap().is_some());
     }
 }
