@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use common::peers::{Dovecot, available, free_port, wait_for_port};
+use common::peers::{Dovecot, free_port, wait_for_port};
 use common::process::run;
 use mailsec_examples::listener::{ConnectionTls, Listener, ListenerOptions};
 use mailsec_examples::load::{self, LoadOptions, LoadReport, Login, Mode, ModeReport, Protocol};

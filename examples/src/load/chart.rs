@@ -17,10 +17,12 @@ pub enum ChartError {
     Draw(String),
 }
 
-type Figure = (&'static str, fn(&ModeReport) -> f64);
+/// How a panel's value is taken from a mode's report.
+type Value = fn(&ModeReport) -> f64;
+type Figure = (&'static str, Value);
 
 /// The panels: title and value of each mode.
-fn figures(report: &LoadReport) -> Vec<(String, fn(&ModeReport) -> f64)> {
+fn figures(report: &LoadReport) -> Vec<(String, Value)> {
     let ops = report.protocol.operation();
     let list: [Figure; 6] = [
         ("/s", |m| m.operations_per_s),
