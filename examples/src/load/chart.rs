@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::LoadReport;
 use super::report::ModeReport;
@@ -62,6 +63,9 @@ pub fn write_chart(report: &LoadReport, path: &Path) -> Result<(), ChartError> {
 fn draw(report: &LoadReport, path: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let names: Vec<&str> = report.modes.iter().map(|m| m.mode.name()).collect();
     let n = names.len().max(1);
+    // A segmented 0..k has k+1 bars' room; one empty slot beside a single bar keeps the
+    // coordinate non-degenerate.
+    let last = if n > 1 { n - 1 } else { 1 };
     let root = SVGBackend::new(path, (1200, 720)).into_drawing_area();
     root.fill(&WHITE)?;
     let size = report
@@ -87,10 +91,12 @@ fn draw(report: &LoadReport, path: &Path) -> Result<(), Box<dyn std::error::Erro
             .margin(12)
             .x_label_area_size(28)
             .y_label_area_size(64)
-            .build_cartesian_2d((0..n).into_segmented(), 0f64..top)?;
+            .build_cartesian_2d((0..last).into_segmented(), 0f64..top)?;
         chart
             .configure_mesh()
             .disable_x_mesh()
+            .max_light_lines(1)
+            .y_labels(6)
             .x_labels(n)
             .x_label_formatter(&|v| match v {
                 SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
@@ -115,8 +121,9 @@ fn draw(report: &LoadReport, path: &Path) -> Result<(), Box<dyn std::error::Erro
         chart.draw_series(values.iter().enumerate().map(|(i, v)| {
             Text::new(
                 format_value(*v),
-                (SegmentValue::CenterOf(i), *v + top * 0.02),
-                ("sans-serif", 13),
+                (SegmentValue::CenterOf(i), *v + top * 0.01),
+                TextStyle::from(("sans-serif", 13).into_font())
+                    .pos(Pos::new(HPos::Center, VPos::Bottom)),
             )
         }))?;
     }
@@ -125,7 +132,9 @@ fn draw(report: &LoadReport, path: &Path) -> Result<(), Box<dyn std::error::Erro
 }
 
 fn format_value(v: f64) -> String {
-    if v >= 100.0 {
+    if v == 0.0 {
+        "0".to_owned()
+    } else if v >= 100.0 {
         format!("{v:.0}")
     } else if v >= 1.0 {
         format!("{v:.1}")

@@ -46,9 +46,9 @@ impl WireCount {
 
 /// Where a [`Counted`] stream puts its inner stream back when it is dropped, so that the
 /// caller can read what the peer still sends after the protocol session let go of the stream
-/// (a TLS `close_notify`, the rest of a final reply) and count it, as
-/// the load workers, which after a clean end read until the server closes (at most
-/// [`DRAIN_LIMIT`](super::DRAIN_LIMIT)).
+/// (a TLS `close_notify`, the rest of a final reply) and count it, as the load workers do
+/// after a clean end: they read until the server closes, for at most
+/// [`DRAIN_LIMIT`](super::DRAIN_LIMIT).
 pub type ReturnSlot<S> = Arc<Mutex<Option<S>>>;
 
 /// A stream that counts every octet read and written into a [`WireCount`].
