@@ -509,3 +509,101 @@ async fn run_mode(
         proxy_count,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server that accepts connections and never says anything.
+    async fn silent_server() -> (u16, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                held.push(s);
+            }
+        });
+        (port, task)
+    }
+
+    fn options(port: u16) -> LoadOptions {
+        let mut o = LoadOptions::new(Protocol::Smtp, "127.0.0.1").with_port(Mode::None, port);
+        o.modes = vec![Mode::None];
+        o.connections = 3;
+        o.count = 2;
+        o
+    }
+
+    #[tokio::test]
+    async fn the_operation_timeout_ends_a_silent_connection() {
+        let (port, server) = silent_server().await;
+        let mut o = options(port);
+        o.op_timeout = Duration::from_millis(300);
+        let start = Instant::now();
+        let report = run(&o, &ProgressBar::hidden()).await.unwrap();
+        assert!(start.elapsed() < Duration::from_secs(5));
+        let m = &report.modes[0];
+        assert_eq!(m.errors.get("timeout"), Some(&3), "{:?}", m.errors);
+        assert_eq!((m.connections, m.operations), (0, 0));
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn the_duration_caps_the_run() {
+        let (port, server) = silent_server().await;
+        let mut o = options(port);
+        o.duration = Duration::from_millis(400);
+        let start = Instant::now();
+        let report = run(&o, &ProgressBar::hidden()).await.unwrap();
+        assert!(start.elapsed() < Duration::from_secs(5));
+        assert_eq!(report.modes[0].errors.get("deadline"), Some(&3));
+        server.abort();
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_a_connect_error() {
+        let free = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = free.local_addr().unwrap().port();
+        drop(free);
+        let report = run(&options(port), &ProgressBar::hidden()).await.unwrap();
+        assert_eq!(report.modes[0].errors.get("connect"), Some(&3));
+        assert_eq!(report.error_count(), 3);
+    }
+
+    #[test]
+    fn bounds_and_combinations_are_checked() {
+        let ok = LoadOptions::new(Protocol::Smtp, "127.0.0.1");
+        let mut o = ok.clone();
+        o.modes = vec![Mode::None];
+        assert!(o.validate().is_ok());
+        for (connections, count) in [(0, 1), (MAX_CONNECTIONS + 1, 1), (1, 0), (1, MAX_COUNT + 1)] {
+            let mut bad = o.clone();
+            bad.connections = connections;
+            bad.count = count;
+            assert!(matches!(bad.validate(), Err(LoadError::Invalid(_))));
+        }
+        // TLS modes need a TLS configuration.
+        assert!(matches!(
+            ok.validate(),
+            Err(LoadError::NoTlsConfig(Mode::Starttls))
+        ));
+        // IMAP needs credentials, and in mode none the explicit cleartext opt-in.
+        let mut imap = LoadOptions::new(Protocol::Imap, "127.0.0.1");
+        imap.modes = vec![Mode::None];
+        assert!(imap.validate().is_err());
+        imap.login = Some(Login {
+            user: "u".into(),
+            password: "p".to_owned().into(),
+        });
+        assert!(imap.validate().is_err());
+        imap.allow_cleartext_credentials = true;
+        assert!(imap.validate().is_ok());
+        // Ports: defaults per protocol and mode, overrides, IPv6 literals.
+        assert_eq!(ok.address(Mode::Implicit), "127.0.0.1:465");
+        assert_eq!(imap.address(Mode::Starttls), "127.0.0.1:143");
+        let v6 = LoadOptions::new(Protocol::Pop3, "::1").with_port(Mode::Implicit, 1995);
+        assert_eq!(v6.address(Mode::Implicit), "[::1]:1995");
+        assert_eq!(v6.address(Mode::None), "[::1]:110");
+    }
+}
