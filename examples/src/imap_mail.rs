@@ -619,11 +619,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
     /// Writes message `uid` of `folder` to `out`, byte for byte (`BODY.PEEK[]`: reading does
     /// not set `\Seen`), then, if `mark_seen`, sets `\Seen` — only once the message was
     /// written and flushed.
-    pub async fn read(
+    pub async fn read<W: Write + ?Sized>(
         &mut self,
         folder: &str,
         uid: u32,
-        out: &mut dyn Write,
+        out: &mut W,
         mark_seen: bool,
     ) -> Result<ReadReport, ImapError> {
         self.select(folder, !mark_seen, false).await?;

@@ -14,6 +14,8 @@
 //!   library behind `mailsec-imap`.
 //! - [`probe`]: the library behind `mailsec-probe`, which checks a mail server's TLS set-up
 //!   (certificates, STARTTLS, plaintext authentication, STARTTLS command injection).
+//! - [`load`]: the library behind `mailsec-load`, a bounded pilot load test (SMTP sends, IMAP and
+//!   POP3 fetches; no TLS, STARTTLS, implicit TLS side by side) with a counting proxy.
 //! - [`toy_server`], [`capture`]: the toy demo and its network tap.
 #![forbid(unsafe_code)]
 
@@ -22,6 +24,7 @@ pub mod imap_mail;
 pub mod imap_service;
 pub mod imap_store;
 pub mod listener;
+pub mod load;
 pub mod maildir;
 pub mod pop3_fetch;
 pub mod pop3_service;

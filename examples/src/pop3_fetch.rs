@@ -562,6 +562,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         }
     }
 
+    /// Retrieves one message (`RETR`) and drops its bytes; returns its size. For load tests
+    /// (`mailsec-load`): unlike [`Session::fetch_one`] the future is `Send`.
+    pub async fn retr_discard(&mut self, msg: MessageNumber) -> Result<u64, FetchError> {
+        let id = self.driver.machine_mut().retr(Instant::now(), msg)?;
+        loop {
+            match self.event().await? {
+                ClientEvent::MessageEnd { id: i, size, .. } if i == id => return Ok(size),
+                ClientEvent::MessageTooLarge { id: i, limit, .. } if i == id => {
+                    return Err(FetchError::MessageTooLarge {
+                        msg: msg.get(),
+                        limit,
+                    });
+                }
+                ClientEvent::Failed { id: i, error } if i == id => {
+                    return Err(FetchError::Command(error));
+                }
+                _ => {}
+            }
+        }
+    }
+
     /// Marks a message deleted (DELE); the server removes it at QUIT.
     pub async fn dele(&mut self, msg: MessageNumber) -> Result<(), FetchError> {
         let id = self.driver.machine_mut().dele(Instant::now(), msg)?;

@@ -1,0 +1,468 @@
+//! `mailsec-load` ([`mailsec_examples::load`]) against our example SMTP server (in-process, as
+//! `mailsec-server` runs it: MX without TLS, submission with STARTTLS, submissions with
+//! implicit TLS, a users file, a maildir), Postfix's `smtp-sink`, and Dovecot (IMAP and POP3
+//! over STARTTLS and implicit TLS). Each run goes through the counting proxy: the tool's byte
+//! counts must equal the proxy's, and its message counts what the server stored or saw.
+
+#[allow(dead_code, unreachable_pub)]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use common::peers::{Dovecot, free_port, wait_for_port};
+use common::process::run;
+use mailsec_examples::listener::{ConnectionTls, Listener, ListenerOptions};
+use mailsec_examples::load::{self, LoadOptions, LoadReport, Login, Mode, ModeReport, Protocol};
+use mailsec_examples::maildir::Maildir;
+use mailsec_examples::server_cli::{ListenerKind, ServerCli};
+use mailsec_examples::smtp_service::{self, SmtpSettings};
+use mailsec_examples::users::Users;
+use mailsec_tls::testing::TestPki;
+use tokio_util::sync::CancellationToken;
+
+const USER: &str = "alice";
+const PASSWORD: &str = "secret-42";
+
+fn temp_dir(tag: &str) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "mailsec-load-{tag}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Our SMTP listeners on loopback, in their own runtime: MX (no TLS), submission (STARTTLS
+/// required, AUTH required), submissions (implicit TLS, AUTH required).
+struct SmtpServer {
+    dir: PathBuf,
+    runtime: Option<tokio::runtime::Runtime>,
+    shutdown: CancellationToken,
+    maildir: Arc<Maildir>,
+    /// Port per mode: none, starttls, implicit.
+    ports: [u16; 3],
+}
+
+impl SmtpServer {
+    fn start(pki: &TestPki) -> SmtpServer {
+        let dir = temp_dir("smtp");
+        let users_file = dir.join("users.txt");
+        std::fs::write(&users_file, format!("{USER}:plain:{PASSWORD}\n")).unwrap();
+        let users = Arc::new(Users::load(&users_file).unwrap());
+        let maildir = Arc::new(Maildir::open(dir.join("maildir"), "localhost").unwrap());
+        let args = ServerCli::try_parse_from(["mailsec-server", "--hostname", "localhost"])
+            .unwrap()
+            .server;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let shutdown = CancellationToken::new();
+        let server_tls = TestPki::server_config_with(pki.leaf());
+        let ports = runtime.block_on(async {
+            let mut ports = [0u16; 3];
+            for (i, (kind, tls)) in [
+                (ListenerKind::SmtpMx, ConnectionTls::None),
+                (
+                    ListenerKind::SmtpSubmission,
+                    ConnectionTls::StartTls(server_tls.clone()),
+                ),
+                (
+                    ListenerKind::Smtps,
+                    ConnectionTls::Implicit(server_tls.clone()),
+                ),
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                let listener = Listener::bind(
+                    "127.0.0.1:0".parse().unwrap(),
+                    tls,
+                    ListenerOptions::new(kind.name()),
+                )
+                .await
+                .unwrap();
+                ports[i] = listener.local_addr().unwrap().port();
+                let config = smtp_service::server_config(kind, &args).unwrap();
+                tokio::spawn(smtp_service::serve(
+                    listener,
+                    config,
+                    users.clone(),
+                    maildir.clone(),
+                    Arc::new(SmtpSettings::new("localhost")),
+                    shutdown.clone(),
+                ));
+            }
+            ports
+        });
+        SmtpServer {
+            dir,
+            runtime: Some(runtime),
+            shutdown,
+            maildir,
+            ports,
+        }
+    }
+
+    fn stored(&self) -> usize {
+        self.maildir.mailbox(USER).unwrap().list().unwrap().len()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_timeout(Duration::from_secs(5));
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+fn run_load(options: &LoadOptions) -> LoadReport {
+    let report = block_on(load::run(options, &indicatif::ProgressBar::hidden())).expect("run");
+    println!("{}", report.to_text());
+    report
+}
+
+fn login() -> Option<Login> {
+    Some(Login {
+        user: USER.to_owned(),
+        password: PASSWORD.to_owned().into(),
+    })
+}
+
+/// The tool's wire counts equal the counting proxy's, every connection was forwarded.
+fn assert_proxy_agrees(m: &ModeReport, connections: u64) {
+    let p = m.proxy.expect("run through the proxy");
+    assert!(p.idle, "{}: proxy still forwarding", m.mode);
+    assert_eq!(p.connections, connections, "{}", m.mode);
+    assert_eq!(
+        p.to_server, m.bytes_to_server,
+        "{}: bytes to server",
+        m.mode
+    );
+    assert_eq!(
+        p.to_client, m.bytes_to_client,
+        "{}: bytes to client",
+        m.mode
+    );
+}
+
+#[test]
+fn our_smtp_server_in_each_mode_stores_every_message_and_the_proxy_agrees() {
+    let pki = TestPki::new("localhost");
+    let server = SmtpServer::start(&pki);
+    let (n, m) = (3usize, 4usize);
+    let mut wire_per_op = Vec::new();
+    for (i, mode) in Mode::ALL.into_iter().enumerate() {
+        let before = server.stored();
+        let mut o = LoadOptions::new(Protocol::Smtp, "127.0.0.1").with_port(mode, server.ports[i]);
+        o.modes = vec![mode];
+        o.tls_config = Some(pki.client_config());
+        o.server_name = "localhost".into();
+        o.connections = n;
+        o.count = m;
+        o.size = 3000;
+        o.login = login(); // not used in mode none: the MX takes mail without AUTH
+        o.from = format!("{USER}@localhost");
+        o.to = format!("{USER}@localhost");
+        o.via_proxy = true;
+        o.duration = Duration::from_secs(60);
+        let report = run_load(&o);
+        let r = &report.modes[0];
+        assert_eq!(r.mode, mode);
+        assert!(r.errors.is_empty(), "{mode}: {:?}", r.first_errors);
+        assert_eq!(r.operations as usize, n * m, "{mode}");
+        assert_eq!(r.connections as usize, n, "{mode}");
+        let tls = mode != Mode::None;
+        assert_eq!(r.handshakes as usize, if tls { n } else { 0 }, "{mode}");
+        assert_eq!(r.payload_bytes as usize, n * m * 3000, "{mode}");
+        assert_eq!(r.setup_latency.count as usize, n);
+        assert_eq!(r.operation_latency.count as usize, n * m);
+        // The independent counts: the maildir and the proxy.
+        assert_eq!(
+            server.stored() - before,
+            n * m,
+            "{mode}: messages in the maildir"
+        );
+        assert_proxy_agrees(r, n as u64);
+        // Every message crossed the wire at least once.
+        assert!(r.bytes_to_server_per_op > 3000.0, "{mode}");
+        wire_per_op.push(r.bytes_to_server_per_op + r.bytes_to_client_per_op);
+    }
+    // TLS costs bytes: handshakes and record overhead.
+    assert!(wire_per_op[1] > wire_per_op[0], "{wire_per_op:?}");
+    assert!(wire_per_op[2] > wire_per_op[0], "{wire_per_op:?}");
+}
+
+/// Postfix's smtp-sink on loopback, dumping each transaction to a file of `dir`.
+struct SmtpSink {
+    child: Child,
+    dir: PathBuf,
+    port: u16,
+}
+
+const SMTP_SINK: &str = "/usr/sbin/smtp-sink";
+
+impl SmtpSink {
+    fn start() -> Option<SmtpSink> {
+        if !Path::new(SMTP_SINK).exists() {
+            assert!(
+                std::env::var("CI").is_err(),
+                "smtp-sink (postfix) is required under CI"
+            );
+            eprintln!("smtp-sink not found: test not run");
+            return None;
+        }
+        let dir = temp_dir("sink");
+        let dump = dir.join("dump");
+        std::fs::create_dir_all(&dump).unwrap();
+        let port = free_port();
+        let mut cmd = Command::new(SMTP_SINK);
+        // As root smtp-sink must drop privileges; the dump directory must be writable then.
+        if is_root() {
+            use std::os::unix::fs::PermissionsExt;
+            for d in [&dir, &dump] {
+                std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
+            }
+            cmd.args(["-u", "nobody"]);
+        }
+        let template = format!("{}/%H%M%S.", dump.display());
+        let log = dir.join("sink.log");
+        let child = cmd
+            .args(["-d", &template])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("64")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("spawn smtp-sink");
+        wait_for_port(port, "smtp-sink", &log);
+        Some(SmtpSink { child, dir, port })
+    }
+
+    fn dumped(&self) -> usize {
+        std::fs::read_dir(self.dir.join("dump"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+}
+
+fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let probe = temp_dir("whoami");
+    let root = std::fs::metadata(&probe)
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false);
+    let _ = std::fs::remove_dir_all(&probe);
+    root
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn smtp_sink_sees_every_message_sent() {
+    let Some(sink) = SmtpSink::start() else {
+        return;
+    };
+    let (n, m) = (4usize, 5usize);
+    let mut o = LoadOptions::new(Protocol::Smtp, "127.0.0.1").with_port(Mode::None, sink.port);
+    o.modes = vec![Mode::None];
+    o.connections = n;
+    o.count = m;
+    o.size = 2000;
+    o.via_proxy = true;
+    let report = run_load(&o);
+    let r = &report.modes[0];
+    assert!(r.errors.is_empty(), "{:?}", r.first_errors);
+    assert_eq!(r.operations as usize, n * m);
+    assert_proxy_agrees(r, n as u64);
+    // smtp-sink writes each dump file before its reply to the final dot; allow for slow disks.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sink.dumped() < n * m && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(sink.dumped(), n * m, "transactions dumped by smtp-sink");
+}
+
+/// `count` messages of different sizes, CRLF line endings.
+fn mailbox_messages(count: usize) -> Vec<Vec<u8>> {
+    (0..count)
+        .map(|i| {
+            let mut m = format!(
+                "From: bob@example.test\r\nTo: {USER}@example.test\r\nSubject: message {i}\r\n\r\n"
+            )
+            .into_bytes();
+            for line in 0..(20 + 40 * i) {
+                m.extend_from_slice(format!("line {line} of message {i}\r\n").as_bytes());
+            }
+            m
+        })
+        .collect()
+}
+
+#[test]
+fn dovecot_imap_and_pop3_fetches_over_starttls_and_implicit_tls() {
+    let pki = TestPki::new("localhost");
+    let Some(dovecot) = Dovecot::start(&pki, USER, PASSWORD) else {
+        return;
+    };
+    let messages = mailbox_messages(5);
+    for (i, m) in messages.iter().enumerate() {
+        dovecot.deliver(USER, &format!("17000000{i:02}.M1P1.load"), m);
+    }
+    let (n, m) = (3usize, 4usize);
+    // Connection c fetches messages c, c+1, … round robin (in mailbox order, which is the
+    // order of delivery here).
+    let expected_payload: usize = (0..n)
+        .flat_map(|c| (0..m).map(move |k| (c + k) % 5))
+        .map(|i| messages[i].len())
+        .sum();
+    for protocol in [Protocol::Imap, Protocol::Pop3] {
+        for mode in [Mode::Starttls, Mode::Implicit] {
+            let port = match (protocol, mode) {
+                (Protocol::Imap, Mode::Starttls) => dovecot.imap,
+                (Protocol::Imap, _) => dovecot.imaps,
+                (_, Mode::Starttls) => dovecot.pop3,
+                _ => dovecot.pop3s,
+            };
+            let mut o = LoadOptions::new(protocol, "127.0.0.1").with_port(mode, port);
+            o.modes = vec![mode];
+            o.tls_config = Some(pki.client_config());
+            o.server_name = "localhost".into();
+            o.connections = n;
+            o.count = m;
+            o.login = login();
+            o.via_proxy = true;
+            let report = run_load(&o);
+            let r = &report.modes[0];
+            let what = format!("{} {mode}", protocol.name());
+            assert!(r.errors.is_empty(), "{what}: {:?}", r.first_errors);
+            assert_eq!(r.operations as usize, n * m, "{what}");
+            assert_eq!(r.handshakes as usize, n, "{what}");
+            assert_eq!(
+                r.payload_bytes as usize, expected_payload,
+                "{what}: octets fetched"
+            );
+            assert_proxy_agrees(r, n as u64);
+            // Every fetched message crossed the wire, encrypted.
+            assert!(r.bytes_to_client > r.payload_bytes, "{what}");
+        }
+    }
+}
+
+#[test]
+fn cli_json_and_chart() {
+    let pki = TestPki::new("localhost");
+    let server = SmtpServer::start(&pki);
+    let dir = temp_dir("cli");
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, pki.ca_pem()).unwrap();
+    let password = dir.join("password");
+    std::fs::write(&password, format!("{PASSWORD}\n")).unwrap();
+    let chart = dir.join("chart.svg");
+    let before = server.stored();
+    let out = run(
+        Command::new(env!("CARGO_BIN_EXE_mailsec-load"))
+            .args(["smtp", "127.0.0.1", "--tls", "all"])
+            .args(["--plain-port", &server.ports[0].to_string()])
+            .args(["--port", &server.ports[1].to_string()])
+            .args(["--implicit-port", &server.ports[2].to_string()])
+            .args(["--connections", "2", "--count", "3", "--size", "1500"])
+            .args(["--user", USER, "--password-file"])
+            .arg(&password)
+            .arg("--ca")
+            .arg(&ca)
+            .args(["--server-name", "localhost"])
+            .args(["--from", "alice@localhost", "--to", "alice@localhost"])
+            .args(["--server-pid", &std::process::id().to_string()])
+            .args(["--json", "--quiet", "--chart"])
+            .arg(&chart),
+        Duration::from_secs(120),
+    );
+    assert!(out.ok, "{}\n{}", out.text(), out.stderr);
+    assert_eq!(server.stored() - before, 3 * 2 * 3);
+    let v: serde_json::Value = serde_json::from_str(&out.text()).expect("JSON report");
+    assert_eq!(v["protocol"], "smtp");
+    assert_eq!(v["size"], 1500);
+    let modes = v["modes"].as_array().unwrap();
+    let names: Vec<&str> = modes.iter().map(|m| m["mode"].as_str().unwrap()).collect();
+    assert_eq!(names, ["none", "starttls", "implicit"]);
+    for m in modes {
+        assert_eq!(m["operations"], 6);
+        assert_eq!(m["connections"], 2);
+        for field in [
+            "operations_per_s",
+            "connections_per_s",
+            "handshakes_per_s",
+            "bytes_to_server_per_op",
+            "bytes_to_client_per_op",
+            "cpu_s",
+            "wall_s",
+        ] {
+            assert!(m[field].is_number(), "{field}: {m}");
+        }
+        for lat in ["setup_latency", "operation_latency"] {
+            for p in ["p50_ms", "p90_ms", "p99_ms", "max_ms"] {
+                assert!(m[lat][p].as_f64().unwrap() > 0.0, "{lat}.{p}");
+            }
+        }
+        assert!(m["server_cpu_s"].is_number(), "{m}");
+        assert_eq!(m["errors"], serde_json::json!({}));
+    }
+    assert_eq!(modes[0]["handshakes"], 0);
+    assert_eq!(modes[2]["handshakes"], 2);
+    let svg = std::fs::read_to_string(&chart).expect("chart written");
+    assert!(svg.contains("<svg"));
+    for name in names {
+        assert!(svg.contains(name), "chart lacks {name}");
+    }
+
+    // The table, and the bounds.
+    let table = run(
+        Command::new(env!("CARGO_BIN_EXE_mailsec-load"))
+            .args(["smtp", "127.0.0.1", "--tls", "none", "--quiet"])
+            .args(["--port", &server.ports[0].to_string()])
+            .args(["-c", "1", "-n", "1", "--to", "alice@localhost"]),
+        Duration::from_secs(60),
+    );
+    assert!(table.ok, "{}", table.stderr);
+    assert!(table.text().contains("messages/s"), "{}", table.text());
+    let refused = run(
+        Command::new(env!("CARGO_BIN_EXE_mailsec-load")).args([
+            "smtp",
+            "127.0.0.1",
+            "--connections",
+            "1001",
+        ]),
+        Duration::from_secs(30),
+    );
+    assert!(!refused.ok);
+    assert!(refused.stderr.contains("connections"), "{}", refused.stderr);
+    let _ = std::fs::remove_dir_all(&dir);
+}
