@@ -283,8 +283,26 @@ pub enum Frame {
         /// side.
         needs_decision: bool,
     },
-    /// A complete message: its line parts and literals as received, ending with CRLF.
+    /// A complete message: its line parts and literals as received, ending with CRLF. After a
+    /// [`Frame::StreamStart`], the message with the streamed literal replaced by `""` (an empty
+    /// quoted string) so that the rest of it parses as usual.
     Message(Bytes),
+    /// Client side, literal streaming on ([`Framer::set_literal_streaming`]): the body section
+    /// literal of a FETCH response (`BODY[]`, `BODY[]<n>`, `BINARY[]`, `BINARY[]<n>`) was
+    /// announced and passed the streaming limit; its bytes follow as [`Frame::StreamData`], and
+    /// the message goes on after it (RFC 9051 §7.5.2: more attributes may follow).
+    StreamStart {
+        /// The message up to the literal announcement, excluded (`* 3 FETCH (UID 7 BODY[] `).
+        head: Bytes,
+        /// The announced size in octets.
+        size: u64,
+        /// `~{n}`: a binary literal (RFC 3516).
+        binary: bool,
+    },
+    /// Client side: the next bytes of a streamed literal, at most the chunk bound given to
+    /// [`Framer::set_literal_streaming`], never empty. When the last has been handed out, the
+    /// framer goes on with the rest of the message.
+    StreamData(Bytes),
 }
 
 impl fmt::Debug for Frame {
@@ -308,6 +326,16 @@ impl fmt::Debug for Frame {
             // only the application knows which line is a continuation line.
             Frame::Message(bytes) => f
                 .debug_struct("Message")
+                .field("len", &bytes.len())
+                .finish_non_exhaustive(),
+            Frame::StreamStart { head, size, binary } => f
+                .debug_struct("StreamStart")
+                .field("head_len", &head.len())
+                .field("size", size)
+                .field("binary", binary)
+                .finish(),
+            Frame::StreamData(bytes) => f
+                .debug_struct("StreamData")
                 .field("len", &bytes.len())
                 .finish_non_exhaustive(),
         }
@@ -709,6 +737,16 @@ enum State {
     Skip { remaining: u64 },
     /// After [`FramingError::Desynchronized`].
     Failed,
+    /// Client side: handing out a streamed literal; `buf` holds only input not examined yet,
+    /// the message's kept bytes wait in `stream_head`.
+    Stream { remaining: u64, binary: bool },
+}
+
+/// Client-side literal streaming (see [`Framer::set_literal_streaming`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Streaming {
+    max_size: u64,
+    chunk: usize,
 }
 
 /// The result of examining the line part being kept.
@@ -743,6 +781,10 @@ pub struct Framer {
     /// The message being discarded is a continuation line.
     discard_continuation: bool,
     state: State,
+    /// Client-side literal streaming, when on.
+    streaming: Option<Streaming>,
+    /// The kept bytes of the message whose literal is being streamed.
+    stream_head: BytesMut,
 }
 
 impl fmt::Debug for Framer {
@@ -776,6 +818,8 @@ impl Framer {
             discard_tag: None,
             discard_continuation: false,
             state: State::Line,
+            streaming: None,
+            stream_head: BytesMut::new(),
         }
     }
 
@@ -803,6 +847,30 @@ impl Framer {
     /// Whether the after-authentication limits are in force.
     pub fn is_authenticated(&self) -> bool {
         self.authenticated
+    }
+
+    /// Client side: stream the body section literal of FETCH responses instead of keeping it
+    /// (`Some((max_size, chunk))`), or keep every literal (`None`, the default). Takes effect
+    /// at the next literal announcement.
+    ///
+    /// While on, a literal announced right after `BODY[]`, `BODY[]<origin>`, `BINARY[]` or
+    /// `BINARY[]<origin>` in an untagged `* n FETCH` response is reported as
+    /// [`Frame::StreamStart`] (checked against `max_size` instead of
+    /// [`PhaseLimits::max_literal`], and not counted in [`PhaseLimits::max_message`]), its
+    /// bytes as [`Frame::StreamData`] of at most `chunk` octets (at least 1) handed out as they
+    /// arrive and never kept, then the rest of the message as one [`Frame::Message`] in which
+    /// the literal is replaced by `""`. The line parts are bounded as always. Ignored on the
+    /// server side.
+    pub fn set_literal_streaming(&mut self, streaming: Option<(u64, usize)>) {
+        self.streaming = streaming.map(|(max_size, chunk)| Streaming {
+            max_size,
+            chunk: chunk.max(1),
+        });
+    }
+
+    /// Whether a streamed literal is being handed out.
+    pub fn is_streaming(&self) -> bool {
+        matches!(self.state, State::Stream { .. })
     }
 
     /// The limits in force.
@@ -848,7 +916,7 @@ impl Framer {
 
     /// Bytes held: the current message's kept bytes and input not examined yet.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() + self.stream_head.len()
     }
 
     /// Input held but not examined yet (after draining: at most one CR, except while a decision
@@ -943,6 +1011,11 @@ impl Framer {
                 }
                 State::Discard => {
                     if let Some(out) = self.step_discard()? {
+                        return Some(out);
+                    }
+                }
+                State::Stream { remaining, binary } => {
+                    if let Some(out) = self.step_stream(remaining, binary)? {
                         return Some(out);
                     }
                 }
@@ -1148,6 +1221,12 @@ impl Framer {
             };
             return Some(Some(Err(self.refuse_at_line_end(None, error))));
         };
+        if let Some(streaming) = self.streamable(content_end) {
+            if let Err(error) = self.check_streamed(ann, streaming) {
+                return Some(Some(Err(self.refuse_at_line_end(Some(Ok(ann)), error))));
+            }
+            return Some(Some(Ok(self.start_stream(ann, content_end))));
+        }
         if let Err(error) = self.check_announcement(ann) {
             return Some(Some(Err(self.refuse_at_line_end(Some(Ok(ann)), error))));
         }
@@ -1353,6 +1432,139 @@ impl Framer {
         self.quote = Quote::default();
         self.state = State::Line;
         Some(None)
+    }
+
+    // ----- streaming (client side) ------------------------------------------------------------
+
+    /// Whether the literal announced at the end of `buf[seg_start..content_end]` is the body
+    /// section value of an untagged FETCH response and streaming is on.
+    fn streamable(&self, content_end: usize) -> Option<Streaming> {
+        let streaming = self.streaming?;
+        if self.config.side != Side::Client || self.tag != TagState::Untagged {
+            return None;
+        }
+        // `* <number> FETCH (`
+        let first = self.buf.get(2..)?;
+        let digits = first.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || !self.buf.starts_with(b"* ") {
+            return None;
+        }
+        let after = first.get(digits..)?;
+        if after.len() < 8 || !after[..8].eq_ignore_ascii_case(b" FETCH (") {
+            return None;
+        }
+        // The attribute name right before the announcement.
+        let line = &self.buf[self.seg_start..content_end];
+        let open = memrchr(b'{', line)?;
+        let mut before = &line[..open];
+        if let Some(rest) = before.strip_suffix(b"~") {
+            before = rest;
+        }
+        let mut before = before.strip_suffix(b" ")?;
+        if let Some(rest) = before.strip_suffix(b">") {
+            let digits = rest.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+            before = rest[..rest.len() - digits].strip_suffix(b"<")?;
+            if digits == 0 {
+                return None;
+            }
+        }
+        let name_ok = |name: &[u8]| {
+            before.len() > name.len()
+                && before[before.len() - name.len()..].eq_ignore_ascii_case(name)
+                && matches!(before[before.len() - name.len() - 1], b' ' | b'(')
+        };
+        (name_ok(b"BODY[]") || name_ok(b"BINARY[]")).then_some(streaming)
+    }
+
+    fn check_streamed(&self, ann: Announcement, streaming: Streaming) -> Result<(), FramingError> {
+        let limits = self.limits();
+        let tag = self.current_tag();
+        match ann.size {
+            Some(size) if size <= streaming.max_size => {}
+            size => {
+                return Err(FramingError::LiteralTooLarge {
+                    tag,
+                    size,
+                    limit: streaming.max_size,
+                });
+            }
+        }
+        if self.literals >= limits.max_literals {
+            return Err(FramingError::TooManyLiterals {
+                tag,
+                limit: limits.max_literals,
+            });
+        }
+        Ok(())
+    }
+
+    /// Moves the kept bytes before the announcement aside (with `""` in place of the literal)
+    /// and starts handing out the literal.
+    fn start_stream(&mut self, ann: Announcement, content_end: usize) -> Frame {
+        let line = &self.buf[self.seg_start..content_end];
+        let mut cut = self.seg_start + memrchr(b'{', line).unwrap_or(line.len());
+        if ann.binary && cut > 0 && self.buf[cut - 1] == b'~' {
+            cut -= 1;
+        }
+        let mut head = self.buf.split_to(cut);
+        let frame_head = Bytes::copy_from_slice(&head);
+        head.extend_from_slice(b"\"\"");
+        self.buf.advance(self.pos - cut);
+        self.pos = 0;
+        self.stream_head = head;
+        self.literals += 1;
+        let size = ann.size.unwrap_or(0);
+        self.state = State::Stream {
+            remaining: size,
+            binary: ann.binary,
+        };
+        Frame::StreamStart {
+            head: frame_head,
+            size,
+            binary: ann.binary,
+        }
+    }
+
+    fn step_stream(
+        &mut self,
+        remaining: u64,
+        binary: bool,
+    ) -> Option<Option<Result<Frame, FramingError>>> {
+        if remaining == 0 {
+            // The literal is over: the kept head, then the input after the literal.
+            let rest = std::mem::take(&mut self.buf);
+            self.buf = std::mem::take(&mut self.stream_head);
+            self.pos = self.buf.len();
+            self.seg_start = self.pos;
+            self.buf.extend_from_slice(&rest);
+            self.quote = Quote::default();
+            self.state = State::Line;
+            return Some(None);
+        }
+        let chunk = self.streaming.map_or(DEFAULT_MAX_BUFFERED, |s| s.chunk);
+        let n = usize::try_from(remaining)
+            .unwrap_or(usize::MAX)
+            .min(self.buf.len())
+            .min(chunk);
+        if n == 0 {
+            return None;
+        }
+        if !binary && !self.config.allow_nul_in_text_literals && memchr(0, &self.buf[..n]).is_some()
+        {
+            let tag = None;
+            self.stream_head.clear();
+            self.new_message();
+            self.discard_tag = None;
+            self.discard_continuation = false;
+            self.state = State::Skip { remaining };
+            return Some(Some(Err(FramingError::NulInLiteral { tag })));
+        }
+        let data = self.buf.split_to(n).freeze();
+        self.state = State::Stream {
+            remaining: remaining - n as u64,
+            binary,
+        };
+        Some(Some(Ok(Frame::StreamData(data))))
     }
 
     // ----- discarding ------------------------------------------------------------------------
