@@ -1696,6 +1696,132 @@ mod tests {
         assert_eq!(t.last(), Some(b'b'));
     }
 
+    /// Feeds `input` cut every `n` bytes with streaming on; returns the frames with the
+    /// stream data joined, checking chunk sizes and that the framer never holds the literal.
+    fn stream_frames(input: &[u8], n: usize, chunk: usize) -> Vec<Frame> {
+        let mut framer = Framer::client();
+        framer.set_authenticated(true);
+        framer.set_literal_streaming(Some((1 << 30, chunk)));
+        let mut out: Vec<Frame> = Vec::new();
+        for piece in input.chunks(n.max(1)) {
+            framer.push(piece).unwrap();
+            while let Some(frame) = framer.next_frame() {
+                let frame = frame.unwrap();
+                if let Frame::StreamData(d) = &frame {
+                    assert!(!d.is_empty() && d.len() <= chunk);
+                    if let Some(Frame::StreamData(prev)) = out.last_mut() {
+                        let mut joined = prev.to_vec();
+                        joined.extend_from_slice(d);
+                        *prev = Bytes::from(joined);
+                        continue;
+                    }
+                }
+                out.push(frame);
+            }
+            // Held: at most the line parts and one piece of input.
+            assert!(framer.buffered() <= 64 + n, "{}", framer.buffered());
+        }
+        out
+    }
+
+    #[test]
+    fn streamed_body_literals() {
+        let body = vec![b'x'; 300];
+        let mut input = b"* 3 FETCH (UID 7 BODY[] {300}\r\n".to_vec();
+        input.extend_from_slice(&body);
+        input.extend_from_slice(b" FLAGS (\\Seen))\r\n* 4 FETCH (BODY[HEADER] {2}\r\nab BINARY[]<5> ~{3}\r\na\0b)\r\n* 5 FETCH (BODY[] {0}\r\n)\r\nA1 OK \"BODY[] {5}\"\r\n");
+        for n in [1, 2, 7, 64, input.len()] {
+            let frames = stream_frames(&input, n, 16);
+            assert_eq!(
+                frames,
+                vec![
+                    Frame::StreamStart {
+                        head: Bytes::from_static(b"* 3 FETCH (UID 7 BODY[] "),
+                        size: 300,
+                        binary: false
+                    },
+                    Frame::StreamData(Bytes::from(body.clone())),
+                    Frame::Message(Bytes::from_static(
+                        b"* 3 FETCH (UID 7 BODY[] \"\" FLAGS (\\Seen))\r\n"
+                    )),
+                    // BODY[HEADER] is kept as usual; BINARY[]<5> is streamed.
+                    Frame::LiteralAnnounced {
+                        tag: None,
+                        size: 2,
+                        non_sync: false,
+                        binary: false,
+                        needs_decision: false
+                    },
+                    Frame::StreamStart {
+                        head: Bytes::from_static(b"* 4 FETCH (BODY[HEADER] {2}\r\nab BINARY[]<5> "),
+                        size: 3,
+                        binary: true
+                    },
+                    Frame::StreamData(Bytes::from_static(b"a\0b")),
+                    Frame::Message(Bytes::from_static(
+                        b"* 4 FETCH (BODY[HEADER] {2}\r\nab BINARY[]<5> \"\")\r\n"
+                    )),
+                    Frame::StreamStart {
+                        head: Bytes::from_static(b"* 5 FETCH (BODY[] "),
+                        size: 0,
+                        binary: false
+                    },
+                    Frame::Message(Bytes::from_static(b"* 5 FETCH (BODY[] \"\")\r\n")),
+                    Frame::Message(Bytes::from_static(b"A1 OK \"BODY[] {5}\"\r\n")),
+                ],
+                "every {n}"
+            );
+        }
+    }
+
+    #[test]
+    fn streaming_is_client_fetch_only_and_bounded() {
+        // Not a FETCH, or not untagged: kept (and bounded by max_literal) as usual.
+        for input in [
+            &b"* 3 XFETCH (BODY[] {3}\r\nabc)\r\n"[..],
+            b"* LIST () \"/\" {3}\r\nabc\r\n",
+        ] {
+            let frames = stream_frames(input, input.len(), 16);
+            assert!(
+                matches!(frames[0], Frame::LiteralAnnounced { .. }),
+                "{frames:?}"
+            );
+        }
+        // Over the streaming limit: refused before any octet, and skipped.
+        let mut framer = Framer::client();
+        framer.set_literal_streaming(Some((10, 4)));
+        framer
+            .push(b"* 1 FETCH (BODY[] {11}\r\n01234567890)\r\n* 2 EXISTS\r\n")
+            .unwrap();
+        assert!(matches!(
+            framer.next_frame(),
+            Some(Err(FramingError::LiteralTooLarge {
+                size: Some(11),
+                limit: 10,
+                ..
+            }))
+        ));
+        assert_eq!(
+            framer.next_frame(),
+            Some(Ok(Frame::Message(Bytes::from_static(b"* 2 EXISTS\r\n"))))
+        );
+        // Off again: kept whole.
+        framer.set_literal_streaming(None);
+        framer.push(b"* 1 FETCH (BODY[] {3}\r\nabc)\r\n").unwrap();
+        assert!(matches!(
+            framer.next_frame(),
+            Some(Ok(Frame::LiteralAnnounced { .. }))
+        ));
+        // The server side never streams.
+        let mut framer = Framer::server();
+        framer.set_literal_streaming(Some((10, 4)));
+        framer.push(b"* 1 FETCH (BODY[] {3+}\r\nabc)\r\n").unwrap();
+        assert!(!matches!(
+            framer.next_frame(),
+            Some(Ok(Frame::StreamStart { .. }))
+        ));
+    }
+
     #[test]
     fn tag_chars() {
         for b in b"A1.-_]!#$&',/:;<=>?@[^`|}~09az" {
