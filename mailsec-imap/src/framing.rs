@@ -38,6 +38,25 @@
 //!   grammar: a `{5}` at their end is text, never an announcement, so a server echoing client
 //!   text cannot desynchronize its client.
 //!
+//! # Streaming a message body (client side)
+//!
+//! A client fetching a whole message would otherwise hold it as one literal. With
+//! [`Framer::set_literal_streaming`] on, the literal that is the value of `BODY[]`,
+//! `BODY[]<origin>`, `BINARY[]` or `BINARY[]<origin>` in an untagged `* n FETCH` response is
+//! handed out as it arrives instead of being kept: [`Frame::StreamStart`] (with the response so
+//! far), [`Frame::StreamData`] chunks of bounded size, then the rest of the response as one
+//! [`Frame::Message`] with `""` in place of the literal, so attributes after the body (`FLAGS`,
+//! `UID`) still parse:
+//!
+//! ```text
+//! * 1 FETCH (UID 5 BODY[] {n}\r\n<n octets> FLAGS (\Seen))\r\n
+//! → StreamStart { head: "* 1 FETCH (UID 5 BODY[] ", size: n }, StreamData..,
+//!   Message("* 1 FETCH (UID 5 BODY[] \"\" FLAGS (\Seen))\r\n")
+//! ```
+//!
+//! The streamed literal is bounded by its own limit, not by [`PhaseLimits::max_literal`] nor
+//! [`PhaseLimits::max_message`]; the line parts around it are bounded as always.
+//!
 //! # After an error: the rest of the message is discarded
 //!
 //! Every error but [`FramingError::BufferFull`] and [`FramingError::Desynchronized`] drops the

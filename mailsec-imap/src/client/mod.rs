@@ -43,16 +43,33 @@
 //! - Lines, literals ([`ClientConfigBuilder::max_literal`]), collected responses, queued
 //!   intents, the pipeline and time ([`ClientConfigBuilder::response_timeout`]) are bounded.
 //!
+//! # Large messages, session extensions, keepalive
+//!
+//! - [`Client::fetch_message_streamed`] streams a message of any size (up to
+//!   [`ClientConfigBuilder::max_streamed_message`]) as [`ClientEvent::MessageStart`],
+//!   [`ClientEvent::MessageData`] chunks of at most [`ClientConfigBuilder::stream_chunk`]
+//!   octets, and [`ClientEvent::MessageEnd`]; the client never holds it.
+//!   [`Client::fetch_message`] keeps giving one [`ClientEvent::Message`] buffer, bounded by
+//!   [`ClientConfigBuilder::max_literal`].
+//! - [`Client::enable`] (RFC 5161) records what the server enabled; UTF8=ACCEPT or IMAP4rev2
+//!   switch mailbox names from modified UTF-7 to UTF-8 ([`Client::folder_name`] decodes what
+//!   the server sends accordingly). [`Client::id`] (RFC 2971, limits of §3.3 enforced both
+//!   ways), [`Client::namespace`] (RFC 2342), [`Client::unselect`] (RFC 3691, CLOSE as a
+//!   fallback only when the caller accepts its expunge), [`Client::close`].
+//! - [`ClientConfigBuilder::keepalive`]: a NOOP after a quiet interval outside IDLE, with the
+//!   response timeout as dead-link detection.
+//!
 //! # Pipelining and routing
 //!
 //! Commands are sent as soon as the one before allows: a command with a synchronizing literal
 //! (`{n}`) waits for the server's `+` before its octets (LITERAL+ / LITERAL- are used when
-//! offered), and holds back later commands until then. SELECT, EXAMINE, EXPUNGE, MOVE, IDLE
-//! and LOGOUT are sent alone. Two commands that collect the same untagged data (two FETCHes,
-//! two LISTs, …) are never in flight together, so each untagged response has one owner: FETCH
-//! to the fetch (or non-silent store), LIST to the list, SEARCH/ESEARCH to the search, STATUS
-//! to the status, FLAGS/EXISTS/OK codes to the select. Everything else — EXISTS, EXPUNGE,
-//! VANISHED, flag changes, ALERT — is [`ClientEvent::Unsolicited`].
+//! offered), and holds back later commands until then. SELECT, EXAMINE, EXPUNGE, MOVE, IDLE,
+//! ENABLE, UNSELECT, CLOSE, the keepalive NOOP and LOGOUT are sent alone. Two commands that
+//! collect the same untagged data (two FETCHes, two LISTs, …) are never in flight together, so
+//! each untagged response has one owner: FETCH to the fetch (or non-silent store), LIST to the
+//! list, SEARCH/ESEARCH to the search, STATUS to the status, FLAGS/EXISTS/OK codes to the
+//! select, ENABLED to the enable, ID to the id, NAMESPACE to the namespace. Everything else —
+//! EXISTS, EXPUNGE, VANISHED, flag changes, ALERT — is [`ClientEvent::Unsolicited`].
 //!
 //! # Example
 //!
