@@ -242,6 +242,19 @@ fn streamed_message_limits_and_lies() {
         run.errors
     );
 
+    // Two bodies in one response: the session ends.
+    let mut run = logged_in_with(cfg().build(), Cut::Whole, "IMAP4rev1");
+    run.client
+        .fetch_message_streamed(run.now, 1, false)
+        .unwrap();
+    run.drain();
+    run.server(b"* 1 FETCH (UID 1 BODY[] {3}\r\nabc BINARY[] ~{3}\r\nxyz)\r\n");
+    assert!(
+        matches!(&run.errors[..], [ClientError::Unexpected { .. }]),
+        "{:?}",
+        run.errors
+    );
+
     // No streaming without a streamed fetch in flight: an unsolicited body is bounded by
     // max_literal.
     let mut run = logged_in_with(cfg().max_literal(10).build(), Cut::Whole, "IMAP4rev1");

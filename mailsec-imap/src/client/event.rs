@@ -197,7 +197,8 @@ pub enum ClientEvent {
     },
     /// The whole message of [`Client::fetch_message`](super::Client::fetch_message), as one
     /// buffer (the literal, bounded by [`ClientConfigBuilder::max_literal`](super::ClientConfigBuilder::max_literal);
-    /// not streamed). [`ClientEvent::Completed`] follows.
+    /// not streamed: for that, [`Client::fetch_message_streamed`](super::Client::fetch_message_streamed)).
+    /// [`ClientEvent::Completed`] follows.
     Message {
         /// The intent.
         id: RequestId,

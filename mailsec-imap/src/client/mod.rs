@@ -516,7 +516,8 @@ impl Client {
 
     /// `UID FETCH uid (UID FLAGS BODY.PEEK[])`: the whole message, without setting `\Seen`
     /// → [`ClientEvent::Message`] (one buffer, bounded by
-    /// [`ClientConfigBuilder::max_literal`]), then [`ClientEvent::Completed`].
+    /// [`ClientConfigBuilder::max_literal`]), then [`ClientEvent::Completed`]. For messages
+    /// of any size, [`Client::fetch_message_streamed`].
     pub fn fetch_message(&mut self, now: Instant, uid: u32) -> Result<RequestId, UsageError> {
         let set = SequenceSet::single(uid)?;
         self.request(

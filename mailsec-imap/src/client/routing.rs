@@ -675,6 +675,13 @@ impl Client {
                 what: "streamed literal with no streamed fetch in flight",
             });
         };
+        if self.stream.is_some() {
+            // One body per response was asked for.
+            return self.fail(ClientError::Unexpected {
+                phase: self.phase(),
+                what: "two message bodies in one FETCH response",
+            });
+        }
         // What came before the body, closed as if the body were empty.
         let mut probe = Vec::with_capacity(head.len() + 5);
         probe.extend_from_slice(head);
