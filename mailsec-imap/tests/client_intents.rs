@@ -334,6 +334,24 @@ fn enable_without_the_capability_sends_nothing() {
         "{events:?}"
     );
     assert!(!run.client.utf8_names());
+    // What was not asked for is not recorded (RFC 5161 §3.2).
+    let mut run = logged_in_with(cfg().build(), Cut::Whole, "IMAP4rev1 ENABLE");
+    let id = run
+        .client
+        .enable(run.now, &[Capability::CondStore])
+        .unwrap();
+    run.drain();
+    run.expect(b"A0004 ENABLE CONDSTORE\r\n");
+    run.server(b"* ENABLED UTF8=ACCEPT CONDSTORE\r\nA0004 OK\r\n");
+    assert_eq!(
+        run.take_events(),
+        vec![ClientEvent::Enabled {
+            id,
+            capabilities: vec![Capability::CondStore]
+        }]
+    );
+    assert!(!run.client.utf8_names());
+    assert_eq!(run.client.enabled(), &[Capability::CondStore]);
     // IMAP4rev2 enabled: UTF-8 names too.
     let mut run = logged_in_with(cfg().build(), Cut::ByteByByte, "IMAP4rev1 IMAP4rev2");
     run.client

@@ -248,7 +248,8 @@ pub enum ClientEvent {
         size: u64,
     },
     /// Answer to [`Client::enable`](super::Client::enable): what the server's `* ENABLED`
-    /// listed (RFC 5161 §3.2); only these are in force, see
+    /// listed among those asked for (RFC 5161 §3.2; others are ignored); only these are in
+    /// force, see
     /// [`Client::enabled`](super::Client::enabled).
     Enabled {
         /// The intent.

@@ -211,9 +211,11 @@ impl Client {
                 }
                 ClientEvent::IdleEnded { id }
             }
-            Request::Enable(_) => {
-                let caps = match acc {
-                    Acc::Enabled(v) => v,
+            Request::Enable(requested) => {
+                // RFC 5161 §3.2: ENABLED lists only what was asked for; anything else is
+                // ignored (a server cannot switch the client to UTF-8 names unasked).
+                let caps: Vec<Capability<'static>> = match acc {
+                    Acc::Enabled(v) => v.into_iter().filter(|c| requested.contains(c)).collect(),
                     _ => Vec::new(),
                 };
                 for cap in &caps {
