@@ -616,8 +616,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         })
     }
 
-    /// Writes message `uid` of `folder` to `out`, byte for byte (`BODY.PEEK[]`: reading does
-    /// not set `\Seen`), then, if `mark_seen`, sets `\Seen` — only once the message was
+    /// Writes message `uid` of `folder` to `out`, byte for byte as it arrives (`BODY.PEEK[]`
+    /// streamed: the message is never held in memory; reading does not set `\Seen`), then, if `mark_seen`, sets `\Seen` — only once the message was
     /// written and flushed.
     pub async fn read<W: Write + ?Sized>(
         &mut self,
@@ -627,24 +627,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         mark_seen: bool,
     ) -> Result<ReadReport, ImapError> {
         self.select(folder, !mark_seen, false).await?;
+        // Streamed: each chunk is written as it arrives, the message is never held whole.
         let id = self
             .driver
             .machine_mut()
-            .fetch_message(Instant::now(), uid)?;
+            .fetch_message_streamed(Instant::now(), uid, false)?;
         let mut report = None;
+        let mut writing = false;
         loop {
             match self.event().await? {
-                ClientEvent::Message {
-                    id: i,
-                    uid: got,
-                    flags,
-                    data,
-                    ..
-                } if i == id && got.is_none_or(|u| u == uid) && report.is_none() => {
+                ClientEvent::MessageStart { id: i, uid: got, .. }
+                    if i == id && got.is_none_or(|u| u == uid) && report.is_none() =>
+                {
+                    writing = true;
+                }
+                ClientEvent::MessageData { id: i, data } if i == id && writing => {
                     out.write_all(&data).map_err(ImapError::Output)?;
+                }
+                ClientEvent::MessageEnd {
+                    id: i, flags, size, ..
+                } if i == id && writing => {
+                    writing = false;
                     report = Some(ReadReport {
                         uid,
-                        size: data.len() as u64,
+                        size,
                         flags: flags.iter().flatten().map(flag_text).collect(),
                         marked_seen: false,
                     });

@@ -38,6 +38,25 @@
 //!   grammar: a `{5}` at their end is text, never an announcement, so a server echoing client
 //!   text cannot desynchronize its client.
 //!
+//! # Streaming a message body (client side)
+//!
+//! A client fetching a whole message would otherwise hold it as one literal. With
+//! [`Framer::set_literal_streaming`] on, the literal that is the value of `BODY[]`,
+//! `BODY[]<origin>`, `BINARY[]` or `BINARY[]<origin>` in an untagged `* n FETCH` response is
+//! handed out as it arrives instead of being kept: [`Frame::StreamStart`] (with the response so
+//! far), [`Frame::StreamData`] chunks of bounded size, then the rest of the response as one
+//! [`Frame::Message`] with `""` in place of the literal, so attributes after the body (`FLAGS`,
+//! `UID`) still parse:
+//!
+//! ```text
+//! * 1 FETCH (UID 5 BODY[] {n}\r\n<n octets> FLAGS (\Seen))\r\n
+//! → StreamStart { head: "* 1 FETCH (UID 5 BODY[] ", size: n }, StreamData..,
+//!   Message("* 1 FETCH (UID 5 BODY[] \"\" FLAGS (\Seen))\r\n")
+//! ```
+//!
+//! The streamed literal is bounded by its own limit, not by [`PhaseLimits::max_literal`] nor
+//! [`PhaseLimits::max_message`]; the line parts around it are bounded as always.
+//!
 //! # After an error: the rest of the message is discarded
 //!
 //! Every error but [`FramingError::BufferFull`] and [`FramingError::Desynchronized`] drops the
@@ -283,8 +302,26 @@ pub enum Frame {
         /// side.
         needs_decision: bool,
     },
-    /// A complete message: its line parts and literals as received, ending with CRLF.
+    /// A complete message: its line parts and literals as received, ending with CRLF. After a
+    /// [`Frame::StreamStart`], the message with the streamed literal replaced by `""` (an empty
+    /// quoted string) so that the rest of it parses as usual.
     Message(Bytes),
+    /// Client side, literal streaming on ([`Framer::set_literal_streaming`]): the body section
+    /// literal of a FETCH response (`BODY[]`, `BODY[]<n>`, `BINARY[]`, `BINARY[]<n>`) was
+    /// announced and passed the streaming limit; its bytes follow as [`Frame::StreamData`], and
+    /// the message goes on after it (RFC 9051 §7.5.2: more attributes may follow).
+    StreamStart {
+        /// The message up to the literal announcement, excluded (`* 3 FETCH (UID 7 BODY[] `).
+        head: Bytes,
+        /// The announced size in octets.
+        size: u64,
+        /// `~{n}`: a binary literal (RFC 3516).
+        binary: bool,
+    },
+    /// Client side: the next bytes of a streamed literal, at most the chunk bound given to
+    /// [`Framer::set_literal_streaming`], never empty. When the last has been handed out, the
+    /// framer goes on with the rest of the message.
+    StreamData(Bytes),
 }
 
 impl fmt::Debug for Frame {
@@ -308,6 +345,16 @@ impl fmt::Debug for Frame {
             // only the application knows which line is a continuation line.
             Frame::Message(bytes) => f
                 .debug_struct("Message")
+                .field("len", &bytes.len())
+                .finish_non_exhaustive(),
+            Frame::StreamStart { head, size, binary } => f
+                .debug_struct("StreamStart")
+                .field("head_len", &head.len())
+                .field("size", size)
+                .field("binary", binary)
+                .finish(),
+            Frame::StreamData(bytes) => f
+                .debug_struct("StreamData")
                 .field("len", &bytes.len())
                 .finish_non_exhaustive(),
         }
@@ -709,6 +756,16 @@ enum State {
     Skip { remaining: u64 },
     /// After [`FramingError::Desynchronized`].
     Failed,
+    /// Client side: handing out a streamed literal; `buf` holds only input not examined yet,
+    /// the message's kept bytes wait in `stream_head`.
+    Stream { remaining: u64, binary: bool },
+}
+
+/// Client-side literal streaming (see [`Framer::set_literal_streaming`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Streaming {
+    max_size: u64,
+    chunk: usize,
 }
 
 /// The result of examining the line part being kept.
@@ -743,6 +800,10 @@ pub struct Framer {
     /// The message being discarded is a continuation line.
     discard_continuation: bool,
     state: State,
+    /// Client-side literal streaming, when on.
+    streaming: Option<Streaming>,
+    /// The kept bytes of the message whose literal is being streamed.
+    stream_head: BytesMut,
 }
 
 impl fmt::Debug for Framer {
@@ -776,6 +837,8 @@ impl Framer {
             discard_tag: None,
             discard_continuation: false,
             state: State::Line,
+            streaming: None,
+            stream_head: BytesMut::new(),
         }
     }
 
@@ -803,6 +866,30 @@ impl Framer {
     /// Whether the after-authentication limits are in force.
     pub fn is_authenticated(&self) -> bool {
         self.authenticated
+    }
+
+    /// Client side: stream the body section literal of FETCH responses instead of keeping it
+    /// (`Some((max_size, chunk))`), or keep every literal (`None`, the default). Takes effect
+    /// at the next literal announcement.
+    ///
+    /// While on, a literal announced right after `BODY[]`, `BODY[]<origin>`, `BINARY[]` or
+    /// `BINARY[]<origin>` in an untagged `* n FETCH` response is reported as
+    /// [`Frame::StreamStart`] (checked against `max_size` instead of
+    /// [`PhaseLimits::max_literal`], and not counted in [`PhaseLimits::max_message`]), its
+    /// bytes as [`Frame::StreamData`] of at most `chunk` octets (at least 1) handed out as they
+    /// arrive and never kept, then the rest of the message as one [`Frame::Message`] in which
+    /// the literal is replaced by `""`. The line parts are bounded as always. Ignored on the
+    /// server side.
+    pub fn set_literal_streaming(&mut self, streaming: Option<(u64, usize)>) {
+        self.streaming = streaming.map(|(max_size, chunk)| Streaming {
+            max_size,
+            chunk: chunk.max(1),
+        });
+    }
+
+    /// Whether a streamed literal is being handed out.
+    pub fn is_streaming(&self) -> bool {
+        matches!(self.state, State::Stream { .. })
     }
 
     /// The limits in force.
@@ -848,7 +935,7 @@ impl Framer {
 
     /// Bytes held: the current message's kept bytes and input not examined yet.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() + self.stream_head.len()
     }
 
     /// Input held but not examined yet (after draining: at most one CR, except while a decision
@@ -943,6 +1030,11 @@ impl Framer {
                 }
                 State::Discard => {
                     if let Some(out) = self.step_discard()? {
+                        return Some(out);
+                    }
+                }
+                State::Stream { remaining, binary } => {
+                    if let Some(out) = self.step_stream(remaining, binary)? {
                         return Some(out);
                     }
                 }
@@ -1148,6 +1240,12 @@ impl Framer {
             };
             return Some(Some(Err(self.refuse_at_line_end(None, error))));
         };
+        if let Some(streaming) = self.streamable(content_end) {
+            if let Err(error) = self.check_streamed(ann, streaming) {
+                return Some(Some(Err(self.refuse_at_line_end(Some(Ok(ann)), error))));
+            }
+            return Some(Some(Ok(self.start_stream(ann, content_end))));
+        }
         if let Err(error) = self.check_announcement(ann) {
             return Some(Some(Err(self.refuse_at_line_end(Some(Ok(ann)), error))));
         }
@@ -1355,6 +1453,139 @@ impl Framer {
         Some(None)
     }
 
+    // ----- streaming (client side) ------------------------------------------------------------
+
+    /// Whether the literal announced at the end of `buf[seg_start..content_end]` is the body
+    /// section value of an untagged FETCH response and streaming is on.
+    fn streamable(&self, content_end: usize) -> Option<Streaming> {
+        let streaming = self.streaming?;
+        if self.config.side != Side::Client || self.tag != TagState::Untagged {
+            return None;
+        }
+        // `* <number> FETCH (`
+        let first = self.buf.get(2..)?;
+        let digits = first.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || !self.buf.starts_with(b"* ") {
+            return None;
+        }
+        let after = first.get(digits..)?;
+        if after.len() < 8 || !after[..8].eq_ignore_ascii_case(b" FETCH (") {
+            return None;
+        }
+        // The attribute name right before the announcement.
+        let line = &self.buf[self.seg_start..content_end];
+        let open = memrchr(b'{', line)?;
+        let mut before = &line[..open];
+        if let Some(rest) = before.strip_suffix(b"~") {
+            before = rest;
+        }
+        let mut before = before.strip_suffix(b" ")?;
+        if let Some(rest) = before.strip_suffix(b">") {
+            let digits = rest.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+            before = rest[..rest.len() - digits].strip_suffix(b"<")?;
+            if digits == 0 {
+                return None;
+            }
+        }
+        let name_ok = |name: &[u8]| {
+            before.len() > name.len()
+                && before[before.len() - name.len()..].eq_ignore_ascii_case(name)
+                && matches!(before[before.len() - name.len() - 1], b' ' | b'(')
+        };
+        (name_ok(b"BODY[]") || name_ok(b"BINARY[]")).then_some(streaming)
+    }
+
+    fn check_streamed(&self, ann: Announcement, streaming: Streaming) -> Result<(), FramingError> {
+        let limits = self.limits();
+        let tag = self.current_tag();
+        match ann.size {
+            Some(size) if size <= streaming.max_size => {}
+            size => {
+                return Err(FramingError::LiteralTooLarge {
+                    tag,
+                    size,
+                    limit: streaming.max_size,
+                });
+            }
+        }
+        if self.literals >= limits.max_literals {
+            return Err(FramingError::TooManyLiterals {
+                tag,
+                limit: limits.max_literals,
+            });
+        }
+        Ok(())
+    }
+
+    /// Moves the kept bytes before the announcement aside (with `""` in place of the literal)
+    /// and starts handing out the literal.
+    fn start_stream(&mut self, ann: Announcement, content_end: usize) -> Frame {
+        let line = &self.buf[self.seg_start..content_end];
+        let mut cut = self.seg_start + memrchr(b'{', line).unwrap_or(line.len());
+        if ann.binary && cut > 0 && self.buf[cut - 1] == b'~' {
+            cut -= 1;
+        }
+        let mut head = self.buf.split_to(cut);
+        let frame_head = Bytes::copy_from_slice(&head);
+        head.extend_from_slice(b"\"\"");
+        self.buf.advance(self.pos - cut);
+        self.pos = 0;
+        self.stream_head = head;
+        self.literals += 1;
+        let size = ann.size.unwrap_or(0);
+        self.state = State::Stream {
+            remaining: size,
+            binary: ann.binary,
+        };
+        Frame::StreamStart {
+            head: frame_head,
+            size,
+            binary: ann.binary,
+        }
+    }
+
+    fn step_stream(
+        &mut self,
+        remaining: u64,
+        binary: bool,
+    ) -> Option<Option<Result<Frame, FramingError>>> {
+        if remaining == 0 {
+            // The literal is over: the kept head, then the input after the literal.
+            let rest = std::mem::take(&mut self.buf);
+            self.buf = std::mem::take(&mut self.stream_head);
+            self.pos = self.buf.len();
+            self.seg_start = self.pos;
+            self.buf.extend_from_slice(&rest);
+            self.quote = Quote::default();
+            self.state = State::Line;
+            return Some(None);
+        }
+        let chunk = self.streaming.map_or(DEFAULT_MAX_BUFFERED, |s| s.chunk);
+        let n = usize::try_from(remaining)
+            .unwrap_or(usize::MAX)
+            .min(self.buf.len())
+            .min(chunk);
+        if n == 0 {
+            return None;
+        }
+        if !binary && !self.config.allow_nul_in_text_literals && memchr(0, &self.buf[..n]).is_some()
+        {
+            let tag = None;
+            self.stream_head.clear();
+            self.new_message();
+            self.discard_tag = None;
+            self.discard_continuation = false;
+            self.state = State::Skip { remaining };
+            return Some(Some(Err(FramingError::NulInLiteral { tag })));
+        }
+        let data = self.buf.split_to(n).freeze();
+        self.state = State::Stream {
+            remaining: remaining - n as u64,
+            binary,
+        };
+        Some(Some(Ok(Frame::StreamData(data))))
+    }
+
     // ----- discarding ------------------------------------------------------------------------
 
     fn step_discard(&mut self) -> Option<Option<Result<Frame, FramingError>>> {
@@ -1482,6 +1713,132 @@ mod tests {
         t.push(b"ab");
         assert_eq!(t.get(), b"ab");
         assert_eq!(t.last(), Some(b'b'));
+    }
+
+    /// Feeds `input` cut every `n` bytes with streaming on; returns the frames with the
+    /// stream data joined, checking chunk sizes and that the framer never holds the literal.
+    fn stream_frames(input: &[u8], n: usize, chunk: usize) -> Vec<Frame> {
+        let mut framer = Framer::client();
+        framer.set_authenticated(true);
+        framer.set_literal_streaming(Some((1 << 30, chunk)));
+        let mut out: Vec<Frame> = Vec::new();
+        for piece in input.chunks(n.max(1)) {
+            framer.push(piece).unwrap();
+            while let Some(frame) = framer.next_frame() {
+                let frame = frame.unwrap();
+                if let Frame::StreamData(d) = &frame {
+                    assert!(!d.is_empty() && d.len() <= chunk);
+                    if let Some(Frame::StreamData(prev)) = out.last_mut() {
+                        let mut joined = prev.to_vec();
+                        joined.extend_from_slice(d);
+                        *prev = Bytes::from(joined);
+                        continue;
+                    }
+                }
+                out.push(frame);
+            }
+            // Held: at most the line parts and one piece of input.
+            assert!(framer.buffered() <= 64 + n, "{}", framer.buffered());
+        }
+        out
+    }
+
+    #[test]
+    fn streamed_body_literals() {
+        let body = vec![b'x'; 300];
+        let mut input = b"* 3 FETCH (UID 7 BODY[] {300}\r\n".to_vec();
+        input.extend_from_slice(&body);
+        input.extend_from_slice(b" FLAGS (\\Seen))\r\n* 4 FETCH (BODY[HEADER] {2}\r\nab BINARY[]<5> ~{3}\r\na\0b)\r\n* 5 FETCH (BODY[] {0}\r\n)\r\nA1 OK \"BODY[] {5}\"\r\n");
+        for n in [1, 2, 7, 64, input.len()] {
+            let frames = stream_frames(&input, n, 16);
+            assert_eq!(
+                frames,
+                vec![
+                    Frame::StreamStart {
+                        head: Bytes::from_static(b"* 3 FETCH (UID 7 BODY[] "),
+                        size: 300,
+                        binary: false
+                    },
+                    Frame::StreamData(Bytes::from(body.clone())),
+                    Frame::Message(Bytes::from_static(
+                        b"* 3 FETCH (UID 7 BODY[] \"\" FLAGS (\\Seen))\r\n"
+                    )),
+                    // BODY[HEADER] is kept as usual; BINARY[]<5> is streamed.
+                    Frame::LiteralAnnounced {
+                        tag: None,
+                        size: 2,
+                        non_sync: false,
+                        binary: false,
+                        needs_decision: false
+                    },
+                    Frame::StreamStart {
+                        head: Bytes::from_static(b"* 4 FETCH (BODY[HEADER] {2}\r\nab BINARY[]<5> "),
+                        size: 3,
+                        binary: true
+                    },
+                    Frame::StreamData(Bytes::from_static(b"a\0b")),
+                    Frame::Message(Bytes::from_static(
+                        b"* 4 FETCH (BODY[HEADER] {2}\r\nab BINARY[]<5> \"\")\r\n"
+                    )),
+                    Frame::StreamStart {
+                        head: Bytes::from_static(b"* 5 FETCH (BODY[] "),
+                        size: 0,
+                        binary: false
+                    },
+                    Frame::Message(Bytes::from_static(b"* 5 FETCH (BODY[] \"\")\r\n")),
+                    Frame::Message(Bytes::from_static(b"A1 OK \"BODY[] {5}\"\r\n")),
+                ],
+                "every {n}"
+            );
+        }
+    }
+
+    #[test]
+    fn streaming_is_client_fetch_only_and_bounded() {
+        // Not a FETCH, or not untagged: kept (and bounded by max_literal) as usual.
+        for input in [
+            &b"* 3 XFETCH (BODY[] {3}\r\nabc)\r\n"[..],
+            b"* LIST () \"/\" {3}\r\nabc\r\n",
+        ] {
+            let frames = stream_frames(input, input.len(), 16);
+            assert!(
+                matches!(frames[0], Frame::LiteralAnnounced { .. }),
+                "{frames:?}"
+            );
+        }
+        // Over the streaming limit: refused before any octet, and skipped.
+        let mut framer = Framer::client();
+        framer.set_literal_streaming(Some((10, 4)));
+        framer
+            .push(b"* 1 FETCH (BODY[] {11}\r\n01234567890)\r\n* 2 EXISTS\r\n")
+            .unwrap();
+        assert!(matches!(
+            framer.next_frame(),
+            Some(Err(FramingError::LiteralTooLarge {
+                size: Some(11),
+                limit: 10,
+                ..
+            }))
+        ));
+        assert_eq!(
+            framer.next_frame(),
+            Some(Ok(Frame::Message(Bytes::from_static(b"* 2 EXISTS\r\n"))))
+        );
+        // Off again: kept whole.
+        framer.set_literal_streaming(None);
+        framer.push(b"* 1 FETCH (BODY[] {3}\r\nabc)\r\n").unwrap();
+        assert!(matches!(
+            framer.next_frame(),
+            Some(Ok(Frame::LiteralAnnounced { .. }))
+        ));
+        // The server side never streams.
+        let mut framer = Framer::server();
+        framer.set_literal_streaming(Some((10, 4)));
+        framer.push(b"* 1 FETCH (BODY[] {3+}\r\nabc)\r\n").unwrap();
+        assert!(!matches!(
+            framer.next_frame(),
+            Some(Ok(Frame::StreamStart { .. }))
+        ));
     }
 
     #[test]

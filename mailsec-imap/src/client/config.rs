@@ -25,6 +25,11 @@ pub const DEFAULT_MAX_COLLECTED: usize = 100_000;
 /// The largest literal accepted after login (a message fetched with
 /// [`Client::fetch_message`](super::Client::fetch_message) is one literal): 64 MiB.
 pub const DEFAULT_MAX_LITERAL: u64 = 64 << 20;
+/// The largest message [`Client::fetch_message_streamed`](super::Client::fetch_message_streamed)
+/// accepts: 4 GiB (RFC 3501's 32-bit numbers). It is never held in memory.
+pub const DEFAULT_MAX_STREAMED: u64 = u32::MAX as u64;
+/// The largest [`ClientEvent::MessageData`](super::ClientEvent::MessageData) chunk: 64 KiB.
+pub const DEFAULT_STREAM_CHUNK: usize = 64 * 1024;
 
 /// Everything a [`Client`](super::Client) needs to know before it connects. Built with
 /// [`ClientConfig::builder`].
@@ -56,6 +61,9 @@ pub struct ClientConfig {
     pub(crate) max_search_results: usize,
     pub(crate) max_collected: usize,
     pub(crate) max_literal: u64,
+    pub(crate) max_streamed: u64,
+    pub(crate) stream_chunk: usize,
+    pub(crate) keepalive: Option<Duration>,
 }
 
 impl ClientConfig {
@@ -76,6 +84,9 @@ impl ClientConfig {
             max_search_results: DEFAULT_MAX_SEARCH_RESULTS,
             max_collected: DEFAULT_MAX_COLLECTED,
             max_literal: DEFAULT_MAX_LITERAL,
+            max_streamed: DEFAULT_MAX_STREAMED,
+            stream_chunk: DEFAULT_STREAM_CHUNK,
+            keepalive: None,
         })
     }
 
@@ -102,6 +113,11 @@ impl ClientConfig {
     /// How long one IDLE command runs before it is renewed.
     pub fn idle_refresh(&self) -> Duration {
         self.idle_refresh
+    }
+
+    /// The keepalive interval, if on.
+    pub fn keepalive(&self) -> Option<Duration> {
+        self.keepalive
     }
 }
 
@@ -208,6 +224,39 @@ impl ClientConfigBuilder {
     #[must_use]
     pub fn max_literal(mut self, max: u64) -> Self {
         self.0.max_literal = max;
+        self
+    }
+
+    /// The largest message [`Client::fetch_message_streamed`](super::Client::fetch_message_streamed)
+    /// accepts (default [`DEFAULT_MAX_STREAMED`]); a larger announcement ends the session
+    /// before any byte of it is handed out. Streamed octets are never kept, so this is not a
+    /// memory bound.
+    #[must_use]
+    pub fn max_streamed_message(mut self, max: u64) -> Self {
+        self.0.max_streamed = max;
+        self
+    }
+
+    /// The largest [`ClientEvent::MessageData`](super::ClientEvent::MessageData) chunk
+    /// (default [`DEFAULT_STREAM_CHUNK`], at least 1). A chunk is also never larger than what
+    /// one [`Machine::handle_input`](mailsec_tls::Machine::handle_input) brought.
+    #[must_use]
+    pub fn stream_chunk(mut self, max: usize) -> Self {
+        self.0.stream_chunk = max.max(1);
+        self
+    }
+
+    /// Keepalive outside IDLE (default off): once logged in, when nothing has been sent or
+    /// received for `interval` and no command is in flight or queued, the client sends `NOOP`
+    /// on its own (no event; unsolicited updates it brings are reported). A NOOP not answered
+    /// within the [response timeout](Self::response_timeout) ends the session with
+    /// [`ClientError::Timeout`](super::ClientError::Timeout) (a dead link). The deadline is
+    /// in [`Machine::poll_timeout`](mailsec_tls::Machine::poll_timeout). An established IDLE
+    /// has its own refresh ([`idle_refresh`](Self::idle_refresh)) and gets no NOOP.
+    /// `None` or a zero interval turns it off.
+    #[must_use]
+    pub fn keepalive(mut self, interval: Option<Duration>) -> Self {
+        self.0.keepalive = interval.filter(|d| !d.is_zero());
         self
     }
 

@@ -8,8 +8,8 @@ use mailsec_tls::sasl::{Mechanism, SaslError};
 use crate::error::{ParseError, ValidationError};
 use crate::framing::FramingError;
 use crate::types::{
-    Capability, Code, Data, Flag, FlagPerm, ListData, Mailbox, MsgAtt, SequenceSet, StatusItem,
-    StatusKind,
+    Capability, Code, Data, Flag, FlagPerm, ListData, Mailbox, MsgAtt, NamespaceDesc, SequenceSet,
+    StatusItem, StatusKind,
 };
 
 /// Identifies one intent; every result event of that intent carries it. Increasing.
@@ -197,7 +197,8 @@ pub enum ClientEvent {
     },
     /// The whole message of [`Client::fetch_message`](super::Client::fetch_message), as one
     /// buffer (the literal, bounded by [`ClientConfigBuilder::max_literal`](super::ClientConfigBuilder::max_literal);
-    /// not streamed). [`ClientEvent::Completed`] follows.
+    /// not streamed: for that, [`Client::fetch_message_streamed`](super::Client::fetch_message_streamed)).
+    /// [`ClientEvent::Completed`] follows.
     Message {
         /// The intent.
         id: RequestId,
@@ -209,6 +210,71 @@ pub enum ClientEvent {
         flags: Option<Vec<Flag<'static>>>,
         /// The octets of `BODY[]` (empty for `NIL`).
         data: Bytes,
+    },
+    /// A streamed message begins ([`Client::fetch_message_streamed`](super::Client::fetch_message_streamed)):
+    /// its `size` octets follow as [`ClientEvent::MessageData`], then
+    /// [`ClientEvent::MessageEnd`], then [`ClientEvent::Completed`].
+    MessageStart {
+        /// The intent.
+        id: RequestId,
+        /// The message sequence number.
+        seq: u32,
+        /// The UID, when the server sent it before the body (it may come after: see
+        /// [`ClientEvent::MessageEnd`]).
+        uid: Option<u32>,
+        /// The announced size of the body literal, in octets.
+        size: u64,
+    },
+    /// The next octets of a streamed message, in order, each at most
+    /// [`ClientConfigBuilder::stream_chunk`](super::ClientConfigBuilder::stream_chunk) long
+    /// and never empty.
+    MessageData {
+        /// The intent.
+        id: RequestId,
+        /// The octets.
+        data: Bytes,
+    },
+    /// A streamed message is complete, with the attributes sent around it.
+    MessageEnd {
+        /// The intent.
+        id: RequestId,
+        /// The message sequence number.
+        seq: u32,
+        /// The UID, when the server sent it (before or after the body).
+        uid: Option<u32>,
+        /// The flags, when the server sent them (before or after the body).
+        flags: Option<Vec<Flag<'static>>>,
+        /// How many octets were handed out (the announced size).
+        size: u64,
+    },
+    /// Answer to [`Client::enable`](super::Client::enable): what the server's `* ENABLED`
+    /// listed among those asked for (RFC 5161 §3.2; others are ignored); only these are in
+    /// force, see
+    /// [`Client::enabled`](super::Client::enabled).
+    Enabled {
+        /// The intent.
+        id: RequestId,
+        /// The capabilities enabled by this command.
+        capabilities: Vec<Capability<'static>>,
+    },
+    /// Answer to [`Client::id`](super::Client::id): the server's `* ID` (RFC 2971 §3.2),
+    /// checked against the limits of §3.3; `None` for `ID NIL` or no `* ID` at all.
+    IdInfo {
+        /// The intent.
+        id: RequestId,
+        /// Field and value pairs (values `None` for NIL), sanitized, in the server's order.
+        fields: Option<Vec<(String, Option<String>)>>,
+    },
+    /// Answer to [`Client::namespace`](super::Client::namespace) (RFC 2342 §5): each class `None` for NIL.
+    Namespaces {
+        /// The intent.
+        id: RequestId,
+        /// Personal namespaces.
+        personal: Option<Vec<NamespaceDesc<'static>>>,
+        /// Other users' namespaces.
+        other: Option<Vec<NamespaceDesc<'static>>>,
+        /// Shared namespaces.
+        shared: Option<Vec<NamespaceDesc<'static>>>,
     },
     /// Answer to [`Client::search`](super::Client::search): matching UIDs.
     Searched {
@@ -393,6 +459,10 @@ pub enum ClientError {
         /// Where.
         phase: Phase,
     },
+    /// The server's `* ID` breaks RFC 2971 §3.3 (a field name over 30 octets, a value over
+    /// 1024, more than 30 pairs, or a field twice).
+    #[error("invalid ID response: {0}")]
+    InvalidId(&'static str),
     /// The server closed the connection before the session ended.
     #[error("connection closed by the server in phase {phase:?}")]
     ConnectionClosed {
@@ -423,4 +493,7 @@ pub enum UsageError {
     /// [`Client::idle_stop`](super::Client::idle_stop) without an IDLE started or queued.
     #[error("no IDLE to stop")]
     NotIdling,
+    /// The command may not be sent now (ENABLE after a mailbox was selected, RFC 5161 §3.1).
+    #[error("not allowed: {0}")]
+    NotAllowed(&'static str),
 }

@@ -43,16 +43,33 @@
 //! - Lines, literals ([`ClientConfigBuilder::max_literal`]), collected responses, queued
 //!   intents, the pipeline and time ([`ClientConfigBuilder::response_timeout`]) are bounded.
 //!
+//! # Large messages, session extensions, keepalive
+//!
+//! - [`Client::fetch_message_streamed`] streams a message of any size (up to
+//!   [`ClientConfigBuilder::max_streamed_message`]) as [`ClientEvent::MessageStart`],
+//!   [`ClientEvent::MessageData`] chunks of at most [`ClientConfigBuilder::stream_chunk`]
+//!   octets, and [`ClientEvent::MessageEnd`]; the client never holds it.
+//!   [`Client::fetch_message`] keeps giving one [`ClientEvent::Message`] buffer, bounded by
+//!   [`ClientConfigBuilder::max_literal`].
+//! - [`Client::enable`] (RFC 5161) records what the server enabled; UTF8=ACCEPT or IMAP4rev2
+//!   switch mailbox names from modified UTF-7 to UTF-8 ([`Client::folder_name`] decodes what
+//!   the server sends accordingly). [`Client::id`] (RFC 2971, limits of §3.3 enforced both
+//!   ways), [`Client::namespace`] (RFC 2342), [`Client::unselect`] (RFC 3691, CLOSE as a
+//!   fallback only when the caller accepts its expunge), [`Client::close`].
+//! - [`ClientConfigBuilder::keepalive`]: a NOOP after a quiet interval outside IDLE, with the
+//!   response timeout as dead-link detection.
+//!
 //! # Pipelining and routing
 //!
 //! Commands are sent as soon as the one before allows: a command with a synchronizing literal
 //! (`{n}`) waits for the server's `+` before its octets (LITERAL+ / LITERAL- are used when
-//! offered), and holds back later commands until then. SELECT, EXAMINE, EXPUNGE, MOVE, IDLE
-//! and LOGOUT are sent alone. Two commands that collect the same untagged data (two FETCHes,
-//! two LISTs, …) are never in flight together, so each untagged response has one owner: FETCH
-//! to the fetch (or non-silent store), LIST to the list, SEARCH/ESEARCH to the search, STATUS
-//! to the status, FLAGS/EXISTS/OK codes to the select. Everything else — EXISTS, EXPUNGE,
-//! VANISHED, flag changes, ALERT — is [`ClientEvent::Unsolicited`].
+//! offered), and holds back later commands until then. SELECT, EXAMINE, EXPUNGE, MOVE, IDLE,
+//! ENABLE, UNSELECT, CLOSE, the keepalive NOOP and LOGOUT are sent alone. Two commands that
+//! collect the same untagged data (two FETCHes, two LISTs, …) are never in flight together, so
+//! each untagged response has one owner: FETCH to the fetch (or non-silent store), LIST to the
+//! list, SEARCH/ESEARCH to the search, STATUS to the status, FLAGS/EXISTS/OK codes to the
+//! select, ENABLED to the enable, ID to the id, NAMESPACE to the namespace. Everything else —
+//! EXISTS, EXPUNGE, VANISHED, flag changes, ALERT — is [`ClientEvent::Unsolicited`].
 //!
 //! # Example
 //!
@@ -114,7 +131,7 @@ use mailsec_tls::{ClientTls, Machine, Output, TlsInfo};
 pub use config::{
     ClientConfig, ClientConfigBuilder, DEFAULT_IDLE_REFRESH, DEFAULT_MAX_COLLECTED,
     DEFAULT_MAX_LITERAL, DEFAULT_MAX_PIPELINE, DEFAULT_MAX_QUEUED, DEFAULT_MAX_SEARCH_RESULTS,
-    DEFAULT_RESPONSE_TIMEOUT,
+    DEFAULT_MAX_STREAMED, DEFAULT_RESPONSE_TIMEOUT, DEFAULT_STREAM_CHUNK,
 };
 pub use event::{
     AuthMethod, ClientError, ClientEvent, CommandError, CopyUid, Phase, RequestId, SelectedInfo,
@@ -167,7 +184,17 @@ pub struct Client {
     logout_sent: bool,
     deadline: Option<Instant>,
     idle_deadline: Option<Instant>,
+    /// When the keepalive NOOP is due (nothing in flight, nothing queued).
+    keepalive_deadline: Option<Instant>,
     now: Instant,
+    /// Capabilities the server confirmed in `* ENABLED` (RFC 5161).
+    enabled: Vec<Capability<'static>>,
+    /// UTF-8 mailbox names in force (UTF8=ACCEPT or IMAP4rev2 enabled).
+    utf8: bool,
+    /// A SELECT or EXAMINE was requested: ENABLE may no longer be sent (RFC 5161 §3.1).
+    select_requested: bool,
+    /// The streamed message being handed out: intent, sequence number, size.
+    stream: Option<(RequestId, u32, u64)>,
 }
 
 impl Client {
@@ -201,7 +228,12 @@ impl Client {
             logout_sent: false,
             deadline: None,
             idle_deadline: None,
+            keepalive_deadline: None,
             now,
+            enabled: Vec::new(),
+            utf8: false,
+            select_requested: false,
+            stream: None,
         };
         client.rearm(now, true);
         client
@@ -240,6 +272,35 @@ impl Client {
     /// How the client authenticated, once it did.
     pub fn auth_method(&self) -> Option<AuthMethod> {
         self.auth
+    }
+
+    /// The capabilities the server confirmed enabled (`* ENABLED`, RFC 5161 §3.2).
+    pub fn enabled(&self) -> &[Capability<'static>] {
+        &self.enabled
+    }
+
+    /// Whether mailbox names travel as UTF-8 (UTF8=ACCEPT, RFC 6855 §3, or IMAP4rev2 was
+    /// enabled) rather than modified UTF-7 (RFC 3501 §5.1.3).
+    pub fn utf8_names(&self) -> bool {
+        self.utf8
+    }
+
+    /// The Unicode name of a mailbox the server sent (in [`ClientEvent::Listed`],
+    /// [`ClientEvent::Status`], …), decoded as the session requires: UTF-8 as it is once
+    /// [`Client::utf8_names`], modified UTF-7 otherwise ([`Mailbox::to_utf8`](crate::types::Mailbox::to_utf8)).
+    pub fn folder_name(
+        &self,
+        mailbox: &crate::types::Mailbox<'_>,
+    ) -> Result<String, crate::error::ValidationError> {
+        if self.utf8 {
+            String::from_utf8(mailbox.as_bytes().to_vec()).map_err(|_| {
+                crate::error::ValidationError::Encoding {
+                    what: "mailbox name",
+                }
+            })
+        } else {
+            mailbox.to_utf8()
+        }
     }
 
     /// Intents queued or in flight.
@@ -288,6 +349,9 @@ impl Client {
         self.next_id += 1;
         if matches!(request, Request::Logout) {
             self.logout_requested = true;
+        }
+        if matches!(request, Request::Select { .. }) {
+            self.select_requested = true;
         }
         self.queue.push_back((id, request));
         self.now = now;
@@ -426,6 +490,7 @@ impl Client {
                 items,
                 uid,
                 message: false,
+                stream: false,
             },
         )
     }
@@ -444,13 +509,15 @@ impl Client {
                 items: request::header_items(),
                 uid: true,
                 message: false,
+                stream: false,
             },
         )
     }
 
     /// `UID FETCH uid (UID FLAGS BODY.PEEK[])`: the whole message, without setting `\Seen`
     /// → [`ClientEvent::Message`] (one buffer, bounded by
-    /// [`ClientConfigBuilder::max_literal`]), then [`ClientEvent::Completed`].
+    /// [`ClientConfigBuilder::max_literal`]), then [`ClientEvent::Completed`]. For messages
+    /// of any size, [`Client::fetch_message_streamed`].
     pub fn fetch_message(&mut self, now: Instant, uid: u32) -> Result<RequestId, UsageError> {
         let set = SequenceSet::single(uid)?;
         self.request(
@@ -460,8 +527,162 @@ impl Client {
                 items: request::message_items(),
                 uid: true,
                 message: true,
+                stream: false,
             },
         )
+    }
+
+    /// `UID FETCH uid (UID FLAGS BODY.PEEK[])`, or `BINARY.PEEK[]` when `binary` (RFC 3516;
+    /// in IMAP4rev2): the whole message streamed, never held in memory →
+    /// [`ClientEvent::MessageStart`], [`ClientEvent::MessageData`] chunks (each at most
+    /// [`ClientConfigBuilder::stream_chunk`]), [`ClientEvent::MessageEnd`] (with the UID and
+    /// flags, which may follow the body), then [`ClientEvent::Completed`]. The size is bounded
+    /// by [`ClientConfigBuilder::max_streamed_message`], not by `max_literal`.
+    ///
+    /// While it is in flight, the body literal of every untagged FETCH response is streamed
+    /// to it (no other FETCH is ever in flight at the same time). A FETCH without a body
+    /// literal (`BODY[] NIL`, or no such message) gives no `MessageStart`: only
+    /// [`ClientEvent::Fetched`] or nothing, then `Completed`.
+    pub fn fetch_message_streamed(
+        &mut self,
+        now: Instant,
+        uid: u32,
+        binary: bool,
+    ) -> Result<RequestId, UsageError> {
+        let set = SequenceSet::single(uid)?;
+        self.request(
+            now,
+            Request::Fetch {
+                set,
+                items: request::streamed_items(binary),
+                uid: true,
+                message: false,
+                stream: true,
+            },
+        )
+    }
+
+    /// `ENABLE caps` (RFC 5161; in IMAP4rev2) → [`ClientEvent::Enabled`] with what the
+    /// server's `* ENABLED` listed, also kept in [`Client::enabled`]. Enabling `UTF8=ACCEPT`
+    /// (RFC 6855 §3) or `IMAP4rev2` (RFC 9051 §5.1) switches mailbox names to UTF-8, for
+    /// every command sent after the answer ([`Client::utf8_names`],
+    /// [`Client::folder_name`]); ENABLE is sent alone so nothing is written before it is
+    /// known.
+    ///
+    /// Refused with [`UsageError::NotAllowed`] once a SELECT or EXAMINE was requested (RFC
+    /// 5161 §3.1: clients MUST NOT issue ENABLE once they SELECT/EXAMINE a mailbox). When the
+    /// server offers neither ENABLE nor IMAP4rev2, nothing is sent and the intent fails
+    /// ([`ClientEvent::Failed`] with `[CANNOT]`).
+    pub fn enable(
+        &mut self,
+        now: Instant,
+        caps: &[Capability<'static>],
+    ) -> Result<RequestId, UsageError> {
+        if caps.is_empty() {
+            return Err(UsageError::Invalid(crate::error::ValidationError::Empty {
+                what: "ENABLE capabilities",
+            }));
+        }
+        if self.select_requested {
+            return Err(UsageError::NotAllowed(
+                "ENABLE after SELECT or EXAMINE (RFC 5161 §3.1)",
+            ));
+        }
+        self.request(now, Request::Enable(caps.to_vec()))
+    }
+
+    /// `ID (field value ...)` or `ID NIL` for `None` (RFC 2971) → [`ClientEvent::IdInfo`].
+    /// RFC 2971 §3.3 holds both ways: at most 30 pairs, field names at most 30 octets, values
+    /// at most 1024, no field twice — a violating argument is refused
+    /// ([`UsageError::Invalid`]); a violating answer ends the session
+    /// ([`ClientError::InvalidId`]).
+    pub fn id(
+        &mut self,
+        now: Instant,
+        fields: Option<&[(&str, Option<&str>)]>,
+    ) -> Result<RequestId, UsageError> {
+        let fields = match fields {
+            None => None,
+            Some(fields) => {
+                use crate::error::ValidationError as V;
+                if fields.len() > request::ID_MAX_PAIRS {
+                    return Err(V::TooLong {
+                        what: "ID field-value list (RFC 2971 §3.3)",
+                        limit: request::ID_MAX_PAIRS,
+                    }
+                    .into());
+                }
+                let mut out = Vec::with_capacity(fields.len());
+                for (i, (name, value)) in fields.iter().enumerate() {
+                    if name.len() > request::ID_MAX_FIELD {
+                        return Err(V::TooLong {
+                            what: "ID field name (RFC 2971 §3.3)",
+                            limit: request::ID_MAX_FIELD,
+                        }
+                        .into());
+                    }
+                    if value.is_some_and(|v| v.len() > request::ID_MAX_VALUE) {
+                        return Err(V::TooLong {
+                            what: "ID value (RFC 2971 §3.3)",
+                            limit: request::ID_MAX_VALUE,
+                        }
+                        .into());
+                    }
+                    if fields[..i]
+                        .iter()
+                        .any(|(n, _)| n.eq_ignore_ascii_case(name))
+                    {
+                        return Err(V::NotAllowed {
+                            what: "an ID field name twice (RFC 2971 §3.3)",
+                        }
+                        .into());
+                    }
+                    let name = crate::types::IString::new(name.as_bytes().to_vec())?;
+                    let value = match value {
+                        Some(v) => crate::types::NString(Some(crate::types::IString::new(
+                            v.as_bytes().to_vec(),
+                        )?)),
+                        None => crate::types::NString(None),
+                    };
+                    out.push((name, value));
+                }
+                Some(out)
+            }
+        };
+        self.request(now, Request::Id(fields))
+    }
+
+    /// `NAMESPACE` (RFC 2342; in IMAP4rev2) → [`ClientEvent::Namespaces`].
+    pub fn namespace(&mut self, now: Instant) -> Result<RequestId, UsageError> {
+        self.request(now, Request::Namespace)
+    }
+
+    /// Leaves the selected mailbox without expunging: `UNSELECT` (RFC 3691; in IMAP4rev2,
+    /// RFC 9051 §6.4.2) → [`ClientEvent::Completed`].
+    ///
+    /// When the server offers neither UNSELECT nor IMAP4rev2: with `allow_close_expunge` the
+    /// client sends `CLOSE` instead, which also **permanently removes every message marked
+    /// `\Deleted`** in a mailbox selected read-write (RFC 9051 §6.4.1; the `Completed` event
+    /// then names `CLOSE`); without it nothing is sent and the intent fails
+    /// ([`ClientEvent::Failed`] with `[CANNOT]`). Sent alone.
+    pub fn unselect(
+        &mut self,
+        now: Instant,
+        allow_close_expunge: bool,
+    ) -> Result<RequestId, UsageError> {
+        self.request(
+            now,
+            Request::Unselect {
+                allow_close: allow_close_expunge,
+            },
+        )
+    }
+
+    /// `CLOSE` (RFC 9051 §6.4.1): leaves the selected mailbox, removing the messages marked
+    /// `\Deleted` (no untagged EXPUNGE is sent for them) → [`ClientEvent::Completed`]. Sent
+    /// alone.
+    pub fn close(&mut self, now: Instant) -> Result<RequestId, UsageError> {
+        self.request(now, Request::Close)
     }
 
     /// `[UID] STORE set action` → [`ClientEvent::Fetched`]s unless `.SILENT`, then
@@ -659,6 +880,8 @@ impl Client {
         self.framer = Self::make_framer(&self.config);
         self.deadline = None;
         self.idle_deadline = None;
+        self.keepalive_deadline = None;
+        self.stream = None;
     }
 
     fn closed(&mut self) {
@@ -720,6 +943,9 @@ impl Client {
             }
             Owner::User(_, Request::Search(_)) => Acc::Search(Vec::new()),
             Owner::User(_, Request::Move { .. }) => Acc::CopyUid(None),
+            Owner::User(_, Request::Enable(_)) => Acc::Enabled(Vec::new()),
+            Owner::User(_, Request::Id(_)) => Acc::Id(None),
+            Owner::User(_, Request::Namespace) => Acc::Namespace(None),
             _ => Acc::None,
         };
         self.inflight.push(InFlight {
@@ -781,6 +1007,19 @@ impl Client {
         }
     }
 
+    /// Fails an intent without sending anything (`NO [CANNOT]`-like).
+    fn refuse(&mut self, id: RequestId, command: &'static str, why: &str) {
+        self.event(ClientEvent::Failed {
+            id,
+            error: CommandError {
+                command,
+                status: crate::types::StatusKind::No,
+                code: Some(crate::types::Code::Simple(crate::types::SimpleCode::Cannot)),
+                text: why.to_owned(),
+            },
+        });
+    }
+
     fn send_request(&mut self, id: RequestId, request: Request) {
         let request = match request {
             Request::Move { uids, mailbox } if !self.capabilities.contains(&Capability::Move) => {
@@ -801,10 +1040,35 @@ impl Client {
                 }
                 Request::MoveCopy { uids, mailbox }
             }
+            Request::Enable(_)
+                if !self.capabilities.contains(&Capability::Enable)
+                    && !self.capabilities.contains(&Capability::Imap4rev2) =>
+            {
+                return self.refuse(id, "ENABLE", "server offers neither ENABLE nor IMAP4rev2");
+            }
+            Request::Unselect { allow_close: false }
+                if !self.capabilities.contains(&Capability::Unselect)
+                    && !self.capabilities.contains(&Capability::Imap4rev2) =>
+            {
+                return self.refuse(
+                    id,
+                    "UNSELECT",
+                    "server offers neither UNSELECT nor IMAP4rev2, and CLOSE (which expunges) \
+                     was not allowed; nothing sent",
+                );
+            }
             other => other,
         };
+        let mut request = request;
+        if self.utf8 {
+            request.use_utf8_names();
+        }
         if matches!(request, Request::Logout) {
             self.logout_sent = true;
+        }
+        if matches!(request, Request::Fetch { stream: true, .. }) {
+            self.framer
+                .set_literal_streaming(Some((self.config.max_streamed, self.config.stream_chunk)));
         }
         let body = request.body(&self.capabilities).into_owned();
         self.send_command(body, Owner::User(id, request));
@@ -832,6 +1096,26 @@ impl Client {
         } else if progress || self.deadline.is_none() {
             self.deadline = now.checked_add(self.config.response_timeout);
         }
+        let quiet = self.stage == Stage::Ready && self.inflight.is_empty() && self.queue.is_empty();
+        match self.config.keepalive {
+            Some(interval) if quiet => {
+                if progress || self.keepalive_deadline.is_none() {
+                    self.keepalive_deadline = now.checked_add(interval);
+                }
+            }
+            _ => self.keepalive_deadline = None,
+        }
+    }
+
+    /// The keepalive timer fired: a NOOP of the client's own (RFC 9051 §6.1.2), answered
+    /// within the response timeout or the link is dead.
+    fn keepalive(&mut self, now: Instant) {
+        self.keepalive_deadline = None;
+        if self.stage != Stage::Ready || !self.inflight.is_empty() || !self.queue.is_empty() {
+            return self.rearm(now, false);
+        }
+        self.send_command(CommandBody::Noop, Owner::Internal(Internal::Keepalive));
+        self.rearm(now, true);
     }
 
     // ----- input -----
@@ -847,7 +1131,14 @@ impl Client {
             match self.framer.next_frame() {
                 None => return,
                 Some(Err(e)) => return self.fail(e.into()),
+                Some(Ok(crate::framing::Frame::Message(frame))) if self.stream.is_some() => {
+                    self.stream_end(frame)
+                }
                 Some(Ok(crate::framing::Frame::Message(frame))) => self.message(frame),
+                Some(Ok(crate::framing::Frame::StreamStart { head, size, .. })) => {
+                    self.stream_start(&head, size)
+                }
+                Some(Ok(crate::framing::Frame::StreamData(data))) => self.stream_data(data),
                 // Announcements were checked against the limits by the framer.
                 Some(Ok(_)) => {}
             }
@@ -920,6 +1211,9 @@ impl Machine for Client {
             self.renew_idle();
             self.rearm(now, false);
         }
+        if self.keepalive_deadline.is_some_and(|d| d <= now) {
+            self.keepalive(now);
+        }
     }
 
     fn handle_tls_established(&mut self, now: Instant, _info: &TlsInfo) {
@@ -951,9 +1245,9 @@ impl Machine for Client {
     }
 
     fn poll_timeout(&self) -> Option<Instant> {
-        match (self.deadline, self.idle_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.deadline, self.idle_deadline, self.keepalive_deadline]
+            .into_iter()
+            .flatten()
+            .min()
     }
 }

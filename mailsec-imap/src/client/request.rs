@@ -8,8 +8,8 @@ use super::event::{CopyUid, RequestId, SelectedInfo};
 use crate::types::chars::is_list_char;
 use crate::types::{
     Capability, CommandBody, FetchAttribute, FetchItems, Flag, IString, ListData, ListMailbox,
-    ListReturn, Literal, LiteralMode, Mailbox, SearchKey, Section, SectionText, SequenceSet,
-    StatusItem, StoreAction, StoreKind,
+    ListReturn, Literal, LiteralMode, Mailbox, NString, SearchKey, Section, SectionText,
+    SequenceSet, StatusItem, StoreAction, StoreKind,
 };
 
 /// An intent waiting to be sent, with owned arguments.
@@ -43,6 +43,9 @@ pub(crate) enum Request {
         uid: bool,
         /// `fetch_message`: the BODY[] literal becomes a `Message` event.
         message: bool,
+        /// `fetch_message_streamed`: the body literal is streamed (framer streaming on while
+        /// this request is in flight).
+        stream: bool,
     },
     Store {
         set: SequenceSet,
@@ -80,6 +83,14 @@ pub(crate) enum Request {
     Expunge,
     Search(Vec<SearchKey<'static>>),
     Idle,
+    Enable(Vec<Capability<'static>>),
+    Id(Option<Vec<(IString<'static>, NString<'static>)>>),
+    Namespace,
+    /// UNSELECT, or CLOSE when the server lacks UNSELECT and `allow_close`.
+    Unselect {
+        allow_close: bool,
+    },
+    Close,
 }
 
 /// Which untagged data a request collects: two requests of one class are never in flight
@@ -94,6 +105,9 @@ pub(crate) enum Class {
     Fetch,
     Search,
     Move,
+    Enable,
+    Id,
+    Namespace,
 }
 
 impl Request {
@@ -107,6 +121,9 @@ impl Request {
             Request::Store { action, .. } if !action.silent => Class::Fetch,
             Request::Search(_) => Class::Search,
             Request::Move { .. } => Class::Move,
+            Request::Enable(_) => Class::Enable,
+            Request::Id(_) => Class::Id,
+            Request::Namespace => Class::Namespace,
             _ => Class::None,
         }
     }
@@ -125,7 +142,48 @@ impl Request {
                 | Request::MoveCopy { .. }
                 | Request::MoveStore { .. }
                 | Request::MoveExpunge { .. }
+                // ENABLE changes how later commands are written (UTF-8 names, RFC 6855 §3).
+                | Request::Enable(_)
+                | Request::Unselect { .. }
+                | Request::Close
         )
+    }
+
+    /// Rewrites the mailbox names (built in modified UTF-7) as UTF-8: after `ENABLE
+    /// UTF8=ACCEPT` (RFC 6855 §3) or `IMAP4rev2` (RFC 9051 §5.1: modified UTF-7 is only for
+    /// IMAP4rev1).
+    pub(crate) fn use_utf8_names(&mut self) {
+        let conv = |m: &mut Mailbox<'static>| {
+            if let Mailbox::Other(_) = m {
+                if let Ok(name) = crate::types::mailbox::decode_utf7(m.as_bytes()) {
+                    if let Ok(new) = Mailbox::from_utf8(&name, true) {
+                        *m = new;
+                    }
+                }
+            }
+        };
+        match self {
+            Request::List { reference, pattern } => {
+                conv(reference);
+                if let Ok(name) = crate::types::mailbox::decode_utf7(pattern.as_bytes()) {
+                    if let Ok(p) = list_pattern_utf8(&name) {
+                        *pattern = p;
+                    }
+                }
+            }
+            Request::Create(m) | Request::Delete(m) | Request::Subscribe(m, _) => conv(m),
+            Request::Rename { from, to } => {
+                conv(from);
+                conv(to);
+            }
+            Request::Status { mailbox, .. }
+            | Request::Select { mailbox, .. }
+            | Request::Copy { mailbox, .. }
+            | Request::Move { mailbox, .. }
+            | Request::MoveCopy { mailbox, .. }
+            | Request::Append { mailbox, .. } => conv(mailbox),
+            _ => {}
+        }
     }
 
     /// The command on the wire. `caps` decides LIST's RETURN (SPECIAL-USE).
@@ -232,9 +290,30 @@ impl Request {
                 criteria: criteria.clone(),
             },
             Request::Idle => CommandBody::Idle,
+            Request::Enable(caps) => CommandBody::Enable(caps.clone()),
+            Request::Id(fields) => CommandBody::Id(fields.clone()),
+            Request::Namespace => CommandBody::Namespace,
+            // RFC 3691 / RFC 9051 §6.4.2; CLOSE expunges (RFC 9051 §6.4.1).
+            Request::Unselect { allow_close } => {
+                let unselect =
+                    caps.contains(&Capability::Unselect) || caps.contains(&Capability::Imap4rev2);
+                if !unselect && *allow_close {
+                    CommandBody::Close
+                } else {
+                    CommandBody::Unselect
+                }
+            }
+            Request::Close => CommandBody::Close,
         }
     }
 }
+
+/// RFC 2971 §3.3: at most 30 field-value pairs.
+pub(crate) const ID_MAX_PAIRS: usize = 30;
+/// RFC 2971 §3.3: field strings at most 30 octets.
+pub(crate) const ID_MAX_FIELD: usize = 30;
+/// RFC 2971 §3.3: value strings at most 1024 octets.
+pub(crate) const ID_MAX_VALUE: usize = 1024;
 
 /// A folder name (UTF-8, `/` or the server's delimiter) as a mailbox on the wire: modified
 /// UTF-7 (RFC 3501 §5.1.3), `INBOX` case-insensitively the inbox.
@@ -251,6 +330,34 @@ pub(crate) fn list_pattern(
         return Ok(ListMailbox::Token(Cow::Owned(wire)));
     }
     Ok(ListMailbox::String(IString::new(wire.into_bytes())?))
+}
+
+/// A LIST pattern once UTF-8 names are in force: UTF-8 as it is.
+fn list_pattern_utf8(pattern: &str) -> Result<ListMailbox<'static>, crate::error::ValidationError> {
+    if !pattern.is_empty() && pattern.bytes().all(is_list_char) {
+        return Ok(ListMailbox::Token(Cow::Owned(pattern.to_owned())));
+    }
+    Ok(ListMailbox::String(IString::new(
+        pattern.as_bytes().to_vec(),
+    )?))
+}
+
+/// `UID FLAGS BINARY.PEEK[]` (RFC 3516 §4.2) or `UID FLAGS BODY.PEEK[]`.
+pub(crate) fn streamed_items(binary: bool) -> FetchItems<'static> {
+    let body = if binary {
+        FetchAttribute::Binary {
+            peek: true,
+            part: Vec::new(),
+            partial: None,
+        }
+    } else {
+        FetchAttribute::BodySection {
+            peek: true,
+            section: Section::default(),
+            partial: None,
+        }
+    };
+    FetchItems::List(vec![FetchAttribute::Uid, FetchAttribute::Flags, body])
 }
 
 /// `UID FLAGS RFC822.SIZE BODY.PEEK[HEADER]`.
@@ -314,7 +421,12 @@ pub(crate) enum Internal {
     StartTls,
     Login,
     Authenticate(Box<mailsec_tls::sasl::ClientExchange>),
+    /// The keepalive NOOP (after login).
+    Keepalive,
 }
+
+/// The fields of an ID response, sanitized.
+pub(crate) type IdFields = Vec<(String, Option<String>)>;
 
 /// What an in-flight command collects from untagged responses.
 #[derive(Debug, Default)]
@@ -327,6 +439,10 @@ pub(crate) enum Acc {
     Select(Box<SelectedInfo>),
     Search(Vec<u32>),
     CopyUid(Option<CopyUid>),
+    Enabled(Vec<Capability<'static>>),
+    /// `None` until a `* ID` came; then `Some(None)` for NIL.
+    Id(Option<Option<IdFields>>),
+    Namespace(Option<[Option<Vec<crate::types::NamespaceDesc<'static>>>; 3]>),
 }
 
 /// The owner of an in-flight command.

@@ -9,7 +9,7 @@ use super::event::{ClientError, ClientEvent, CommandError, CopyUid, SelectedInfo
 use super::request::{Acc, IdleState, Owner, Request};
 use super::{Client, Stage};
 use crate::types::{
-    Capability, Code, CommandBody, Data, ESearchItem, MsgAtt, Response, SeqNumber, SeqRange,
+    Capability, Code, CommandBody, Data, ESearchItem, Flag, MsgAtt, Response, SeqNumber, SeqRange,
     SequenceSet, SimpleCode, StatusKind,
 };
 
@@ -88,6 +88,10 @@ impl Client {
     ) {
         if matches!(request, Request::Idle) {
             self.idle_deadline = None;
+        }
+        if matches!(request, Request::Fetch { stream: true, .. }) {
+            self.framer.set_literal_streaming(None);
+            self.stream = None;
         }
         if kind != StatusKind::Ok {
             if matches!(request, Request::Logout) {
@@ -207,7 +211,52 @@ impl Client {
                 }
                 ClientEvent::IdleEnded { id }
             }
+            Request::Enable(requested) => {
+                // RFC 5161 §3.2: ENABLED lists only what was asked for; anything else is
+                // ignored (a server cannot switch the client to UTF-8 names unasked).
+                let caps: Vec<Capability<'static>> = match acc {
+                    Acc::Enabled(v) => v.into_iter().filter(|c| requested.contains(c)).collect(),
+                    _ => Vec::new(),
+                };
+                for cap in &caps {
+                    if !self.enabled.contains(cap) {
+                        self.enabled.push(cap.clone());
+                    }
+                }
+                // RFC 6855 §3, RFC 9051 §5.1: UTF-8 mailbox names from now on.
+                if caps
+                    .iter()
+                    .any(|c| matches!(c, Capability::Utf8Accept | Capability::Imap4rev2))
+                {
+                    self.utf8 = true;
+                }
+                ClientEvent::Enabled {
+                    id,
+                    capabilities: caps,
+                }
+            }
+            Request::Id(_) => ClientEvent::IdInfo {
+                id,
+                fields: match acc {
+                    Acc::Id(Some(fields)) => fields,
+                    _ => None,
+                },
+            },
+            Request::Namespace => {
+                let [personal, other, shared] = match acc {
+                    Acc::Namespace(Some(ns)) => ns,
+                    _ => [None, None, None],
+                };
+                ClientEvent::Namespaces {
+                    id,
+                    personal,
+                    other,
+                    shared,
+                }
+            }
             Request::Noop
+            | Request::Unselect { .. }
+            | Request::Close
             | Request::Create(_)
             | Request::Delete(_)
             | Request::Rename { .. }
@@ -413,6 +462,63 @@ impl Client {
             Data::Expunge(n) => Unsolicited::Expunge(n.get()),
             Data::Vanished { earlier, uids } => Unsolicited::Vanished { earlier, uids },
             Data::Fetch { seq, items } => return self.route_fetch(seq.get(), items, frame),
+            Data::Enabled(caps) => {
+                let slot = self.inflight.iter_mut().find_map(|f| match &mut f.acc {
+                    Acc::Enabled(v) => Some(v),
+                    _ => None,
+                });
+                match slot {
+                    Some(v) => {
+                        for cap in caps {
+                            let cap = cap.into_owned();
+                            if v.len() < limit && !v.contains(&cap) {
+                                v.push(cap);
+                            }
+                        }
+                        return;
+                    }
+                    None => Unsolicited::Data(Data::Enabled(caps).into_owned()),
+                }
+            }
+            Data::Id(fields) => {
+                if !self.inflight.iter().any(|f| matches!(f.acc, Acc::Id(_))) {
+                    Unsolicited::Data(Data::Id(fields).into_owned())
+                } else {
+                    let fields = match check_id(fields) {
+                        Ok(f) => f,
+                        Err(what) => return self.fail(ClientError::InvalidId(what)),
+                    };
+                    if let Some(slot) = self.inflight.iter_mut().find_map(|f| match &mut f.acc {
+                        Acc::Id(slot) => Some(slot),
+                        _ => None,
+                    }) {
+                        // The first answer counts.
+                        if slot.is_none() {
+                            *slot = Some(fields);
+                        }
+                    }
+                    return;
+                }
+            }
+            Data::Namespace(ns) => {
+                let slot = self.inflight.iter_mut().find_map(|f| match &mut f.acc {
+                    Acc::Namespace(slot) => Some(slot),
+                    _ => None,
+                });
+                match slot {
+                    Some(slot) => {
+                        *slot = Some(ns.map(|n| {
+                            n.map(|v| {
+                                v.into_iter()
+                                    .map(crate::types::NamespaceDesc::into_owned)
+                                    .collect()
+                            })
+                        }));
+                        return;
+                    }
+                    None => Unsolicited::Data(Data::Namespace(ns).into_owned()),
+                }
+            }
             other => Unsolicited::Data(other.into_owned()),
         };
         self.event(ClientEvent::Unsolicited(unsolicited));
@@ -455,9 +561,10 @@ impl Client {
                     set,
                     uid: by_uid,
                     message,
+                    stream,
                     ..
                 },
-            ) => Some((*id, set, *by_uid, *message)),
+            ) => Some((*id, set, *by_uid, *message || *stream)),
             Owner::User(
                 id,
                 Request::Store {
@@ -480,20 +587,30 @@ impl Client {
                 attributes,
             }));
         };
+        let streamed = self.inflight.iter().any(
+            |f| matches!(&f.owner, Owner::User(i, Request::Fetch { stream: true, .. }) if *i == id),
+        );
         if message {
             let body = items.iter().find_map(|a| match a {
                 MsgAtt::BodySection { section, data, .. }
                     if section.part.is_empty() && section.text.is_none() =>
                 {
-                    Some(data)
+                    Some(data.0.as_ref().map(|s| s.as_bytes()))
+                }
+                MsgAtt::Binary { part, data, .. } if part.is_empty() => {
+                    Some(data.as_ref().map(|l| l.as_bytes()))
                 }
                 _ => None,
             });
+            // `BODY[] NIL` of a streamed fetch: no message, the attributes as `Fetched`.
+            let body = body.filter(|d| !streamed || d.is_some());
             if let Some(data) = body {
-                let data = match &data.0 {
-                    Some(s) => slice_of(frame, s.as_bytes()),
-                    None => Bytes::new(),
-                };
+                let data = data.map_or_else(Bytes::new, |s| slice_of(frame, s));
+                if streamed {
+                    // A body sent as a quoted string (the framer streams literals only): the
+                    // same events as a streamed one.
+                    return self.stream_whole(id, seq, items, data);
+                }
                 let flags = items.iter().find_map(|a| match a {
                     MsgAtt::Flags(f) => Some(f.iter().cloned().map(|f| f.into_owned()).collect()),
                     _ => None,
@@ -512,6 +629,128 @@ impl Client {
             id,
             seq,
             attributes,
+        });
+    }
+
+    // ----- streamed messages -----
+
+    /// The owner of streamed literals: the streamed fetch in flight.
+    fn stream_owner(&self) -> Option<super::RequestId> {
+        self.inflight.iter().find_map(|f| match &f.owner {
+            Owner::User(id, Request::Fetch { stream: true, .. }) => Some(*id),
+            _ => None,
+        })
+    }
+
+    /// A FETCH response parsed for its attributes: `(seq, uid, flags)`.
+    fn fetch_summary(
+        &mut self,
+        bytes: &[u8],
+    ) -> Option<(u32, Option<u32>, Option<Vec<Flag<'static>>>)> {
+        match crate::parse::response_with(bytes, &self.parse_opts) {
+            Ok((Response::Data(Data::Fetch { seq, items }), _)) => {
+                let (uid, flags) = uid_flags(&items);
+                Some((seq.get(), uid, flags))
+            }
+            Ok(_) => {
+                self.fail(ClientError::Unexpected {
+                    phase: self.phase(),
+                    what: "streamed literal outside a FETCH response",
+                });
+                None
+            }
+            Err(error) => {
+                self.fail(ClientError::Malformed {
+                    phase: self.phase(),
+                    error,
+                });
+                None
+            }
+        }
+    }
+
+    /// The framer began streaming a body literal; `head` is the response up to it.
+    pub(super) fn stream_start(&mut self, head: &[u8], size: u64) {
+        let Some(id) = self.stream_owner() else {
+            return self.fail(ClientError::Unexpected {
+                phase: self.phase(),
+                what: "streamed literal with no streamed fetch in flight",
+            });
+        };
+        if self.stream.is_some() {
+            // One body per response was asked for.
+            return self.fail(ClientError::Unexpected {
+                phase: self.phase(),
+                what: "two message bodies in one FETCH response",
+            });
+        }
+        // What came before the body, closed as if the body were empty.
+        let mut probe = Vec::with_capacity(head.len() + 5);
+        probe.extend_from_slice(head);
+        probe.extend_from_slice(b"\"\")\r\n");
+        let Some((seq, uid, _)) = self.fetch_summary(&probe) else {
+            return;
+        };
+        self.stream = Some((id, seq, size));
+        self.event(ClientEvent::MessageStart { id, seq, uid, size });
+    }
+
+    pub(super) fn stream_data(&mut self, data: Bytes) {
+        match self.stream {
+            Some((id, ..)) => self.event(ClientEvent::MessageData { id, data }),
+            None => self.fail(ClientError::Unexpected {
+                phase: self.phase(),
+                what: "streamed octets outside a streamed message",
+            }),
+        }
+    }
+
+    /// The rest of the response after a streamed literal (the literal replaced by `""`).
+    pub(super) fn stream_end(&mut self, frame: Bytes) {
+        let Some((id, start_seq, size)) = self.stream.take() else {
+            return;
+        };
+        let Some((seq, uid, flags)) = self.fetch_summary(&frame) else {
+            return;
+        };
+        if seq != start_seq {
+            return self.fail(ClientError::Unexpected {
+                phase: self.phase(),
+                what: "streamed FETCH response changed its sequence number",
+            });
+        }
+        self.event(ClientEvent::MessageEnd {
+            id,
+            seq,
+            uid,
+            flags,
+            size,
+        });
+    }
+
+    /// A whole body received inline (quoted string or small literal) for a streamed fetch.
+    fn stream_whole(
+        &mut self,
+        id: super::RequestId,
+        seq: u32,
+        items: Vec<MsgAtt<'_>>,
+        data: Bytes,
+    ) {
+        let (uid, flags) = uid_flags(&items);
+        let size = data.len() as u64;
+        self.event(ClientEvent::MessageStart { id, seq, uid, size });
+        let chunk = self.config.stream_chunk.max(1);
+        let mut rest = data;
+        while !rest.is_empty() {
+            let piece = rest.split_to(chunk.min(rest.len()));
+            self.event(ClientEvent::MessageData { id, data: piece });
+        }
+        self.event(ClientEvent::MessageEnd {
+            id,
+            seq,
+            uid,
+            flags,
+            size,
         });
     }
 
@@ -565,6 +804,51 @@ impl Client {
             self.send_done();
         }
     }
+}
+
+/// RFC 2971 §3.3 on a server's `* ID`: at most 30 pairs, names at most 30 octets, values at
+/// most 1024, no name twice. Sanitized text out.
+#[allow(clippy::type_complexity)]
+fn check_id(
+    fields: Option<Vec<(crate::types::IString<'_>, crate::types::NString<'_>)>>,
+) -> Result<Option<super::request::IdFields>, &'static str> {
+    use super::request::{ID_MAX_FIELD, ID_MAX_PAIRS, ID_MAX_VALUE};
+    let Some(fields) = fields else {
+        return Ok(None);
+    };
+    if fields.len() > ID_MAX_PAIRS {
+        return Err("more than 30 field-value pairs");
+    }
+    let mut out: Vec<(String, Option<String>)> = Vec::with_capacity(fields.len());
+    for (name, value) in &fields {
+        let name = name.as_bytes();
+        if name.len() > ID_MAX_FIELD {
+            return Err("a field name longer than 30 octets");
+        }
+        let value = value.0.as_ref().map(|v| v.as_bytes());
+        if value.is_some_and(|v| v.len() > ID_MAX_VALUE) {
+            return Err("a value longer than 1024 octets");
+        }
+        let name = sanitize(name);
+        if out.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+            return Err("a field name twice");
+        }
+        out.push((name, value.map(sanitize)));
+    }
+    Ok(Some(out))
+}
+
+/// The UID and flags among FETCH attributes.
+fn uid_flags(items: &[MsgAtt<'_>]) -> (Option<u32>, Option<Vec<Flag<'static>>>) {
+    let uid = items.iter().find_map(|a| match a {
+        MsgAtt::Uid(u) => Some(u.get()),
+        _ => None,
+    });
+    let flags = items.iter().find_map(|a| match a {
+        MsgAtt::Flags(f) => Some(f.iter().cloned().map(Flag::into_owned).collect()),
+        _ => None,
+    });
+    (uid, flags)
 }
 
 /// The octets of `part`, sharing `frame`'s buffer when `part` lies inside it.

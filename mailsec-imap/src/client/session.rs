@@ -156,6 +156,8 @@ impl Client {
                 self.stage = Stage::Handshake;
                 self.out.push_back(mailsec_tls::Output::StartTls);
             }
+            // The keepalive NOOP: its answer (even a NO) shows the link is alive.
+            Internal::Keepalive => {}
             Internal::Login => self.auth_status(AuthMethod::Login, kind, code, text),
             Internal::Authenticate(mut exchange) => {
                 let method = AuthMethod::Sasl(exchange.mechanism());

@@ -214,3 +214,15 @@ pub(crate) fn login_over_starttls(run: &mut Run, after_tls_caps: &str) {
     run.expect(b"A0002 CAPABILITY\r\n");
     run.server(format!("* CAPABILITY {after_tls_caps}\r\nA0002 OK done\r\n").as_bytes());
 }
+
+/// A logged-in session over STARTTLS with `config` (StartTlsRequired) and the given
+/// capabilities after login; the next tag is A0004.
+pub(crate) fn logged_in_with(config: ClientConfig, cut: Cut, caps: &str) -> Run {
+    let mut run = Run::new(config, cut);
+    login_over_starttls(&mut run, "IMAP4rev1 SASL-IR AUTH=PLAIN");
+    run.expect(format!("A0003 AUTHENTICATE PLAIN {PLAIN_IR}\r\n").as_bytes());
+    run.server(format!("A0003 OK [CAPABILITY {caps}] hi\r\n").as_bytes());
+    assert!(run.client.is_ready(), "{:?}", run.errors);
+    run.take_events();
+    run
+}
