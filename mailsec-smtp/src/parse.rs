@@ -1313,6 +1313,77 @@ mod tests {
         );
     }
 
+    /// The one-pass parameter scan finds the same parameters and the same first error as
+    /// splitting at spaces and checking each token, over every string of up to five octets
+    /// from an alphabet of separators, keyword and value octets, and UTF-8 and non-UTF-8 octets.
+    #[test]
+    fn one_pass_parameters_agree_with_split_tokens() {
+        const ALPHABET: [u8; 10] = [b' ', b'=', b'a', b'Z', b'1', b'-', b'+', 0xC3, 0xA9, 0xFF];
+        let split =
+            |rest: &[u8], utf8: bool| -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>, CommandError> {
+                rest.split(|&b| b == b' ')
+                    .filter(|t| !t.is_empty())
+                    .map(|t| split_param(t, utf8).map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec))))
+                    .collect()
+            };
+        let one_pass =
+            |rest: &[u8], utf8: bool| -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>, CommandError> {
+                let mut out = Vec::new();
+                let mut at = 0;
+                while let Some(((k, v), n)) = next_param(&rest[at..], utf8)? {
+                    assert!(n > 0 && at + n <= rest.len());
+                    at += n;
+                    out.push((k.to_vec(), v.map(<[u8]>::to_vec)));
+                }
+                assert!(rest[at..].iter().all(|&b| b == b' '), "{rest:?}");
+                Ok(out)
+            };
+        let mut checked = 0;
+        for len in 0..=5u32 {
+            for code in 0..ALPHABET.len().pow(len) {
+                let mut c = code;
+                let rest: Vec<u8> = (0..len)
+                    .map(|_| {
+                        let b = ALPHABET[c % ALPHABET.len()];
+                        c /= ALPHABET.len();
+                        b
+                    })
+                    .collect();
+                for utf8 in [false, true] {
+                    assert_eq!(one_pass(&rest, utf8), split(&rest, utf8), "{rest:?} {utf8}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 200_000);
+        // Whole commands: several spaces, a value running to the end, UTF-8 where allowed.
+        let opts = ParseOptions::new();
+        assert_eq!(
+            parse_command(b"MAIL FROM:<> SIZE=10   BODY=8bitmime ", opts),
+            Ok(Command::Mail {
+                from: crate::types::ReversePath::Null,
+                params: vec![
+                    crate::types::MailParam::Size(10),
+                    crate::types::MailParam::Body(BodyType::EightBitMime)
+                ],
+            })
+        );
+        assert_eq!(
+            parse_command(b"MAIL FROM:<>SIZE=10", opts),
+            Err(CommandError::InvalidPath)
+        );
+        assert_eq!(
+            parse_command(b"RCPT TO:<a@b> X=", opts),
+            Err(CommandError::MalformedParameter)
+        );
+        let utf8_value = "RCPT TO:<a@b> X-Y=\u{e9}t\u{e9} NOTIFY=NEVER".as_bytes();
+        assert_eq!(
+            parse_command(utf8_value, opts),
+            Err(CommandError::MalformedParameter)
+        );
+        assert!(parse_command(utf8_value, opts.smtputf8(true)).is_ok());
+    }
+
     #[test]
     fn dot_string_local_parts() {
         for (wire, utf8, ok_len) in [
