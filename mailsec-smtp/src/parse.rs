@@ -1319,25 +1319,24 @@ mod tests {
     #[test]
     fn one_pass_parameters_agree_with_split_tokens() {
         const ALPHABET: [u8; 10] = [b' ', b'=', b'a', b'Z', b'1', b'-', b'+', 0xC3, 0xA9, 0xFF];
-        let split =
-            |rest: &[u8], utf8: bool| -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>, CommandError> {
-                rest.split(|&b| b == b' ')
-                    .filter(|t| !t.is_empty())
-                    .map(|t| split_param(t, utf8).map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec))))
-                    .collect()
-            };
-        let one_pass =
-            |rest: &[u8], utf8: bool| -> Result<Vec<(Vec<u8>, Option<Vec<u8>>)>, CommandError> {
-                let mut out = Vec::new();
-                let mut at = 0;
-                while let Some(((k, v), n)) = next_param(&rest[at..], utf8)? {
-                    assert!(n > 0 && at + n <= rest.len());
-                    at += n;
-                    out.push((k.to_vec(), v.map(<[u8]>::to_vec)));
-                }
-                assert!(rest[at..].iter().all(|&b| b == b' '), "{rest:?}");
-                Ok(out)
-            };
+        type Params = Result<Vec<(Vec<u8>, Option<Vec<u8>>)>, CommandError>;
+        let split = |rest: &[u8], utf8: bool| -> Params {
+            rest.split(|&b| b == b' ')
+                .filter(|t| !t.is_empty())
+                .map(|t| split_param(t, utf8).map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec))))
+                .collect()
+        };
+        let one_pass = |rest: &[u8], utf8: bool| -> Params {
+            let mut out = Vec::new();
+            let mut at = 0;
+            while let Some(((k, v), n)) = next_param(&rest[at..], utf8)? {
+                assert!(n > 0 && at + n <= rest.len());
+                at += n;
+                out.push((k.to_vec(), v.map(<[u8]>::to_vec)));
+            }
+            assert!(rest[at..].iter().all(|&b| b == b' '), "{rest:?}");
+            Ok(out)
+        };
         let mut checked = 0;
         for len in 0..=5u32 {
             for code in 0..ALPHABET.len().pow(len) {
