@@ -636,9 +636,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
         let mut writing = false;
         loop {
             match self.event().await? {
-                ClientEvent::MessageStart { id: i, uid: got, .. }
-                    if i == id && got.is_none_or(|u| u == uid) && report.is_none() =>
-                {
+                ClientEvent::MessageStart {
+                    id: i, uid: got, ..
+                } if i == id && got.is_none_or(|u| u == uid) && report.is_none() => {
                     writing = true;
                 }
                 ClientEvent::MessageData { id: i, data } if i == id && writing => {
