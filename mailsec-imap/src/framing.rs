@@ -11,7 +11,7 @@
 //! A line part ends with a literal announcement when its last bytes before the CRLF are `{n}`
 //! (synchronizing), `{n+}` (non-synchronizing, RFC 7888 LITERAL+ / LITERAL-), `~{n}` or `~{n+}`
 //! (binary literal8, RFC 3516 §4.3, RFC 9051 §4.3) and that `{` is not inside a quoted string: the
-//! framer tracks quoting (with `\"` and `\\` escapes) as it scans, so `A1 LOGIN "{5}" x` and
+//! framer works out the quoting of such a line part (with `\"` and `\\` escapes), so `A1 LOGIN "{5}" x` and
 //! `A1 LOGIN x "{5}` announce nothing. The size is parsed with overflow checks (`{}`, `{-1}`,
 //! `{1 2}` are [`FramingError::LiteralSyntax`]; a size above `u64::MAX` is
 //! [`FramingError::LiteralTooLarge`] with `size: None`).
@@ -96,8 +96,10 @@
 //!
 //! # Cost
 //!
-//! Work is linear in the input however it is chunked: the scan resumes where it stopped (with
-//! `memchr`), quoting and tag state are kept between calls, and nothing is rescanned.
+//! Work is linear in the input however it is chunked: the scan for the line end resumes where
+//! it stopped (with `memchr`) and the tag state is kept between calls. Quoting is worked out
+//! only for a line part whose last byte before the line end is `}` (no other can announce a
+//! literal), once, when that line part is complete: each byte is looked at at most twice.
 //!
 //! # A server loop
 //!
@@ -1011,9 +1013,11 @@ impl Framer {
         Ok(())
     }
 
-    /// Quote and tag tracking over `buf[from..to]` of the line part being kept.
-    fn track(&mut self, from: usize, to: usize) -> Result<(), FramingError> {
-        self.quote.track(&self.buf[from..to]);
+    /// Tag tracking up to `buf[..to]` of the line part being kept. Quoting is not tracked
+    /// here: only a line part ending in `}` can announce a literal, so its quoting is worked
+    /// out once that line part is complete (see [`Self::announcement`]), and the quotes of
+    /// every other line (ENVELOPE and BODYSTRUCTURE lines are full of them) are never looked at.
+    fn track(&mut self, to: usize) -> Result<(), FramingError> {
         if let TagState::Pending { scanned } = self.tag {
             // The tag is the first token of the first line part.
             let stop = to.min(self.config.max_tag.saturating_add(1));
@@ -1048,7 +1052,7 @@ impl Framer {
         let Some(k) = memchr3(b'\n', b'\r', 0, &self.buf[from..end]) else {
             // Position first: an error from `track` leaves the scan state consistent.
             self.pos = self.pos.max(end);
-            self.track(from, end)?;
+            self.track(end)?;
             if avail >= cap {
                 return Err(self.limit_error(line_cap <= msg_cap, max_line, limits));
             }
@@ -1056,7 +1060,7 @@ impl Framer {
         };
         let i = from + k;
         self.pos = i;
-        self.track(from, i)?;
+        self.track(i)?;
         match self.buf[i] {
             b'\r' if i + 1 >= avail => Ok(LineEnd::More),
             b'\r' if self.buf[i + 1] != b'\n' => {
@@ -1177,7 +1181,9 @@ impl Framer {
 
     /// The announcement ending the line part `buf[seg_start..content_end]`, if any.
     fn announcement(&self, content_end: usize) -> Option<Result<Announcement, ()>> {
-        if self.continuation || self.quote.quoted {
+        // Scan back from the end first: no `}` before the line end, no announcement.
+        if self.continuation || content_end <= self.seg_start || self.buf[content_end - 1] != b'}'
+        {
             return None;
         }
         match self.tag {
@@ -1189,7 +1195,15 @@ impl Framer {
             }
             _ => {}
         }
-        parse_announcement(&self.buf[self.seg_start..content_end])
+        // Quoting of the whole line part, once: a `}` inside an open quoted string announces
+        // nothing (`A1 LOGIN x "{5}`).
+        let line = &self.buf[self.seg_start..content_end];
+        let mut quote = Quote::default();
+        quote.track(line);
+        if quote.quoted {
+            return None;
+        }
+        parse_announcement(line)
     }
 
     /// Client side: whether the message is a status response (`resp-text` has no literal).
@@ -1297,7 +1311,9 @@ impl Framer {
         self.tail.clear();
         let start = self.seg_start.min(self.pos);
         self.tail.push(&self.buf[start..self.pos]);
-        let quote = self.quote;
+        // The quoting of the line part so far (not tracked while keeping, see `track`).
+        let mut quote = Quote::default();
+        quote.track(&self.buf[start..self.pos]);
         self.buf.advance(self.pos);
         self.new_message();
         self.quote = quote;

@@ -8,7 +8,8 @@ use std::num::NonZeroU32;
 
 use super::mailbox::Mailbox;
 use super::{
-    AString, Atom, Capability, DateTime, Flag, FlagPerm, IString, Literal, MailboxAttribute,
+    AString, Atom, Capability, DateTime, Flag, FlagPerm, IString, LazyBody, LazyEnvelope, Literal,
+    MailboxAttribute,
     NString, PartialRange, Section, SequenceSet, StatusItem, Tag,
 };
 
@@ -381,12 +382,13 @@ pub enum MsgAtt<'a> {
     Rfc822Size(u64),
     /// `INTERNALDATE "..."`.
     InternalDate(DateTime),
-    /// `ENVELOPE (...)`.
-    Envelope(Box<Envelope<'a>>),
-    /// `BODY (...)`: the structure without extension data.
-    Body(Box<BodyStructure<'a>>),
-    /// `BODYSTRUCTURE (...)`.
-    BodyStructure(Box<BodyStructure<'a>>),
+    /// `ENVELOPE (...)`: as received (validated, parsed on demand) or built; see
+    /// [`LazyEnvelope`].
+    Envelope(LazyEnvelope<'a>),
+    /// `BODY (...)`: the structure without extension data; see [`LazyBody`].
+    Body(LazyBody<'a>),
+    /// `BODYSTRUCTURE (...)`; see [`LazyBody`].
+    BodyStructure(LazyBody<'a>),
     /// `BODY[section]<origin> nstring`.
     BodySection {
         /// The section.
@@ -729,9 +731,9 @@ impl MsgAtt<'_> {
             MsgAtt::Uid(n) => MsgAtt::Uid(n),
             MsgAtt::Rfc822Size(n) => MsgAtt::Rfc822Size(n),
             MsgAtt::InternalDate(d) => MsgAtt::InternalDate(d),
-            MsgAtt::Envelope(e) => MsgAtt::Envelope(Box::new(e.into_owned())),
-            MsgAtt::Body(b) => MsgAtt::Body(Box::new(b.into_owned())),
-            MsgAtt::BodyStructure(b) => MsgAtt::BodyStructure(Box::new(b.into_owned())),
+            MsgAtt::Envelope(e) => MsgAtt::Envelope(e.into_owned()),
+            MsgAtt::Body(b) => MsgAtt::Body(b.into_owned()),
+            MsgAtt::BodyStructure(b) => MsgAtt::BodyStructure(b.into_owned()),
             MsgAtt::BodySection {
                 section,
                 origin,
@@ -870,6 +872,7 @@ impl<'a> BodyStructure<'a> {
     /// let line = b"* 1 FETCH (BODYSTRUCTURE (\"application\" \"pdf\" NIL NIL NIL \"base64\" 4 NIL (\"attachment\" (\"filename\" \"a.pdf\")) NIL NIL))\r\n";
     /// let (Response::Data(Data::Fetch { items, .. }), _) = parse::response(line).unwrap() else { panic!() };
     /// let MsgAtt::BodyStructure(b) = &items[0] else { panic!() };
+    /// let b = b.get().unwrap();
     /// let (kind, params) = b.disposition().unwrap();
     /// assert_eq!(kind, b"attachment");
     /// assert_eq!(params, vec![(&b"filename"[..], &b"a.pdf"[..])]);
