@@ -1195,7 +1195,7 @@ fn flag<'a>(p: &mut P<'a, '_>) -> R<Flag<'a>> {
 
 #[cfg(test)]
 mod tests {
-    use super::response;
+    use super::{Quirks, lazy_body, response};
     use crate::error::ParseErrorKind as K;
     use crate::types::{Data, Response};
 
@@ -1213,6 +1213,97 @@ mod tests {
         }
         s.extend_from_slice(b")\r\n");
         s
+    }
+
+    fn fetch_items(input: &[u8]) -> Vec<crate::types::MsgAtt<'_>> {
+        let (r, used) = response(input).unwrap();
+        assert_eq!(used, input.len());
+        let Response::Data(Data::Fetch { items, .. }) = r else {
+            panic!("{r:?}")
+        };
+        items
+    }
+
+    const ENV: &[u8] = b"(\"Wed, 17 Jul 1996\" \"Hi \\\"there\\\"\" ((\"A\" NIL \"a\" \"x.org\")) NIL NIL ((NIL NIL \"b\" \"y.org\")(NIL NIL \"c\" \"y.org\")) NIL NIL NIL \"<1@x>\")";
+    const BS: &[u8] = b"((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"UTF-8\") NIL NIL \"7BIT\" 12 1 NIL NIL NIL NIL)(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 300 (NIL \"inner\" NIL NIL NIL NIL NIL NIL NIL NIL) (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 5 1) 9) \"MIXED\" (\"BOUNDARY\" \"x\") NIL NIL NIL)";
+
+    /// ENVELOPE and BODYSTRUCTURE are kept as their wire bytes and built on demand into the
+    /// same tree the eager grammar builds; equal to a built value; detach by copying bytes.
+    #[test]
+    fn lazy_items_keep_bytes_and_build_the_same_tree() {
+        use crate::types::{LazyBody, LazyEnvelope, MsgAtt};
+        let mut line = b"* 1 FETCH (ENVELOPE ".to_vec();
+        line.extend_from_slice(ENV);
+        line.extend_from_slice(b" BODYSTRUCTURE ");
+        line.extend_from_slice(BS);
+        line.extend_from_slice(b" BODY ");
+        let body_only = b"(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 5 1)";
+        line.extend_from_slice(body_only);
+        line.extend_from_slice(b")\r\n");
+        let items = fetch_items(&line);
+        let [MsgAtt::Envelope(e), MsgAtt::BodyStructure(b), MsgAtt::Body(b2)] = &items[..] else {
+            panic!("{items:?}")
+        };
+        assert_eq!(e.raw(), Some(ENV));
+        assert_eq!(b.raw(), Some(BS));
+        assert_eq!(b2.raw(), Some(&body_only[..]));
+        assert!(e.built().is_none());
+        let env = e.get().unwrap();
+        assert_eq!(env.subject.0.as_ref().unwrap().as_bytes(), b"Hi \"there\"");
+        assert_eq!(env.to.as_ref().unwrap().len(), 2);
+        assert_eq!(env.cc, None);
+        let tree = b.get().unwrap();
+        assert_eq!(tree.parts().len(), 2);
+        // The eager grammar gives the same tree.
+        let eager = lazy_body(BS, Quirks::default(), 64, true).unwrap();
+        assert_eq!(*tree, eager);
+        // Raw and built compare by tree.
+        assert_eq!(*e, LazyEnvelope::from(env.clone().into_owned()));
+        assert_eq!(*b, LazyBody::from(eager.clone()));
+        assert_ne!(MsgAtt::Envelope(e.clone()), MsgAtt::Body(b2.clone()));
+        // Detached: the bytes are copied once and outlive the input.
+        let owned: Vec<MsgAtt<'static>> = items.into_iter().map(MsgAtt::into_owned).collect();
+        drop(line);
+        let MsgAtt::BodyStructure(b) = &owned[1] else {
+            panic!()
+        };
+        assert_eq!(b.raw(), Some(BS));
+        assert_eq!(b.clone().into_tree().unwrap(), eager.into_owned());
+    }
+
+    /// The grammar is checked while skipping: a malformed ENVELOPE or BODYSTRUCTURE is an
+    /// error of `parse::response`, never later; nesting is counted at the same limit.
+    #[test]
+    fn lazy_items_are_validated_when_parsed() {
+        for bad in [
+            &b"* 1 FETCH (ENVELOPE (NIL NIL NIL NIL NIL NIL NIL NIL NIL))\r\n"[..],
+            b"* 1 FETCH (ENVELOPE (NIL NIL (\"a\" NIL) NIL NIL NIL NIL NIL NIL NIL))\r\n",
+            b"* 1 FETCH (BODYSTRUCTURE (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" x 1))\r\n",
+            b"* 1 FETCH (BODYSTRUCTURE (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 5))\r\n",
+            b"* 1 FETCH (BODYSTRUCTURE (\"TEXT\" \"PLAIN\" (\"A\") NIL NIL \"7BIT\" 5 1))\r\n",
+            b"* 1 FETCH (BODY (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 5 1 NIL))\r\n",
+            b"* 1 FETCH (BODYSTRUCTURE ((\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 5 1) \"MIXED\" (\"A\" \"b\")\r\n",
+        ] {
+            assert!(response(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        // Strict quirks are kept with the bytes: NIL media type refused, then and later.
+        let nil_type = b"* 1 FETCH (BODYSTRUCTURE (NIL \"PLAIN\" NIL NIL NIL \"7BIT\" 5))\r\n";
+        assert!(super::response_with(nil_type, &super::ResponseOptions::strict()).is_err());
+        let items = fetch_items(nil_type);
+        let crate::types::MsgAtt::BodyStructure(b) = &items[0] else {
+            panic!()
+        };
+        assert!(b.get().is_ok());
+        // Depth: 70 nested multiparts stop at the default limit (64) inside parse::response.
+        let mut deep = b"* 1 FETCH (BODYSTRUCTURE ".to_vec();
+        deep.extend(std::iter::repeat_n(b'(', 70));
+        deep.extend_from_slice(b"\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 5 1)");
+        for _ in 0..69 {
+            deep.extend_from_slice(b" \"MIXED\")");
+        }
+        deep.extend_from_slice(b")\r\n");
+        let e = response(&deep).unwrap_err();
+        assert!(matches!(e.kind, K::TooDeep { limit: 64 }), "{e:?}");
     }
 
     /// RFC 2971 §3.3 on the client side: 30 pairs, 30-octet names and 1024-octet values pass;
