@@ -1182,8 +1182,7 @@ impl Framer {
     /// The announcement ending the line part `buf[seg_start..content_end]`, if any.
     fn announcement(&self, content_end: usize) -> Option<Result<Announcement, ()>> {
         // Scan back from the end first: no `}` before the line end, no announcement.
-        if self.continuation || content_end <= self.seg_start || self.buf[content_end - 1] != b'}'
-        {
+        if self.continuation || content_end <= self.seg_start || self.buf[content_end - 1] != b'}' {
             return None;
         }
         match self.tag {

@@ -1241,7 +1241,12 @@ mod tests {
         line.extend_from_slice(body_only);
         line.extend_from_slice(b")\r\n");
         let items = fetch_items(&line);
-        let [MsgAtt::Envelope(e), MsgAtt::BodyStructure(b), MsgAtt::Body(b2)] = &items[..] else {
+        let [
+            MsgAtt::Envelope(e),
+            MsgAtt::BodyStructure(b),
+            MsgAtt::Body(b2),
+        ] = &items[..]
+        else {
             panic!("{items:?}")
         };
         assert_eq!(e.raw(), Some(ENV));

@@ -220,11 +220,7 @@ impl<'a> LazyBody<'a> {
         }
     }
 
-    fn parse<'b>(
-        bytes: &'b [u8],
-        r: &Raw<'_>,
-        ext: bool,
-    ) -> Result<BodyStructure<'b>, ParseError> {
+    fn parse<'b>(bytes: &'b [u8], r: &Raw<'_>, ext: bool) -> Result<BodyStructure<'b>, ParseError> {
         crate::parse::lazy_body(bytes, r.quirks, r.max_depth, ext)
     }
 }

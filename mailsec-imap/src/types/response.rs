@@ -9,8 +9,7 @@ use std::num::NonZeroU32;
 use super::mailbox::Mailbox;
 use super::{
     AString, Atom, Capability, DateTime, Flag, FlagPerm, IString, LazyBody, LazyEnvelope, Literal,
-    MailboxAttribute,
-    NString, PartialRange, Section, SequenceSet, StatusItem, Tag,
+    MailboxAttribute, NString, PartialRange, Section, SequenceSet, StatusItem, Tag,
 };
 
 /// One server response.
