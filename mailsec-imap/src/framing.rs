@@ -1022,7 +1022,9 @@ impl Framer {
             // The tag is the first token of the first line part.
             let stop = to.min(self.config.max_tag.saturating_add(1));
             if scanned < stop {
-                if let Some(k) = memchr(b' ', &self.buf[scanned..stop]) {
+                // At most `max_tag` + 1 octets and usually 1 (`*`): a plain loop beats the
+                // set-up of a vectorized search.
+                if let Some(k) = self.buf[scanned..stop].iter().position(|&b| b == b' ') {
                     return self.resolve_tag(scanned + k);
                 }
             }
