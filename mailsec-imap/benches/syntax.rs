@@ -8,8 +8,8 @@
 //!   `ResponseCodec`, the last two looping over the whole buffer (they have no framer: a real
 //!   client re-parses on `Incomplete`, which this favours them by never doing). mailsec keeps
 //!   ENVELOPE and BODYSTRUCTURE as validated bytes built on demand
-//!   ([`mailsec_imap::types::LazyEnvelope`]); `mailsec_parse_build_trees` also builds every
-//!   one, as the two peers always do.
+//!   ([`mailsec_imap::types::LazyEnvelope`]); `mailsec_parse_build_trees` builds every one
+//!   while parsing (`ResponseOptions::eager_trees`), as the two peers always do.
 //! - `commands`: a server reading pipelined commands (SELECT, UID FETCH with items, SEARCH,
 //!   STORE, APPEND with a synchronizing literal, LOGIN, LIST, STATUS, NOOP, …): mailsec's
 //!   server-side [`Framer`] (accepting every literal) + [`parse::command`], and imap-codec's
@@ -312,22 +312,24 @@ fn mailsec_response_parse_only(msgs: &[Bytes]) -> usize {
     n
 }
 
-/// [`mailsec_response_parse_only`] and then every ENVELOPE and BODYSTRUCTURE built into its
-/// tree (the parser keeps them as validated bytes, built on demand): the cost for a client
-/// that reads every one of them, as imap-proto and imap-codec always build them.
+/// [`mailsec_response_parse_only`] with every ENVELOPE and BODYSTRUCTURE built into its tree
+/// while parsing (`ResponseOptions::eager_trees`; by default the parser keeps them as validated
+/// bytes, built on demand): the cost for a client that reads every one of them, as imap-proto
+/// and imap-codec always build them.
 fn mailsec_response_parse_build(msgs: &[Bytes]) -> usize {
     use mailsec_imap::types::{Data, MsgAtt, Response};
+    let opts = parse::ResponseOptions::new().eager_trees(true);
     let mut n = 0;
     for msg in msgs {
-        let (rsp, _) = parse::response(msg).unwrap();
+        let (rsp, _) = parse::response_with(msg, &opts).unwrap();
         if let Response::Data(Data::Fetch { items, .. }) = &rsp {
             for item in items {
                 match item {
                     MsgAtt::Envelope(e) => {
-                        black_box(e.get().unwrap());
+                        black_box(e.built().unwrap());
                     }
                     MsgAtt::Body(b) | MsgAtt::BodyStructure(b) => {
-                        black_box(b.get().unwrap());
+                        black_box(b.built().unwrap());
                     }
                     _ => {}
                 }

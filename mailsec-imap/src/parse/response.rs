@@ -77,6 +77,10 @@ pub struct ResponseOptions {
     pub limits: ParseOptions,
     /// Accepted deviations.
     pub quirks: Quirks,
+    /// Build every ENVELOPE, BODY and BODYSTRUCTURE tree while parsing (held built in
+    /// [`LazyEnvelope`] / [`LazyBody`]) instead of keeping the validated bytes and building on
+    /// demand. Off by default: a client that reads most trees saves the second pass with it on.
+    pub eager_trees: bool,
 }
 
 impl ResponseOptions {
@@ -89,11 +93,17 @@ impl ResponseOptions {
         ResponseOptions {
             limits: ParseOptions::default(),
             quirks: Quirks::none(),
+            eager_trees: false,
         }
     }
     /// Sets the quirks.
     pub fn quirks(mut self, q: Quirks) -> Self {
         self.quirks = q;
+        self
+    }
+    /// Sets [`Self::eager_trees`].
+    pub fn eager_trees(mut self, on: bool) -> Self {
+        self.eager_trees = on;
         self
     }
     /// Sets the limits.
@@ -126,6 +136,7 @@ pub fn response_with<'a>(
     let mut c = C {
         p: &mut p,
         q: opts.quirks,
+        eager: opts.eager_trees,
     };
     match c.response() {
         Ok(r) => Ok((r, p.pos)),
@@ -194,6 +205,7 @@ fn lazy_item<'a, T>(
     let mut c = C {
         p: &mut p,
         q: quirks,
+        eager: true,
     };
     let r = f(&mut c).and_then(|t| {
         if c.p.pos == input.len() {
@@ -208,6 +220,8 @@ fn lazy_item<'a, T>(
 struct C<'p, 'a, 'o> {
     p: &'p mut P<'a, 'o>,
     q: Quirks,
+    /// [`ResponseOptions::eager_trees`].
+    eager: bool,
 }
 
 fn syntax(expected: &'static str, at: usize) -> (K, usize) {
@@ -914,6 +928,11 @@ impl<'a> C<'_, 'a, '_> {
                 MsgAtt::ModSeq(n)
             }
             // Checked, not built: the tree is made on demand from the bytes (see `Lazy*`).
+            b"ENVELOPE" if self.eager => MsgAtt::Envelope(self.envelope()?.into()),
+            b"BODY" if self.eager => MsgAtt::Body(LazyBody::eager(self.body(false)?, false)),
+            b"BODYSTRUCTURE" if self.eager => {
+                MsgAtt::BodyStructure(LazyBody::eager(self.body(true)?, true))
+            }
             b"ENVELOPE" => {
                 let at = self.p.pos;
                 self.envelope_g::<false>()?;
@@ -1266,6 +1285,27 @@ mod tests {
         assert_eq!(*e, LazyEnvelope::from(env.clone().into_owned()));
         assert_eq!(*b, LazyBody::from(eager.clone()));
         assert_ne!(MsgAtt::Envelope(e.clone()), MsgAtt::Body(b2.clone()));
+        // With `eager_trees` the same trees come built.
+        let opts = super::ResponseOptions::new().eager_trees(true);
+        let (r, _) = super::response_with(&line, &opts).unwrap();
+        let Response::Data(Data::Fetch {
+            items: eager_items, ..
+        }) = &r
+        else {
+            panic!()
+        };
+        let [
+            MsgAtt::Envelope(ee),
+            MsgAtt::BodyStructure(eb),
+            MsgAtt::Body(eb2),
+        ] = &eager_items[..]
+        else {
+            panic!("{eager_items:?}")
+        };
+        assert!(ee.raw().is_none() && eb.raw().is_none() && eb2.raw().is_none());
+        assert_eq!(ee.built(), Some(&*env));
+        assert_eq!(eb.built(), Some(&*tree));
+        assert_eq!(eager_items, &items);
         // Detached: the bytes are copied once and outlive the input.
         let owned: Vec<MsgAtt<'static>> = items.into_iter().map(MsgAtt::into_owned).collect();
         drop(line);

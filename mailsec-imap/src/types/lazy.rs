@@ -220,6 +220,14 @@ impl<'a> LazyBody<'a> {
         }
     }
 
+    /// A tree the parser built eagerly: BODYSTRUCTURE when `ext`, BODY otherwise.
+    pub(crate) fn eager(tree: BodyStructure<'a>, ext: bool) -> Self {
+        LazyBody {
+            repr: Repr::Built(Box::new(tree)),
+            ext,
+        }
+    }
+
     fn parse<'b>(bytes: &'b [u8], r: &Raw<'_>, ext: bool) -> Result<BodyStructure<'b>, ParseError> {
         crate::parse::lazy_body(bytes, r.quirks, r.max_depth, ext)
     }
