@@ -981,7 +981,7 @@ impl<'a> C<'_, 'a, '_> {
         })
     }
 
-    /// `envelope`, built when `B`, only checked otherwise (see [`Lazy`]).
+    /// `envelope`, built when `B`, only checked otherwise (see [`LazyEnvelope`]).
     fn envelope_g<const B: bool>(&mut self) -> R<Option<Envelope<'a>>> {
         self.p.byte(b'(', "(")?;
         self.p.enter()?;
@@ -1105,7 +1105,7 @@ impl<'a> C<'_, 'a, '_> {
             .ok_or_else(|| syntax("body", self.p.pos))
     }
 
-    /// `body`, built when `B`, only checked otherwise (see [`Lazy`]): depth counted at each
+    /// `body`, built when `B`, only checked otherwise (see [`LazyBody`]): depth counted at each
     /// `(` so 100 000 nested parentheses stop at the limit.
     fn body_g<const B: bool>(&mut self, ext: bool) -> R<Option<BodyStructure<'a>>> {
         self.p.byte(b'(', "(")?;
