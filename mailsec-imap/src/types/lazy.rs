@@ -1,24 +1,5 @@
-//! ENVELOPE and BODYSTRUCTURE as a FETCH response carries them: borrowed and parsed on demand.
-//!
-//! The response parser checks an ENVELOPE, BODY or BODYSTRUCTURE against the full grammar (with
-//! the quirks and nesting limit in force) without building it, and keeps the validated wire bytes
-//! (`&'a [u8]`, no copy, no allocation). The tree ([`Envelope`], [`BodyStructure`]) is built only
-//! when asked for ([`LazyEnvelope::get`], [`LazyBody::get`]), by the same grammar code, so a
-//! client that only stores or forwards the value never pays for it. Values built by hand (a
-//! server answering FETCH) hold the tree ([`From`]). [`LazyEnvelope::into_owned`] copies the
-//! bytes once: the cheap conversion from the borrowed form to the owned one.
-//!
-//! ```
-//! use mailsec_imap::parse;
-//! use mailsec_imap::types::{Data, MsgAtt, Response};
-//! let input = b"* 1 FETCH (ENVELOPE (NIL \"Hi\" NIL NIL NIL NIL NIL NIL NIL NIL))\r\n";
-//! let (r, _) = parse::response(input).unwrap();
-//! let Response::Data(Data::Fetch { items, .. }) = r else { panic!() };
-//! let MsgAtt::Envelope(env) = &items[0] else { panic!() };
-//! assert_eq!(env.raw(), Some(&b"(NIL \"Hi\" NIL NIL NIL NIL NIL NIL NIL NIL)"[..]));
-//! let tree = env.get().unwrap();
-//! assert_eq!(tree.subject.0.as_ref().unwrap().as_bytes(), b"Hi");
-//! ```
+//! ENVELOPE and BODYSTRUCTURE as a FETCH response carries them: borrowed and parsed on demand
+//! (see [`LazyEnvelope`]).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -178,14 +159,37 @@ macro_rules! lazy {
 
 lazy! {
     /// An ENVELOPE of a FETCH response (RFC 9051 §7.5.2): the validated wire bytes, parsed to an
-    /// [`Envelope`] on demand, or a built [`Envelope`]. See the [module](self) docs.
+    /// [`Envelope`] on demand, or a built [`Envelope`].
+    ///
+    /// The response parser checks an ENVELOPE, BODY or BODYSTRUCTURE against the full grammar
+    /// (with the quirks and nesting limit in force) without building it, and keeps the
+    /// validated wire bytes (no copy, no allocation). The tree is built only when asked for
+    /// ([`LazyEnvelope::get`], [`LazyBody::get`]), by the same grammar code, so a client that
+    /// only stores or forwards the value never pays for it
+    /// ([`ResponseOptions::eager_trees`](crate::parse::ResponseOptions::eager_trees) builds
+    /// every tree while parsing instead). Values built by hand (a server answering FETCH) hold
+    /// the tree ([`From`]). [`LazyEnvelope::into_owned`] copies the bytes once: the cheap
+    /// conversion from the borrowed form to the owned one. Two values are equal when their
+    /// trees are, however each is held.
+    ///
+    /// ```
+    /// use mailsec_imap::parse;
+    /// use mailsec_imap::types::{Data, MsgAtt, Response};
+    /// let input = b"* 1 FETCH (ENVELOPE (NIL \"Hi\" NIL NIL NIL NIL NIL NIL NIL NIL))\r\n";
+    /// let (r, _) = parse::response(input).unwrap();
+    /// let Response::Data(Data::Fetch { items, .. }) = r else { panic!() };
+    /// let MsgAtt::Envelope(env) = &items[0] else { panic!() };
+    /// assert_eq!(env.raw(), Some(&b"(NIL \"Hi\" NIL NIL NIL NIL NIL NIL NIL NIL)"[..]));
+    /// let tree = env.get().unwrap();
+    /// assert_eq!(tree.subject.0.as_ref().unwrap().as_bytes(), b"Hi");
+    /// ```
     LazyEnvelope, Envelope, "envelope"
 }
 
 lazy! {
     /// A BODY or BODYSTRUCTURE of a FETCH response (RFC 9051 §7.5.2): the validated wire bytes,
-    /// parsed to a [`BodyStructure`] on demand, or a built [`BodyStructure`]. See the
-    /// [module](self) docs.
+    /// parsed to a [`BodyStructure`] on demand, or a built [`BodyStructure`]; see
+    /// [`LazyEnvelope`].
     LazyBody, BodyStructure, "body structure"
 }
 
