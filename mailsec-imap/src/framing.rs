@@ -1438,6 +1438,51 @@ impl Framer {
 mod tests {
     use super::*;
 
+    /// Quoting is worked out only at the end of a line part, yet an error in the middle of a
+    /// line still discards the rest with the quoting seen so far: a `{3}` inside a quoted
+    /// string opened before the error announces nothing (client side, where an announced
+    /// literal would be skipped), while the same `{3}` outside quotes is skipped.
+    #[test]
+    fn discard_after_mid_line_error_keeps_the_quoting() {
+        fn frames(input: &[u8], split: usize) -> Vec<Result<Frame, FramingError>> {
+            let mut f = Framer::client();
+            let mut out = Vec::new();
+            for part in [&input[..split], &input[split..]] {
+                f.push(part).unwrap();
+                while let Some(fr) = f.next_frame() {
+                    out.push(fr);
+                }
+            }
+            out
+        }
+        let quoted = b"* 1 X \"a\0b {3}\r\nabc\r\n* 2 EXISTS\r\n";
+        let bare = b"* 1 X a\0b {3}\r\nabc\r\n* 2 EXISTS\r\n";
+        for split in 0..quoted.len() {
+            let q = frames(quoted, split);
+            assert!(matches!(q[0], Err(FramingError::NulInLine { .. })), "{q:?}");
+            let msgs: Vec<&[u8]> = q
+                .iter()
+                .filter_map(|f| match f {
+                    Ok(Frame::Message(m)) => Some(&m[..]),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(msgs, [&b"abc\r\n"[..], b"* 2 EXISTS\r\n"], "split {split}");
+        }
+        for split in 0..bare.len() {
+            let b = frames(bare, split);
+            assert!(matches!(b[0], Err(FramingError::NulInLine { .. })), "{b:?}");
+            let msgs: Vec<&[u8]> = b
+                .iter()
+                .filter_map(|f| match f {
+                    Ok(Frame::Message(m)) => Some(&m[..]),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(msgs, [&b"* 2 EXISTS\r\n"[..]], "split {split}");
+        }
+    }
+
     #[test]
     fn announcements_parse() {
         let ok = |size, non_sync, binary| {

@@ -273,7 +273,11 @@ pub enum Data<'a> {
         /// The expunged UIDs.
         uids: SequenceSet,
     },
-    /// `ID (field value ...)` or `ID NIL` (RFC 2971).
+    /// `ID (field value ...)` or `ID NIL` (RFC 2971). The response parser holds the server to
+    /// RFC 2971 §3.3 as the command parser holds the client: more than 30 pairs, a field name
+    /// over 30 octets or a value over 1024 is a
+    /// [`ParseErrorKind::Syntax`](crate::error::ParseErrorKind::Syntax) error (not a silent
+    /// truncation: a client never acts on part of an answer).
     Id(Option<Vec<(IString<'a>, NString<'a>)>>),
     /// `NAMESPACE personal other shared` (RFC 2342), each `None` for NIL.
     Namespace([Option<Vec<NamespaceDesc<'a>>>; 3]),
