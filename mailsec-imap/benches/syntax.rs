@@ -6,7 +6,10 @@
 //!   STATUS, SEARCH, tagged OK): mailsec's client-side [`Framer`] + [`parse::response`] (and the
 //!   parser alone on pre-cut messages), imap-proto's `parse_response` and imap-codec's
 //!   `ResponseCodec`, the last two looping over the whole buffer (they have no framer: a real
-//!   client re-parses on `Incomplete`, which this favours them by never doing).
+//!   client re-parses on `Incomplete`, which this favours them by never doing). mailsec keeps
+//!   ENVELOPE and BODYSTRUCTURE as validated bytes built on demand
+//!   ([`mailsec_imap::types::LazyEnvelope`]); `mailsec_parse_build_trees` builds every one
+//!   while parsing (`ResponseOptions::eager_trees`), as the two peers always do.
 //! - `commands`: a server reading pipelined commands (SELECT, UID FETCH with items, SEARCH,
 //!   STORE, APPEND with a synchronizing literal, LOGIN, LIST, STATUS, NOOP, …): mailsec's
 //!   server-side [`Framer`] (accepting every literal) + [`parse::command`], and imap-codec's
@@ -309,6 +312,35 @@ fn mailsec_response_parse_only(msgs: &[Bytes]) -> usize {
     n
 }
 
+/// [`mailsec_response_parse_only`] with every ENVELOPE and BODYSTRUCTURE built into its tree
+/// while parsing (`ResponseOptions::eager_trees`; by default the parser keeps them as validated
+/// bytes, built on demand): the cost for a client that reads every one of them, as imap-proto
+/// and imap-codec always build them.
+fn mailsec_response_parse_build(msgs: &[Bytes]) -> usize {
+    use mailsec_imap::types::{Data, MsgAtt, Response};
+    let opts = parse::ResponseOptions::new().eager_trees(true);
+    let mut n = 0;
+    for msg in msgs {
+        let (rsp, _) = parse::response_with(msg, &opts).unwrap();
+        if let Response::Data(Data::Fetch { items, .. }) = &rsp {
+            for item in items {
+                match item {
+                    MsgAtt::Envelope(e) => {
+                        black_box(e.built().unwrap());
+                    }
+                    MsgAtt::Body(b) | MsgAtt::BodyStructure(b) => {
+                        black_box(b.built().unwrap());
+                    }
+                    _ => {}
+                }
+            }
+        }
+        black_box(rsp);
+        n += 1;
+    }
+    n
+}
+
 /// imap-proto over the whole buffer.
 fn imap_proto_responses(mut input: &[u8]) -> usize {
     let mut n = 0;
@@ -419,6 +451,7 @@ fn check_counts(i: &Inputs) {
     assert_eq!(i.rsp_msgs.len(), r, "mailsec framer, responses");
     assert_eq!(mailsec_responses(&i.rsp), r, "mailsec responses");
     assert_eq!(mailsec_response_parse_only(&i.rsp_msgs), r);
+    assert_eq!(mailsec_response_parse_build(&i.rsp_msgs), r);
     assert_eq!(imap_proto_responses(&i.rsp), r, "imap-proto responses");
     assert_eq!(imap_codec_responses(&i.rsp), r, "imap-codec responses");
     let c = i.cmd_count;
@@ -449,6 +482,9 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("mailsec_parse_only", |b| {
         b.iter(|| mailsec_response_parse_only(black_box(&i.rsp_msgs)))
+    });
+    g.bench_function("mailsec_parse_build_trees", |b| {
+        b.iter(|| mailsec_response_parse_build(black_box(&i.rsp_msgs)))
     });
     g.bench_function("imap_proto", |b| {
         b.iter(|| imap_proto_responses(black_box(&i.rsp)))
@@ -495,6 +531,9 @@ fn fixed_run(spec: &str) {
             "responses/memchr_crlf_scan" => crlf_scan(black_box(&i.rsp)),
             "responses/mailsec_framer_and_parse" => mailsec_responses(black_box(&i.rsp)),
             "responses/mailsec_parse_only" => mailsec_response_parse_only(black_box(&i.rsp_msgs)),
+            "responses/mailsec_parse_build_trees" => {
+                mailsec_response_parse_build(black_box(&i.rsp_msgs))
+            }
             "responses/imap_proto" => imap_proto_responses(black_box(&i.rsp)),
             "responses/imap_codec" => imap_codec_responses(black_box(&i.rsp)),
             "commands/memchr_crlf_scan" => crlf_scan(black_box(&i.cmd)),

@@ -11,7 +11,7 @@
 //! A line part ends with a literal announcement when its last bytes before the CRLF are `{n}`
 //! (synchronizing), `{n+}` (non-synchronizing, RFC 7888 LITERAL+ / LITERAL-), `~{n}` or `~{n+}`
 //! (binary literal8, RFC 3516 §4.3, RFC 9051 §4.3) and that `{` is not inside a quoted string: the
-//! framer tracks quoting (with `\"` and `\\` escapes) as it scans, so `A1 LOGIN "{5}" x` and
+//! framer works out the quoting of such a line part (with `\"` and `\\` escapes), so `A1 LOGIN "{5}" x` and
 //! `A1 LOGIN x "{5}` announce nothing. The size is parsed with overflow checks (`{}`, `{-1}`,
 //! `{1 2}` are [`FramingError::LiteralSyntax`]; a size above `u64::MAX` is
 //! [`FramingError::LiteralTooLarge`] with `size: None`).
@@ -115,8 +115,10 @@
 //!
 //! # Cost
 //!
-//! Work is linear in the input however it is chunked: the scan resumes where it stopped (with
-//! `memchr`), quoting and tag state are kept between calls, and nothing is rescanned.
+//! Work is linear in the input however it is chunked: the scan for the line end resumes where
+//! it stopped (with `memchr`) and the tag state is kept between calls. Quoting is worked out
+//! only for a line part whose last byte before the line end is `}` (no other can announce a
+//! literal), once, when that line part is complete: each byte is looked at at most twice.
 //!
 //! # A server loop
 //!
@@ -1103,14 +1105,18 @@ impl Framer {
         Ok(())
     }
 
-    /// Quote and tag tracking over `buf[from..to]` of the line part being kept.
-    fn track(&mut self, from: usize, to: usize) -> Result<(), FramingError> {
-        self.quote.track(&self.buf[from..to]);
+    /// Tag tracking up to `buf[..to]` of the line part being kept. Quoting is not tracked
+    /// here: only a line part ending in `}` can announce a literal, so its quoting is worked
+    /// out once that line part is complete (see [`Self::announcement`]), and the quotes of
+    /// every other line (ENVELOPE and BODYSTRUCTURE lines are full of them) are never looked at.
+    fn track(&mut self, to: usize) -> Result<(), FramingError> {
         if let TagState::Pending { scanned } = self.tag {
             // The tag is the first token of the first line part.
             let stop = to.min(self.config.max_tag.saturating_add(1));
             if scanned < stop {
-                if let Some(k) = memchr(b' ', &self.buf[scanned..stop]) {
+                // At most `max_tag` + 1 octets and usually 1 (`*`): a plain loop beats the
+                // set-up of a vectorized search.
+                if let Some(k) = self.buf[scanned..stop].iter().position(|&b| b == b' ') {
                     return self.resolve_tag(scanned + k);
                 }
             }
@@ -1140,7 +1146,7 @@ impl Framer {
         let Some(k) = memchr3(b'\n', b'\r', 0, &self.buf[from..end]) else {
             // Position first: an error from `track` leaves the scan state consistent.
             self.pos = self.pos.max(end);
-            self.track(from, end)?;
+            self.track(end)?;
             if avail >= cap {
                 return Err(self.limit_error(line_cap <= msg_cap, max_line, limits));
             }
@@ -1148,7 +1154,7 @@ impl Framer {
         };
         let i = from + k;
         self.pos = i;
-        self.track(from, i)?;
+        self.track(i)?;
         match self.buf[i] {
             b'\r' if i + 1 >= avail => Ok(LineEnd::More),
             b'\r' if self.buf[i + 1] != b'\n' => {
@@ -1275,7 +1281,8 @@ impl Framer {
 
     /// The announcement ending the line part `buf[seg_start..content_end]`, if any.
     fn announcement(&self, content_end: usize) -> Option<Result<Announcement, ()>> {
-        if self.continuation || self.quote.quoted {
+        // Scan back from the end first: no `}` before the line end, no announcement.
+        if self.continuation || content_end <= self.seg_start || self.buf[content_end - 1] != b'}' {
             return None;
         }
         match self.tag {
@@ -1287,7 +1294,15 @@ impl Framer {
             }
             _ => {}
         }
-        parse_announcement(&self.buf[self.seg_start..content_end])
+        // Quoting of the whole line part, once: a `}` inside an open quoted string announces
+        // nothing (`A1 LOGIN x "{5}`).
+        let line = &self.buf[self.seg_start..content_end];
+        let mut quote = Quote::default();
+        quote.track(line);
+        if quote.quoted {
+            return None;
+        }
+        parse_announcement(line)
     }
 
     /// Client side: whether the message is a status response (`resp-text` has no literal).
@@ -1395,7 +1410,9 @@ impl Framer {
         self.tail.clear();
         let start = self.seg_start.min(self.pos);
         self.tail.push(&self.buf[start..self.pos]);
-        let quote = self.quote;
+        // The quoting of the line part so far (not tracked while keeping, see `track`).
+        let mut quote = Quote::default();
+        quote.track(&self.buf[start..self.pos]);
         self.buf.advance(self.pos);
         self.new_message();
         self.quote = quote;
@@ -1651,6 +1668,51 @@ impl Framer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Quoting is worked out only at the end of a line part, yet an error in the middle of a
+    /// line still discards the rest with the quoting seen so far: a `{3}` inside a quoted
+    /// string opened before the error announces nothing (client side, where an announced
+    /// literal would be skipped), while the same `{3}` outside quotes is skipped.
+    #[test]
+    fn discard_after_mid_line_error_keeps_the_quoting() {
+        fn frames(input: &[u8], split: usize) -> Vec<Result<Frame, FramingError>> {
+            let mut f = Framer::client();
+            let mut out = Vec::new();
+            for part in [&input[..split], &input[split..]] {
+                f.push(part).unwrap();
+                while let Some(fr) = f.next_frame() {
+                    out.push(fr);
+                }
+            }
+            out
+        }
+        let quoted = b"* 1 X \"a\0b {3}\r\nabc\r\n* 2 EXISTS\r\n";
+        let bare = b"* 1 X a\0b {3}\r\nabc\r\n* 2 EXISTS\r\n";
+        for split in 0..quoted.len() {
+            let q = frames(quoted, split);
+            assert!(matches!(q[0], Err(FramingError::NulInLine { .. })), "{q:?}");
+            let msgs: Vec<&[u8]> = q
+                .iter()
+                .filter_map(|f| match f {
+                    Ok(Frame::Message(m)) => Some(&m[..]),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(msgs, [&b"abc\r\n"[..], b"* 2 EXISTS\r\n"], "split {split}");
+        }
+        for split in 0..bare.len() {
+            let b = frames(bare, split);
+            assert!(matches!(b[0], Err(FramingError::NulInLine { .. })), "{b:?}");
+            let msgs: Vec<&[u8]> = b
+                .iter()
+                .filter_map(|f| match f {
+                    Ok(Frame::Message(m)) => Some(&m[..]),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(msgs, [&b"* 2 EXISTS\r\n"[..]], "split {split}");
+        }
+    }
 
     #[test]
     fn announcements_parse() {

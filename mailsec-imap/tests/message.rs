@@ -28,17 +28,15 @@ fn fetch_line(items: Vec<MsgAtt<'static>>) -> String {
 }
 
 fn envelope_line(m: &ParsedMessage<'_>) -> String {
-    fetch_line(vec![MsgAtt::Envelope(Box::new(m.envelope()))])
+    fetch_line(vec![MsgAtt::Envelope(m.envelope().into())])
 }
 
 fn body_line(m: &ParsedMessage<'_>) -> String {
-    fetch_line(vec![MsgAtt::Body(Box::new(m.body_structure(false)))])
+    fetch_line(vec![MsgAtt::Body(m.body_structure(false).into())])
 }
 
 fn bodystructure_line(m: &ParsedMessage<'_>) -> String {
-    fetch_line(vec![MsgAtt::BodyStructure(Box::new(
-        m.body_structure(true),
-    ))])
+    fetch_line(vec![MsgAtt::BodyStructure(m.body_structure(true).into())])
 }
 
 fn crlf(s: &str) -> Vec<u8> {
@@ -766,8 +764,8 @@ fn exercise(raw: &[u8]) {
     let _ = m.sent_date();
     // What the server writes must serialize and parse back.
     fetch_line(vec![
-        MsgAtt::BodyStructure(Box::new(bs)),
-        MsgAtt::Envelope(Box::new(m.envelope())),
+        MsgAtt::BodyStructure(bs.into()),
+        MsgAtt::Envelope(m.envelope().into()),
     ]);
     for part in [&[][..], &[1], &[2], &[1, 1], &[1, 2, 1], &[3, 1, 1, 1]] {
         let _ = m.binary(part);

@@ -308,9 +308,9 @@ fn msg_att() -> impl Strategy<Value = MsgAtt<'static>> {
         nz().prop_map(MsgAtt::Uid),
         n64().prop_map(MsgAtt::Rfc822Size),
         date_time().prop_map(MsgAtt::InternalDate),
-        envelope().prop_map(|e| MsgAtt::Envelope(Box::new(e))),
-        body(true).prop_map(|b| MsgAtt::BodyStructure(Box::new(b))),
-        body(false).prop_map(|b| MsgAtt::Body(Box::new(b))),
+        envelope().prop_map(|e| MsgAtt::Envelope(e.into())),
+        body(true).prop_map(|b| MsgAtt::BodyStructure(b.into())),
+        body(false).prop_map(|b| MsgAtt::Body(b.into())),
         (section(), prop::option::of(any::<u32>()), nstring()).prop_map(
             |(section, origin, data)| MsgAtt::BodySection {
                 section,

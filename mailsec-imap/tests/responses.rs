@@ -251,14 +251,16 @@ fn dovecot_session() {
     let MsgAtt::Envelope(env) = &items[2] else {
         panic!()
     };
+    let env = env.get().unwrap();
     assert_eq!(env.cc.as_ref().unwrap().len(), 2);
     assert_eq!(env.bcc, None);
     let MsgAtt::BodyStructure(b) = &items[3] else {
         panic!()
     };
+    let b = b.get().unwrap();
     let BodyStructure::Multi {
         parts, extension, ..
-    } = &**b
+    } = &*b
     else {
         panic!()
     };
@@ -279,7 +281,8 @@ fn dovecot_session() {
     let MsgAtt::BodyStructure(b) = &items[1] else {
         panic!()
     };
-    let BodyStructure::Multi { parts, .. } = &**b else {
+    let b = b.get().unwrap();
+    let BodyStructure::Multi { parts, .. } = &*b else {
         panic!()
     };
     assert_eq!(parts.len(), 3);
@@ -404,7 +407,8 @@ fn quirk_nil_body_fields() {
     let MsgAtt::BodyStructure(b) = &items[0] else {
         panic!()
     };
-    let BodyStructure::Multi { parts, .. } = &**b else {
+    let b = b.get().unwrap();
+    let BodyStructure::Multi { parts, .. } = &*b else {
         panic!()
     };
     let BodyStructure::Single { encoding, .. } = &parts[1] else {

@@ -311,46 +311,63 @@ fn body<'a>(p: &mut P<'a, '_>) -> R<CommandBody<'a>> {
 }
 
 /// RFC 2971 §3.3: at most 30 pairs, fields of at most 30 octets, values of at most 1024.
-const ID_MAX_PAIRS: usize = 30;
+pub(super) const ID_MAX_PAIRS: usize = 30;
 const ID_MAX_FIELD: usize = 30;
 const ID_MAX_VALUE: usize = 1024;
+
+/// The error for an ID list longer than [`ID_MAX_PAIRS`] (RFC 2971 §3.3), at `at`.
+pub(super) fn id_too_many_pairs(at: usize) -> (K, usize) {
+    (
+        K::Syntax {
+            expected: "at most 30 ID pairs (RFC 2971 §3.3)",
+        },
+        at,
+    )
+}
+
+/// Checks one ID field name (read at `at`) against RFC 2971 §3.3: at most 30 octets.
+pub(super) fn id_check_field(k: &IString<'_>, at: usize) -> R<()> {
+    if k.as_bytes().len() > ID_MAX_FIELD {
+        return Err((
+            K::Syntax {
+                expected: "ID field of at most 30 octets (RFC 2971 §3.3)",
+            },
+            at,
+        ));
+    }
+    Ok(())
+}
+
+/// Checks one ID value (read at `at`) against RFC 2971 §3.3: at most 1024 octets.
+pub(super) fn id_check_value(v: &NString<'_>, at: usize) -> R<()> {
+    if v.0
+        .as_ref()
+        .is_some_and(|v| v.as_bytes().len() > ID_MAX_VALUE)
+    {
+        return Err((
+            K::Syntax {
+                expected: "ID value of at most 1024 octets (RFC 2971 §3.3)",
+            },
+            at,
+        ));
+    }
+    Ok(())
+}
 
 fn id_params<'a>(p: &mut P<'a, '_>) -> R<CommandBody<'a>> {
     let start = p.pos;
     let pairs = p.paren_list(true, |p| {
         let at = p.pos;
         let k = p.string()?;
-        if k.as_bytes().len() > ID_MAX_FIELD {
-            return Err((
-                K::Syntax {
-                    expected: "ID field of at most 30 octets (RFC 2971 §3.3)",
-                },
-                at,
-            ));
-        }
+        id_check_field(&k, at)?;
         p.sp()?;
         let at = p.pos;
         let v = p.nstring()?;
-        if v.0
-            .as_ref()
-            .is_some_and(|v| v.as_bytes().len() > ID_MAX_VALUE)
-        {
-            return Err((
-                K::Syntax {
-                    expected: "ID value of at most 1024 octets (RFC 2971 §3.3)",
-                },
-                at,
-            ));
-        }
+        id_check_value(&v, at)?;
         Ok((k, v))
     })?;
     if pairs.len() > ID_MAX_PAIRS {
-        return Err((
-            K::Syntax {
-                expected: "at most 30 ID pairs (RFC 2971 §3.3)",
-            },
-            start,
-        ));
+        return Err(id_too_many_pairs(start));
     }
     Ok(CommandBody::Id(Some(pairs)))
 }

@@ -29,6 +29,7 @@ mod command;
 mod response;
 
 pub use response::{Quirks, ResponseOptions, greeting, response, response_with};
+pub(crate) use response::{lazy_body, lazy_envelope};
 
 use std::borrow::Cow;
 use std::num::{NonZeroU32, NonZeroU64};

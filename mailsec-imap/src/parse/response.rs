@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::num::NonZeroU32;
 
 use super::atom_char as is_atom_char;
-use super::{P, ParseOptions, R};
+use super::{P, ParseOptions, R, command};
 use crate::error::{ParseError, ParseErrorKind as K};
 use crate::types::*;
 
@@ -77,6 +77,10 @@ pub struct ResponseOptions {
     pub limits: ParseOptions,
     /// Accepted deviations.
     pub quirks: Quirks,
+    /// Build every ENVELOPE, BODY and BODYSTRUCTURE tree while parsing (held built in
+    /// [`LazyEnvelope`] / [`LazyBody`]) instead of keeping the validated bytes and building on
+    /// demand. Off by default: a client that reads most trees saves the second pass with it on.
+    pub eager_trees: bool,
 }
 
 impl ResponseOptions {
@@ -89,11 +93,17 @@ impl ResponseOptions {
         ResponseOptions {
             limits: ParseOptions::default(),
             quirks: Quirks::none(),
+            eager_trees: false,
         }
     }
     /// Sets the quirks.
     pub fn quirks(mut self, q: Quirks) -> Self {
         self.quirks = q;
+        self
+    }
+    /// Sets [`Self::eager_trees`].
+    pub fn eager_trees(mut self, on: bool) -> Self {
+        self.eager_trees = on;
         self
     }
     /// Sets the limits.
@@ -126,6 +136,7 @@ pub fn response_with<'a>(
     let mut c = C {
         p: &mut p,
         q: opts.quirks,
+        eager: opts.eager_trees,
     };
     match c.response() {
         Ok(r) => Ok((r, p.pos)),
@@ -163,9 +174,54 @@ pub fn greeting(input: &[u8]) -> Result<(Greeting<'_>, usize), ParseError> {
     }
 }
 
+/// Builds an ENVELOPE from bytes the parser validated (see [`LazyEnvelope`]).
+pub(crate) fn lazy_envelope(
+    input: &[u8],
+    quirks: Quirks,
+    max_depth: usize,
+) -> Result<Envelope<'_>, ParseError> {
+    lazy_item(input, quirks, max_depth, |c| c.envelope())
+}
+
+/// Builds a BODY (`ext` false) or BODYSTRUCTURE from bytes the parser validated (see
+/// [`LazyBody`]).
+pub(crate) fn lazy_body(
+    input: &[u8],
+    quirks: Quirks,
+    max_depth: usize,
+    ext: bool,
+) -> Result<BodyStructure<'_>, ParseError> {
+    lazy_item(input, quirks, max_depth, |c| c.body(ext))
+}
+
+fn lazy_item<'a, T>(
+    input: &'a [u8],
+    quirks: Quirks,
+    max_depth: usize,
+    f: impl FnOnce(&mut C<'_, 'a, '_>) -> R<T>,
+) -> Result<T, ParseError> {
+    let limits = ParseOptions::default().max_depth(max_depth);
+    let mut p = P::new(input, &limits);
+    let mut c = C {
+        p: &mut p,
+        q: quirks,
+        eager: true,
+    };
+    let r = f(&mut c).and_then(|t| {
+        if c.p.pos == input.len() {
+            Ok(t)
+        } else {
+            Err((K::Trailing, c.p.pos))
+        }
+    });
+    r.map_err(|(kind, at)| ParseError::new(kind, input, at, false))
+}
+
 struct C<'p, 'a, 'o> {
     p: &'p mut P<'a, 'o>,
     q: Quirks,
+    /// [`ResponseOptions::eager_trees`].
+    eager: bool,
 }
 
 fn syntax(expected: &'static str, at: usize) -> (K, usize) {
@@ -480,10 +536,22 @@ impl<'a> C<'_, 'a, '_> {
             if p.keyword("NIL") {
                 Data::Id(None)
             } else {
+                // The limits of RFC 2971 §3.3, as on the server side: a typed error rather
+                // than a silent truncation, so a client never acts on half an answer.
+                let mut pairs = 0;
                 Data::Id(Some(self.paren(true, |c| {
+                    pairs += 1;
+                    if pairs > command::ID_MAX_PAIRS {
+                        return Err(command::id_too_many_pairs(c.p.pos));
+                    }
+                    let at = c.p.pos;
                     let k = c.string()?;
+                    command::id_check_field(&k, at)?;
                     c.p.sp()?;
-                    Ok((k, c.nstring()?))
+                    let at = c.p.pos;
+                    let v = c.nstring()?;
+                    command::id_check_value(&v, at)?;
+                    Ok((k, v))
                 })?))
             }
         } else if p.keyword("NAMESPACE") {
@@ -555,15 +623,24 @@ impl<'a> C<'_, 'a, '_> {
         cap: usize,
         mut f: impl FnMut(&mut Self) -> R<T>,
     ) -> R<Vec<T>> {
+        let mut v = Vec::new();
+        self.paren_each(empty_ok, |c| {
+            if v.capacity() == 0 {
+                v.reserve_exact(cap);
+            }
+            v.push(f(c)?);
+            Ok(())
+        })?;
+        Ok(v)
+    }
+
+    /// `"(" item *(SP item) ")"` calling `f` for each item (nothing kept here).
+    fn paren_each(&mut self, empty_ok: bool, mut f: impl FnMut(&mut Self) -> R<()>) -> R<()> {
         self.p.byte(b'(', "(")?;
         self.p.enter()?;
-        let mut v = Vec::new();
-        if self.p.peek() != Some(b')') {
-            v.reserve_exact(cap);
-        }
         if !(empty_ok && self.p.peek() == Some(b')')) {
             loop {
-                v.push(f(self)?);
+                f(self)?;
                 if self.p.peek() != Some(b' ') {
                     break;
                 }
@@ -578,7 +655,7 @@ impl<'a> C<'_, 'a, '_> {
         }
         self.p.byte(b')', ")")?;
         self.p.leave();
-        Ok(v)
+        Ok(())
     }
 
     /// A quoted string (8-bit tolerated with the quirk) or a literal.
@@ -662,27 +739,44 @@ impl<'a> C<'_, 'a, '_> {
     }
 
     fn ext_value(&mut self) -> R<ExtValue<'a>> {
-        match self.p.peek() {
-            Some(b'(') => self.paren(true, |c| c.ext_value()).map(ExtValue::List),
-            Some(b'"' | b'{' | b'~') => self.string().map(ExtValue::String),
+        Ok(self.ext_value_g::<true>()?.unwrap_or(ExtValue::Nil))
+    }
+
+    /// `ext_value`: built when `B`, only checked (nothing kept, nothing allocated) otherwise.
+    fn ext_value_g<const B: bool>(&mut self) -> R<Option<ExtValue<'a>>> {
+        let v = match self.p.peek() {
+            Some(b'(') => {
+                let mut v = Vec::new();
+                self.paren_each(true, |c| {
+                    let x = c.ext_value_g::<B>()?;
+                    if B {
+                        v.extend(x);
+                    }
+                    Ok(())
+                })?;
+                ExtValue::List(v)
+            }
+            Some(b'"' | b'{' | b'~') => ExtValue::String(self.string()?),
             Some(b) if b.is_ascii_digit() => {
                 let start = self.p.pos;
                 let t = self.p.take_while(is_atom_char);
                 if t.iter().all(u8::is_ascii_digit) {
                     self.p.pos = start;
-                    self.p.number64().map(ExtValue::Number)
+                    ExtValue::Number(self.p.number64()?)
                 } else {
                     self.p.pos = start;
-                    self.p.atom().map(ExtValue::Atom)
+                    ExtValue::Atom(self.p.atom()?)
                 }
             }
             _ => {
                 if self.p.keyword("NIL") {
-                    return Ok(ExtValue::Nil);
+                    ExtValue::Nil
+                } else {
+                    ExtValue::Atom(self.p.atom()?)
                 }
-                self.p.atom().map(ExtValue::Atom)
             }
-        }
+        };
+        Ok(B.then_some(v))
     }
 
     fn namespace_desc(&mut self) -> R<NamespaceDesc<'a>> {
@@ -833,9 +927,37 @@ impl<'a> C<'_, 'a, '_> {
                 p.byte(b')', ")")?;
                 MsgAtt::ModSeq(n)
             }
-            b"ENVELOPE" => MsgAtt::Envelope(Box::new(self.envelope()?)),
-            b"BODY" => MsgAtt::Body(Box::new(self.body(false)?)),
-            b"BODYSTRUCTURE" => MsgAtt::BodyStructure(Box::new(self.body(true)?)),
+            // Checked, not built: the tree is made on demand from the bytes (see `Lazy*`).
+            b"ENVELOPE" if self.eager => MsgAtt::Envelope(self.envelope()?.into()),
+            b"BODY" if self.eager => MsgAtt::Body(LazyBody::eager(self.body(false)?, false)),
+            b"BODYSTRUCTURE" if self.eager => {
+                MsgAtt::BodyStructure(LazyBody::eager(self.body(true)?, true))
+            }
+            b"ENVELOPE" => {
+                let at = self.p.pos;
+                self.envelope_g::<false>()?;
+                MsgAtt::Envelope(LazyEnvelope::validated(
+                    &self.p.input[at..self.p.pos],
+                    self.q,
+                    self.p.opts.max_depth,
+                ))
+            }
+            b"BODY" | b"BODYSTRUCTURE" => {
+                let ext = name == b"BODYSTRUCTURE";
+                let at = self.p.pos;
+                self.body_g::<false>(ext)?;
+                let b = LazyBody::validated(
+                    &self.p.input[at..self.p.pos],
+                    self.q,
+                    self.p.opts.max_depth,
+                    ext,
+                );
+                if ext {
+                    MsgAtt::BodyStructure(b)
+                } else {
+                    MsgAtt::Body(b)
+                }
+            }
             b"RFC822" => MsgAtt::Rfc822(self.nstring()?),
             b"RFC822.HEADER" => MsgAtt::Rfc822Header(self.nstring()?),
             b"RFC822.TEXT" => MsgAtt::Rfc822Text(self.nstring()?),
@@ -859,7 +981,8 @@ impl<'a> C<'_, 'a, '_> {
         })
     }
 
-    fn envelope(&mut self) -> R<Envelope<'a>> {
+    /// `envelope`, built when `B`, only checked otherwise (see [`LazyEnvelope`]).
+    fn envelope_g<const B: bool>(&mut self) -> R<Option<Envelope<'a>>> {
         self.p.byte(b'(', "(")?;
         self.p.enter()?;
         let date = self.nstring()?;
@@ -871,7 +994,7 @@ impl<'a> C<'_, 'a, '_> {
             *l = if self.p.keyword("NIL") {
                 None
             } else {
-                Some(self.address_list()?)
+                Some(self.address_list::<B>()?)
             };
         }
         self.p.sp()?;
@@ -880,8 +1003,11 @@ impl<'a> C<'_, 'a, '_> {
         let message_id = self.nstring()?;
         self.p.byte(b')', ")")?;
         self.p.leave();
+        if !B {
+            return Ok(None);
+        }
         let [from, sender, reply_to, to, cc, bcc] = lists;
-        Ok(Envelope {
+        Ok(Some(Envelope {
             date,
             subject,
             from,
@@ -892,16 +1018,28 @@ impl<'a> C<'_, 'a, '_> {
             bcc,
             in_reply_to,
             message_id,
-        })
+        }))
     }
 
-    /// `"(" 1*address ")"`: addresses follow each other without a space (RFC 9051 §9).
-    fn address_list(&mut self) -> R<Vec<Address<'a>>> {
+    fn envelope(&mut self) -> R<Envelope<'a>> {
+        self.envelope_g::<true>()?
+            .ok_or_else(|| syntax("envelope", self.p.pos))
+    }
+
+    /// `"(" 1*address ")"`: addresses follow each other without a space (RFC 9051 §9). Empty
+    /// (nothing allocated) unless `B`.
+    fn address_list<const B: bool>(&mut self) -> R<Vec<Address<'a>>> {
         self.p.byte(b'(', "(")?;
         self.p.enter()?;
-        let mut v = vec![self.address()?];
-        while self.p.peek() == Some(b'(') {
-            v.push(self.address()?);
+        let mut v = Vec::new();
+        loop {
+            let a = self.address()?;
+            if B {
+                v.push(a);
+            }
+            if self.p.peek() != Some(b'(') {
+                break;
+            }
         }
         self.p.byte(b')', ")")?;
         self.p.leave();
@@ -926,22 +1064,27 @@ impl<'a> C<'_, 'a, '_> {
         })
     }
 
-    fn params(&mut self) -> R<BodyParams<'a>> {
+    /// `body-fld-param`; `Some(empty)` when not `B` (nothing allocated).
+    fn params<const B: bool>(&mut self) -> R<BodyParams<'a>> {
         if self.p.keyword("NIL") {
             return Ok(None);
         }
         let nil_ok = self.q.nil_body_param;
-        self.paren(nil_ok, |c| {
+        let mut v = Vec::new();
+        self.paren_each(nil_ok, |c| {
             let k = c.string()?;
             c.p.sp()?;
-            let v = if nil_ok {
+            let val = if nil_ok {
                 c.nstring()?
             } else {
                 NString(Some(c.string()?))
             };
-            Ok((k, v))
-        })
-        .map(Some)
+            if B {
+                v.push((k, val));
+            }
+            Ok(())
+        })?;
+        Ok(Some(v))
     }
 
     /// A string of a body structure; NIL read as the empty string with
@@ -957,18 +1100,27 @@ impl<'a> C<'_, 'a, '_> {
         self.p.number()
     }
 
-    /// `body`: depth counted at each `(` so 100 000 nested parentheses stop at the limit.
     fn body(&mut self, ext: bool) -> R<BodyStructure<'a>> {
+        self.body_g::<true>(ext)?
+            .ok_or_else(|| syntax("body", self.p.pos))
+    }
+
+    /// `body`, built when `B`, only checked otherwise (see [`LazyBody`]): depth counted at each
+    /// `(` so 100 000 nested parentheses stop at the limit.
+    fn body_g<const B: bool>(&mut self, ext: bool) -> R<Option<BodyStructure<'a>>> {
         self.p.byte(b'(', "(")?;
         self.p.enter()?;
         let b = if self.p.peek() == Some(b'(') {
             let mut parts = Vec::new();
             while self.p.peek() == Some(b'(') {
-                parts.push(self.body(ext)?);
+                let part = self.body_g::<B>(ext)?;
+                if B {
+                    parts.extend(part);
+                }
             }
             self.p.sp()?;
             let subtype = self.body_string()?;
-            let extension = self.extensions(ext)?;
+            let extension = self.extensions::<B>(ext)?;
             BodyStructure::Multi {
                 parts,
                 subtype,
@@ -979,7 +1131,7 @@ impl<'a> C<'_, 'a, '_> {
             self.p.sp()?;
             let subtype = self.body_string()?;
             self.p.sp()?;
-            let params = self.params()?;
+            let params = self.params::<B>()?;
             self.p.sp()?;
             let id = self.nstring()?;
             self.p.sp()?;
@@ -995,14 +1147,18 @@ impl<'a> C<'_, 'a, '_> {
                 && self.p.peek() == Some(b' ')
             {
                 self.p.sp()?;
-                let envelope = Box::new(self.envelope()?);
+                let envelope = self.envelope_g::<B>()?;
                 self.p.sp()?;
-                let body = Box::new(self.body(ext)?);
+                let body = self.body_g::<B>(ext)?;
                 self.p.sp()?;
-                SinglePartKind::Message {
-                    envelope,
-                    body,
-                    lines: self.number_u32()?,
+                let lines = self.number_u32()?;
+                match (envelope, body) {
+                    (Some(envelope), Some(body)) => SinglePartKind::Message {
+                        envelope: Box::new(envelope),
+                        body: Box::new(body),
+                        lines,
+                    },
+                    _ => SinglePartKind::Basic,
                 }
             } else if mt.eq_ignore_ascii_case(b"TEXT") {
                 self.p.sp()?;
@@ -1012,7 +1168,7 @@ impl<'a> C<'_, 'a, '_> {
             } else {
                 SinglePartKind::Basic
             };
-            let extension = self.extensions(ext)?;
+            let extension = self.extensions::<B>(ext)?;
             BodyStructure::Single {
                 media_type,
                 subtype,
@@ -1027,18 +1183,21 @@ impl<'a> C<'_, 'a, '_> {
         };
         self.p.byte(b')', ")")?;
         self.p.leave();
-        Ok(b)
+        Ok(B.then_some(b))
     }
 
-    /// Extension data; none in `BODY` (`ext` false), the non-extensible form.
-    fn extensions(&mut self, ext: bool) -> R<Vec<ExtValue<'a>>> {
+    /// Extension data; none in `BODY` (`ext` false), the non-extensible form. Empty unless `B`.
+    fn extensions<const B: bool>(&mut self, ext: bool) -> R<Vec<ExtValue<'a>>> {
         let mut v = Vec::new();
         if !ext {
             return Ok(v);
         }
         while self.p.peek() == Some(b' ') {
             self.p.pos += 1;
-            v.push(self.ext_value()?);
+            let x = self.ext_value_g::<B>()?;
+            if B {
+                v.extend(x);
+            }
         }
         Ok(v)
     }
@@ -1051,4 +1210,188 @@ fn flag<'a>(p: &mut P<'a, '_>) -> R<Flag<'a>> {
         return Ok(Flag::system(p.atom()?));
     }
     p.atom().map(Flag::Keyword)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Quirks, lazy_body, response};
+    use crate::error::ParseErrorKind as K;
+    use crate::types::{Data, Response};
+
+    fn id_line(pairs: usize, field: usize, value: usize) -> Vec<u8> {
+        let mut s = b"* ID (".to_vec();
+        for i in 0..pairs {
+            if i > 0 {
+                s.push(b' ');
+            }
+            let mut f = format!("f{i}");
+            while f.len() < field {
+                f.push('x');
+            }
+            s.extend_from_slice(format!("\"{f}\" \"{}\"", "v".repeat(value)).as_bytes());
+        }
+        s.extend_from_slice(b")\r\n");
+        s
+    }
+
+    fn fetch_items(input: &[u8]) -> Vec<crate::types::MsgAtt<'_>> {
+        let (r, used) = response(input).unwrap();
+        assert_eq!(used, input.len());
+        let Response::Data(Data::Fetch { items, .. }) = r else {
+            panic!("{r:?}")
+        };
+        items
+    }
+
+    const ENV: &[u8] = b"(\"Wed, 17 Jul 1996\" \"Hi \\\"there\\\"\" ((\"A\" NIL \"a\" \"x.org\")) NIL NIL ((NIL NIL \"b\" \"y.org\")(NIL NIL \"c\" \"y.org\")) NIL NIL NIL \"<1@x>\")";
+    const BS: &[u8] = b"((\"TEXT\" \"PLAIN\" (\"CHARSET\" \"UTF-8\") NIL NIL \"7BIT\" 12 1 NIL NIL NIL NIL)(\"MESSAGE\" \"RFC822\" NIL NIL NIL \"7BIT\" 300 (NIL \"inner\" NIL NIL NIL NIL NIL NIL NIL NIL) (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 5 1) 9) \"MIXED\" (\"BOUNDARY\" \"x\") NIL NIL NIL)";
+
+    /// ENVELOPE and BODYSTRUCTURE are kept as their wire bytes and built on demand into the
+    /// same tree the eager grammar builds; equal to a built value; detach by copying bytes.
+    #[test]
+    fn lazy_items_keep_bytes_and_build_the_same_tree() {
+        use crate::types::{LazyBody, LazyEnvelope, MsgAtt};
+        let mut line = b"* 1 FETCH (ENVELOPE ".to_vec();
+        line.extend_from_slice(ENV);
+        line.extend_from_slice(b" BODYSTRUCTURE ");
+        line.extend_from_slice(BS);
+        line.extend_from_slice(b" BODY ");
+        let body_only = b"(\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 5 1)";
+        line.extend_from_slice(body_only);
+        line.extend_from_slice(b")\r\n");
+        let items = fetch_items(&line);
+        let [
+            MsgAtt::Envelope(e),
+            MsgAtt::BodyStructure(b),
+            MsgAtt::Body(b2),
+        ] = &items[..]
+        else {
+            panic!("{items:?}")
+        };
+        assert_eq!(e.raw(), Some(ENV));
+        assert_eq!(b.raw(), Some(BS));
+        assert_eq!(b2.raw(), Some(&body_only[..]));
+        assert!(e.built().is_none());
+        let env = e.get().unwrap();
+        assert_eq!(env.subject.0.as_ref().unwrap().as_bytes(), b"Hi \"there\"");
+        assert_eq!(env.to.as_ref().unwrap().len(), 2);
+        assert_eq!(env.cc, None);
+        let tree = b.get().unwrap();
+        assert_eq!(tree.parts().len(), 2);
+        // The eager grammar gives the same tree.
+        let eager = lazy_body(BS, Quirks::default(), 64, true).unwrap();
+        assert_eq!(*tree, eager);
+        // Raw and built compare by tree.
+        assert_eq!(*e, LazyEnvelope::from(env.clone().into_owned()));
+        assert_eq!(*b, LazyBody::from(eager.clone()));
+        assert_ne!(MsgAtt::Envelope(e.clone()), MsgAtt::Body(b2.clone()));
+        // With `eager_trees` the same trees come built.
+        let opts = super::ResponseOptions::new().eager_trees(true);
+        let (r, _) = super::response_with(&line, &opts).unwrap();
+        let Response::Data(Data::Fetch {
+            items: eager_items, ..
+        }) = &r
+        else {
+            panic!()
+        };
+        let [
+            MsgAtt::Envelope(ee),
+            MsgAtt::BodyStructure(eb),
+            MsgAtt::Body(eb2),
+        ] = &eager_items[..]
+        else {
+            panic!("{eager_items:?}")
+        };
+        assert!(ee.raw().is_none() && eb.raw().is_none() && eb2.raw().is_none());
+        assert_eq!(ee.built(), Some(&*env));
+        assert_eq!(eb.built(), Some(&*tree));
+        assert_eq!(eager_items, &items);
+        // Detached: the bytes are copied once and outlive the input.
+        let owned: Vec<MsgAtt<'static>> = items.into_iter().map(MsgAtt::into_owned).collect();
+        drop(line);
+        let MsgAtt::BodyStructure(b) = &owned[1] else {
+            panic!()
+        };
+        assert_eq!(b.raw(), Some(BS));
+        assert_eq!(b.clone().into_tree().unwrap(), eager.into_owned());
+    }
+
+    /// The grammar is checked while skipping: a malformed ENVELOPE or BODYSTRUCTURE is an
+    /// error of `parse::response`, never later; nesting is counted at the same limit.
+    #[test]
+    fn lazy_items_are_validated_when_parsed() {
+        for bad in [
+            &b"* 1 FETCH (ENVELOPE (NIL NIL NIL NIL NIL NIL NIL NIL NIL))\r\n"[..],
+            b"* 1 FETCH (ENVELOPE (NIL NIL (\"a\" NIL) NIL NIL NIL NIL NIL NIL NIL))\r\n",
+            b"* 1 FETCH (BODYSTRUCTURE (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" x 1))\r\n",
+            b"* 1 FETCH (BODYSTRUCTURE (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 5))\r\n",
+            b"* 1 FETCH (BODYSTRUCTURE (\"TEXT\" \"PLAIN\" (\"A\") NIL NIL \"7BIT\" 5 1))\r\n",
+            b"* 1 FETCH (BODY (\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 5 1 NIL))\r\n",
+            b"* 1 FETCH (BODYSTRUCTURE ((\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 5 1) \"MIXED\" (\"A\" \"b\")\r\n",
+        ] {
+            assert!(response(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        // Strict quirks are kept with the bytes: NIL media type refused, then and later.
+        let nil_type = b"* 1 FETCH (BODYSTRUCTURE (NIL \"PLAIN\" NIL NIL NIL \"7BIT\" 5))\r\n";
+        assert!(super::response_with(nil_type, &super::ResponseOptions::strict()).is_err());
+        let items = fetch_items(nil_type);
+        let crate::types::MsgAtt::BodyStructure(b) = &items[0] else {
+            panic!()
+        };
+        assert!(b.get().is_ok());
+        // Depth: 70 nested multiparts stop at the default limit (64) inside parse::response.
+        let mut deep = b"* 1 FETCH (BODYSTRUCTURE ".to_vec();
+        deep.extend(std::iter::repeat_n(b'(', 70));
+        deep.extend_from_slice(b"\"TEXT\" \"PLAIN\" NIL NIL NIL \"7BIT\" 5 1)");
+        for _ in 0..69 {
+            deep.extend_from_slice(b" \"MIXED\")");
+        }
+        deep.extend_from_slice(b")\r\n");
+        let e = response(&deep).unwrap_err();
+        assert!(matches!(e.kind, K::TooDeep { limit: 64 }), "{e:?}");
+    }
+
+    /// RFC 2971 §3.3 on the client side: 30 pairs, 30-octet names and 1024-octet values pass;
+    /// one more of any is a typed error at the offending element.
+    #[test]
+    fn id_limits_enforced() {
+        let ok = id_line(30, 30, 1024);
+        let (r, used) = response(&ok).unwrap();
+        assert_eq!(used, ok.len());
+        let Response::Data(Data::Id(Some(pairs))) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(pairs.len(), 30);
+
+        for (line, what) in [
+            (id_line(31, 3, 1), "pairs"),
+            (id_line(2, 31, 1), "field"),
+            (id_line(2, 3, 1025), "value"),
+        ] {
+            let e = response(&line).unwrap_err();
+            let K::Syntax { expected } = e.kind else {
+                panic!("{what}: {e:?}")
+            };
+            assert!(expected.contains("RFC 2971"), "{what}: {expected}");
+            assert!(expected.contains(match what {
+                "pairs" => "pairs",
+                "field" => "field",
+                _ => "value",
+            }));
+        }
+        // The 31st pair is refused where it starts, before it is read.
+        let line = id_line(31, 3, 1);
+        let e = response(&line).unwrap_err();
+        let thirty_first = line.windows(5).position(|w| w == b"\"f30\"").unwrap();
+        assert_eq!(e.offset, thirty_first);
+        // NIL and an empty list stay fine.
+        assert_eq!(
+            response(b"* ID NIL\r\n").unwrap().0,
+            Response::Data(Data::Id(None))
+        );
+        assert_eq!(
+            response(b"* ID ()\r\n").unwrap().0,
+            Response::Data(Data::Id(Some(Vec::new())))
+        );
+    }
 }

@@ -417,17 +417,25 @@ fn msg_att_w(w: &mut W<'_>, a: &MsgAtt<'_>) {
             w.raw(b"INTERNALDATE ");
             w.date_time(*d);
         }
+        // A value held raw is written in the canonical form of its tree, as a built one; the
+        // raw bytes only if (impossibly) they no longer parse.
         MsgAtt::Envelope(e) => {
             w.raw(b"ENVELOPE ");
-            envelope(w, e);
+            match e.get() {
+                Ok(t) => envelope(w, &t),
+                Err(_) => w.raw(e.raw().unwrap_or_default()),
+            }
         }
-        MsgAtt::Body(b) => {
-            w.raw(b"BODY ");
-            body(w, b);
-        }
-        MsgAtt::BodyStructure(b) => {
-            w.raw(b"BODYSTRUCTURE ");
-            body(w, b);
+        MsgAtt::Body(b) | MsgAtt::BodyStructure(b) => {
+            w.raw(if matches!(a, MsgAtt::Body(_)) {
+                &b"BODY "[..]
+            } else {
+                b"BODYSTRUCTURE "
+            });
+            match b.get() {
+                Ok(t) => body(w, &t),
+                Err(_) => w.raw(b.raw().unwrap_or_default()),
+            }
         }
         MsgAtt::BodySection {
             section: s,

@@ -395,14 +395,14 @@ impl Server {
                 FetchAttribute::Envelope => {
                     if let Some(p) = &parsed {
                         sep(&mut buf);
-                        serialize::msg_att(&MsgAtt::Envelope(Box::new(p.envelope())), &mut buf);
+                        serialize::msg_att(&MsgAtt::Envelope(p.envelope().into()), &mut buf);
                     }
                 }
                 FetchAttribute::Body | FetchAttribute::BodyStructure => {
                     if let Some(p) = &parsed {
                         sep(&mut buf);
                         let ext = matches!(a, FetchAttribute::BodyStructure);
-                        let b = Box::new(p.body_structure(ext));
+                        let b = p.body_structure(ext).into();
                         let att = if ext {
                             MsgAtt::BodyStructure(b)
                         } else {

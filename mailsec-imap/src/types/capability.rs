@@ -27,13 +27,18 @@ macro_rules! capabilities {
             pub fn from_atom(atom: Atom<'a>) -> Self {
                 let s = atom.as_str();
                 $(if s.eq_ignore_ascii_case($text) { return Capability::$variant; })*
-                if s.len() > 5 && s[..5].eq_ignore_ascii_case("AUTH=") {
-                    if let Ok(m) = Atom::new(s[5..].to_owned()) {
-                        return Capability::Auth(match atom.into_cow() {
-                            std::borrow::Cow::Borrowed(b) => Atom::unchecked(&b[5..]),
-                            std::borrow::Cow::Owned(_) => m,
-                        });
-                    }
+                if s.len() > 5 && s.as_bytes()[..5].eq_ignore_ascii_case(b"AUTH=") {
+                    // The tail of an atom is an atom (non-empty here): no check, and no
+                    // allocation for the borrowed atoms the parser makes.
+                    use std::borrow::Cow;
+                    let mechanism = match atom.into_cow() {
+                        Cow::Borrowed(b) => Cow::Borrowed(&b[5..]),
+                        Cow::Owned(mut o) => {
+                            o.drain(..5);
+                            Cow::Owned(o)
+                        }
+                    };
+                    return Capability::Auth(Atom::unchecked_cow(mechanism));
                 }
                 Capability::Other(atom)
             }
@@ -162,5 +167,27 @@ impl Capability<'_> {
             }
             Some(_) => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Atom, Capability};
+
+    /// `AUTH=` is split off borrowed and owned atoms alike, case-insensitively; a bare
+    /// `AUTH=` is another capability.
+    #[test]
+    fn auth_mechanism_split() {
+        let borrowed = Capability::from_atom(Atom::new("auth=SCRAM-SHA-256").unwrap());
+        let owned = Capability::from_atom(Atom::new(String::from("AUTH=PLAIN")).unwrap());
+        let (Capability::Auth(b), Capability::Auth(o)) = (&borrowed, &owned) else {
+            panic!("{borrowed:?} {owned:?}")
+        };
+        assert_eq!(b.as_str(), "SCRAM-SHA-256");
+        assert_eq!(o.as_str(), "PLAIN");
+        assert!(matches!(
+            Capability::from_atom(Atom::new("AUTH=").unwrap()),
+            Capability::Other(_)
+        ));
     }
 }

@@ -71,6 +71,10 @@ impl<'a> Atom<'a> {
     pub(crate) fn unchecked(atom: &'a str) -> Self {
         Atom(Cow::Borrowed(atom))
     }
+    /// An atom from text already known to hold only `ATOM-CHAR`s (at least one).
+    pub(crate) fn unchecked_cow(atom: Cow<'a, str>) -> Self {
+        Atom(atom)
+    }
     /// The atom text.
     pub fn as_str(&self) -> &str {
         &self.0

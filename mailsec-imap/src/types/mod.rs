@@ -31,6 +31,7 @@ mod core;
 mod datetime;
 mod fetch;
 mod flag;
+mod lazy;
 pub mod mailbox;
 mod response;
 mod search;
@@ -52,6 +53,7 @@ pub use fetch::{
     StoreKind,
 };
 pub use flag::{Flag, FlagPerm, MailboxAttribute};
+pub use lazy::{LazyBody, LazyEnvelope};
 pub use mailbox::Mailbox;
 pub use response::{
     Address, BodyParams, BodyStructure, Code, Data, ESearchItem, Envelope, ExtValue, GmailLabel,

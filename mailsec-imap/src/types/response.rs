@@ -8,8 +8,8 @@ use std::num::NonZeroU32;
 
 use super::mailbox::Mailbox;
 use super::{
-    AString, Atom, Capability, DateTime, Flag, FlagPerm, IString, Literal, MailboxAttribute,
-    NString, PartialRange, Section, SequenceSet, StatusItem, Tag,
+    AString, Atom, Capability, DateTime, Flag, FlagPerm, IString, LazyBody, LazyEnvelope, Literal,
+    MailboxAttribute, NString, PartialRange, Section, SequenceSet, StatusItem, Tag,
 };
 
 /// One server response.
@@ -273,7 +273,11 @@ pub enum Data<'a> {
         /// The expunged UIDs.
         uids: SequenceSet,
     },
-    /// `ID (field value ...)` or `ID NIL` (RFC 2971).
+    /// `ID (field value ...)` or `ID NIL` (RFC 2971). The response parser holds the server to
+    /// RFC 2971 §3.3 as the command parser holds the client: more than 30 pairs, a field name
+    /// over 30 octets or a value over 1024 is a
+    /// [`ParseErrorKind::Syntax`](crate::error::ParseErrorKind::Syntax) error (not a silent
+    /// truncation: a client never acts on part of an answer).
     Id(Option<Vec<(IString<'a>, NString<'a>)>>),
     /// `NAMESPACE personal other shared` (RFC 2342), each `None` for NIL.
     Namespace([Option<Vec<NamespaceDesc<'a>>>; 3]),
@@ -381,12 +385,13 @@ pub enum MsgAtt<'a> {
     Rfc822Size(u64),
     /// `INTERNALDATE "..."`.
     InternalDate(DateTime),
-    /// `ENVELOPE (...)`.
-    Envelope(Box<Envelope<'a>>),
-    /// `BODY (...)`: the structure without extension data.
-    Body(Box<BodyStructure<'a>>),
-    /// `BODYSTRUCTURE (...)`.
-    BodyStructure(Box<BodyStructure<'a>>),
+    /// `ENVELOPE (...)`: as received (validated, parsed on demand) or built; see
+    /// [`LazyEnvelope`].
+    Envelope(LazyEnvelope<'a>),
+    /// `BODY (...)`: the structure without extension data; see [`LazyBody`].
+    Body(LazyBody<'a>),
+    /// `BODYSTRUCTURE (...)`; see [`LazyBody`].
+    BodyStructure(LazyBody<'a>),
     /// `BODY[section]<origin> nstring`.
     BodySection {
         /// The section.
@@ -729,9 +734,9 @@ impl MsgAtt<'_> {
             MsgAtt::Uid(n) => MsgAtt::Uid(n),
             MsgAtt::Rfc822Size(n) => MsgAtt::Rfc822Size(n),
             MsgAtt::InternalDate(d) => MsgAtt::InternalDate(d),
-            MsgAtt::Envelope(e) => MsgAtt::Envelope(Box::new(e.into_owned())),
-            MsgAtt::Body(b) => MsgAtt::Body(Box::new(b.into_owned())),
-            MsgAtt::BodyStructure(b) => MsgAtt::BodyStructure(Box::new(b.into_owned())),
+            MsgAtt::Envelope(e) => MsgAtt::Envelope(e.into_owned()),
+            MsgAtt::Body(b) => MsgAtt::Body(b.into_owned()),
+            MsgAtt::BodyStructure(b) => MsgAtt::BodyStructure(b.into_owned()),
             MsgAtt::BodySection {
                 section,
                 origin,
@@ -870,6 +875,7 @@ impl<'a> BodyStructure<'a> {
     /// let line = b"* 1 FETCH (BODYSTRUCTURE (\"application\" \"pdf\" NIL NIL NIL \"base64\" 4 NIL (\"attachment\" (\"filename\" \"a.pdf\")) NIL NIL))\r\n";
     /// let (Response::Data(Data::Fetch { items, .. }), _) = parse::response(line).unwrap() else { panic!() };
     /// let MsgAtt::BodyStructure(b) = &items[0] else { panic!() };
+    /// let b = b.get().unwrap();
     /// let (kind, params) = b.disposition().unwrap();
     /// assert_eq!(kind, b"attachment");
     /// assert_eq!(params, vec![(&b"filename"[..], &b"a.pdf"[..])]);
