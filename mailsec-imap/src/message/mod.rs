@@ -27,7 +27,7 @@ mod search;
 
 use std::borrow::Cow;
 
-pub use search::{SearchContext, search_matches, search_needs_content};
+pub use search::{SearchContext, search_matches, search_needs_body, search_needs_content};
 
 use crate::types::{
     Address, BodyStructure, Date, Envelope, ExtValue, IString, NString, Quoted, Section,
