@@ -134,7 +134,7 @@ impl DirKey {
         ]
         .into_iter()
         .flatten()
-        .any(|t| now.duration_since(t).is_ok_and(|d| d >= MTIME_GRANULARITY) == false)
+        .any(|t| !now.duration_since(t).is_ok_and(|d| d >= MTIME_GRANULARITY))
     }
 }
 
@@ -1643,14 +1643,12 @@ mod tests {
                 .set_modified(old)
                 .unwrap();
         }
-        for f in [UIDLIST] {
-            OpenOptions::new()
-                .write(true)
-                .open(dir.join(f))
-                .unwrap()
-                .set_modified(old)
-                .unwrap();
-        }
+        OpenOptions::new()
+            .write(true)
+            .open(dir.join(UIDLIST))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
         let s3 = store.stamp("INBOX").unwrap();
         assert_ne!(s3, s2, "an unsure listing ends with a new stamp");
         let before = scans();
