@@ -613,3 +613,60 @@ impl Server {
         job.segments.extend(segments);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hands out at most `step` octets per read.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.step).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn read_header_finds_the_same_end_as_the_whole_message_analysis() {
+        let mut straddling = vec![b'X'; HEADER_READ_FIRST - 3];
+        straddling.extend_from_slice(b"\r\n\r\nbody");
+        let mut long = Vec::new();
+        for i in 0..400 {
+            long.extend_from_slice(format!("X-{i}: value\r\n").as_bytes());
+        }
+        long.extend_from_slice(b"\n\nbody\r\n");
+        let cases: Vec<Vec<u8>> = vec![
+            b"Subject: a\r\n\r\nbody\r\n".to_vec(),
+            b"Subject: a\n\nbare LF\n".to_vec(),
+            b"\r\nno header".to_vec(),
+            b"Subject: no body\r\n".to_vec(),
+            b"Subject: no end".to_vec(),
+            b"A: b\r\n \r\nfolded blank is not the end\r\n\r\nx".to_vec(),
+            Vec::new(),
+            straddling,
+            long,
+        ];
+        for m in &cases {
+            let want = body_offset(m);
+            for step in [1, 7, 4096, usize::MAX] {
+                let head = read_header(&mut Trickle { data: m, step }, 1 << 20).unwrap();
+                assert_eq!(head.body, want, "{step} {:?}", String::from_utf8_lossy(m));
+                assert!(m.starts_with(&head.bytes));
+                if want.is_none() {
+                    assert_eq!(head.bytes, *m, "no empty line: everything is header");
+                }
+            }
+        }
+        // The limit bounds the read; without an empty line within it the body is empty.
+        let m = b"Subject: x\r\nA: b\r\n\r\nbody";
+        let head = read_header(&mut Trickle { data: m, step: 3 }, 10).unwrap();
+        assert_eq!((head.bytes.as_slice(), head.body), (&m[..10], None));
+    }
+}
