@@ -26,6 +26,26 @@
 //!
 //! Uid list updates are serialized within the process (one lock for every store); like
 //! [`Maildir`], nothing protects against other processes writing the same files.
+//!
+//! # The listing cache and the change stamp
+//!
+//! Reading a folder's directories is O(n) in its messages, so a store keeps the last listing of
+//! each folder (files, uids, flags) and reads the directories again only when the folder's
+//! *key* moved: the modification times of `new/` and `cur/` (a file delivered, renamed for new
+//! flags, or removed changes its directory's time) and the modification time and length of the
+//! uid list and of `dovecot-keywords` (another session, another process). Its own flag changes
+//! are applied to the listing in place; its appends, copies, moves and expunges drop the
+//! listing. So `STORE 1:* +FLAGS` or a FETCH of every message costs O(n), not O(n²).
+//! [`MailStore::stamp`] is a number drawn afresh from a process-wide counter whenever a folder
+//! is listed again or this store changes it.
+//!
+//! The caveat is the granularity of file times (2 s on FAT, 1 s on ext3 and HFS+, a clock tick
+//! elsewhere): a change in the same tick as the listing leaves the key as it was. A listing
+//! made while a time of its key is less than [`MTIME_GRANULARITY`] old, or in the future, or
+//! after a change by this store, is therefore suspect: it is read again once that time has
+//! passed (and at least every [`MTIME_GRANULARITY`] while changes go on), which gives a new
+//! stamp even when nothing differs. When unsure, the stamp changes; a change made by another
+//! process shows at the latest [`MTIME_GRANULARITY`] after it, and usually at the next look.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
@@ -53,6 +73,9 @@ const KEYWORDS: &str = "dovecot-keywords";
 const SPECIAL_USE: &str = "mailsec-special-use";
 /// Longest folder name accepted, in octets.
 const MAX_NAME: usize = 512;
+/// How coarse file modification times may be (FAT: 2 s); a listing whose key holds a time
+/// younger than this is read again once it has passed (see the module documentation).
+pub const MTIME_GRANULARITY: Duration = Duration::from_secs(2);
 
 /// Serializes uid list reads and writes of every store in the process.
 static UIDLIST_LOCK: Mutex<()> = Mutex::new(());
@@ -60,12 +83,81 @@ static UIDLIST_LOCK: Mutex<()> = Mutex::new(());
 static LAST_VALIDITY: AtomicU32 = AtomicU32::new(0);
 /// Counter for unique names of appended messages.
 static COUNTER: AtomicU64 = AtomicU64::new(0);
+/// The source of change stamps: every listing and every change of a store draws a new value.
+static STAMPS: AtomicU64 = AtomicU64::new(1);
+
+fn next_stamp() -> u64 {
+    STAMPS.fetch_add(1, Ordering::Relaxed)
+}
 
 /// One user's folders in a [`Maildir`], as an IMAP [`MailStore`].
 #[derive(Clone, Debug)]
 pub struct MaildirStore {
     root: PathBuf,
     host: String,
+    /// The last listing of each folder, by directory.
+    cache: HashMap<PathBuf, Listing>,
+}
+
+/// What says whether a folder's files may have changed since it was listed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct DirKey {
+    new: Option<SystemTime>,
+    cur: Option<SystemTime>,
+    uidlist: Option<(SystemTime, u64)>,
+    keywords: Option<(SystemTime, u64)>,
+}
+
+impl DirKey {
+    fn of(dir: &Path) -> DirKey {
+        let mtime = |p: PathBuf| fs::metadata(p).ok().and_then(|m| m.modified().ok());
+        let file = |p: PathBuf| {
+            let m = fs::metadata(p).ok()?;
+            Some((m.modified().ok()?, m.len()))
+        };
+        DirKey {
+            new: mtime(dir.join("new")),
+            cur: mtime(dir.join("cur")),
+            uidlist: file(dir.join(UIDLIST)),
+            keywords: file(dir.join(KEYWORDS)),
+        }
+    }
+
+    /// Whether a time of the key is younger than the granularity (or in the future): a change
+    /// in the same tick would not move it.
+    fn recent(&self, now: SystemTime) -> bool {
+        [
+            self.new,
+            self.cur,
+            self.uidlist.map(|u| u.0),
+            self.keywords.map(|k| k.0),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|t| !now.duration_since(t).is_ok_and(|d| d >= MTIME_GRANULARITY))
+    }
+}
+
+/// A folder as last listed.
+#[derive(Clone, Debug)]
+struct Listing {
+    key: DirKey,
+    /// When set, the folder is listed again at this time even if the key stands still.
+    recheck_at: Option<SystemTime>,
+    /// The folder's change stamp.
+    stamp: u64,
+    list: UidList,
+    /// (uid, file), ascending by uid.
+    messages: Vec<(u32, Entry)>,
+}
+
+impl Listing {
+    fn entry(&self, uid: u32) -> Result<&Entry, StoreError> {
+        self.messages
+            .binary_search_by_key(&uid, |(u, _)| *u)
+            .map(|i| &self.messages[i].1)
+            .map_err(|_| StoreError::NotFound)
+    }
 }
 
 impl MaildirStore {
@@ -82,6 +174,7 @@ impl MaildirStore {
             .take(16)
             .collect();
         Ok(MaildirStore {
+            cache: HashMap::new(),
             root: mailbox.path().to_path_buf(),
             host: if host.is_empty() {
                 "localhost".into()
@@ -113,6 +206,53 @@ impl MaildirStore {
         } else {
             Err(StoreError::NotFound)
         }
+    }
+
+    /// The listing of the folder in `dir`: the cached one while its key stands still and no
+    /// recheck is due, else the files read again.
+    fn listing(&mut self, dir: &Path) -> Result<&mut Listing, StoreError> {
+        let now = SystemTime::now();
+        let key = DirKey::of(dir);
+        let fresh = self
+            .cache
+            .get(dir)
+            .is_some_and(|l| l.key == key && l.recheck_at.is_none_or(|t| now < t));
+        if !fresh {
+            self.cache.remove(dir);
+            let (list, messages) = sync(dir)?;
+            // Taken after the sync (which may rewrite the uid list); a change between the
+            // scan and this look has a recent time, and a recent time makes the listing suspect.
+            let key = DirKey::of(dir);
+            let recheck_at = key.recent(now).then(|| now + MTIME_GRANULARITY);
+            self.cache.insert(
+                dir.to_path_buf(),
+                Listing {
+                    key,
+                    recheck_at,
+                    stamp: next_stamp(),
+                    list,
+                    messages,
+                },
+            );
+        }
+        self.cache.get_mut(dir).ok_or(StoreError::NotFound)
+    }
+
+    /// After this store changed the folder in `dir` in place: a new stamp, the key as it is
+    /// now, and a recheck soon (a change by someone else in the same tick hides behind ours).
+    fn touched(&mut self, dir: &Path) {
+        if let Some(l) = self.cache.get_mut(dir) {
+            let now = SystemTime::now();
+            l.key = DirKey::of(dir);
+            l.stamp = next_stamp();
+            let soon = now + MTIME_GRANULARITY;
+            l.recheck_at = Some(l.recheck_at.map_or(soon, |t| t.min(soon)));
+        }
+    }
+
+    /// Drops the listing of `dir` (files added or removed by this store).
+    fn forget(&mut self, dir: &Path) {
+        self.cache.remove(dir);
     }
 
     /// The names of every folder that has a directory, `INBOX` first.
@@ -446,8 +586,16 @@ fn leading_number(name: &str) -> u64 {
     digits.parse().unwrap_or(u64::MAX)
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Folder scans made by this thread (tests count them).
+    static SCANS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// The message files of a folder, in delivery order.
 fn scan(dir: &Path) -> io::Result<Vec<Entry>> {
+    #[cfg(test)]
+    SCANS.with(|c| c.set(c.get() + 1));
     let mut out = Vec::new();
     for (sub, in_new) in [("new", true), ("cur", false)] {
         for entry in fs::read_dir(dir.join(sub))? {
@@ -576,15 +724,6 @@ fn sync(dir: &Path) -> Result<(UidList, Vec<(u32, Entry)>), StoreError> {
         list.save(dir)?;
     }
     Ok((list, messages))
-}
-
-fn find(dir: &Path, uid: u32) -> Result<Entry, StoreError> {
-    let (_, messages) = sync(dir)?;
-    messages
-        .into_iter()
-        .find(|(u, _)| *u == uid)
-        .map(|(_, e)| e)
-        .ok_or(StoreError::NotFound)
 }
 
 // ---- dates: days since 1970-01-01 <-> civil dates (proleptic Gregorian, UTC) ----
@@ -741,6 +880,7 @@ impl MailStore for MaildirStore {
         if let Some(usage) = special_use {
             fs::write(dir.join(SPECIAL_USE), usage.name())?;
         }
+        self.cache.clear();
         Ok(())
     }
 
@@ -749,6 +889,7 @@ impl MailStore for MaildirStore {
             return Err(StoreError::NoPermission);
         }
         let dir = self.existing(name)?;
+        self.cache.clear();
         // Children are directories of their own and stay (the name becomes \Noselect).
         fs::remove_dir_all(&dir).map_err(store_io)
     }
@@ -759,6 +900,7 @@ impl MailStore for MaildirStore {
         }
         check_name(to)?;
         let from_dir = self.existing(from)?;
+        self.cache.clear();
         if self.dir(to)?.join("cur").is_dir() {
             return Err(StoreError::AlreadyExists);
         }
@@ -830,7 +972,7 @@ impl MailStore for MaildirStore {
 
     fn status(&mut self, name: &str) -> Result<FolderStatus, StoreError> {
         let dir = self.existing(name)?;
-        let (list, messages) = sync(&dir)?;
+        let Listing { list, messages, .. } = self.listing(&dir)?;
         let count = |p: &dyn Fn(&Entry) -> bool| {
             u32::try_from(messages.iter().filter(|(_, e)| p(e)).count()).unwrap_or(u32::MAX)
         };
@@ -847,8 +989,8 @@ impl MailStore for MaildirStore {
 
     fn view(&mut self, name: &str) -> Result<FolderView, StoreError> {
         let dir = self.existing(name)?;
-        let (list, messages) = sync(&dir)?;
         let keywords = Keywords::load(&dir);
+        let Listing { list, messages, .. } = self.listing(&dir)?;
         Ok(FolderView {
             uid_validity: list.validity,
             uid_next: list.next,
@@ -866,10 +1008,27 @@ impl MailStore for MaildirStore {
         })
     }
 
+    /// A value drawn afresh whenever the folder is listed again or this store changed it; see
+    /// the module documentation for the file-time caveat. `None` when the folder is gone.
+    fn stamp(&mut self, name: &str) -> Option<u64> {
+        let dir = self.existing(name).ok()?;
+        self.listing(&dir).ok().map(|l| l.stamp)
+    }
+
     fn open_message(&mut self, folder: &str, uid: u32) -> Result<MessageReader, StoreError> {
         let dir = self.existing(folder)?;
-        let e = find(&dir, uid)?;
-        Ok(Box::new(File::open(&e.path).map_err(store_io)?))
+        let path = self.listing(&dir)?.entry(uid)?.path.clone();
+        match File::open(&path) {
+            Ok(f) => Ok(Box::new(f)),
+            Err(e) => {
+                // Renamed or removed behind the listing's back: list again and retry once.
+                self.forget(&dir);
+                let path = self.listing(&dir)?.entry(uid)?.path.clone();
+                File::open(&path)
+                    .map_err(|_| store_io(e))
+                    .map(|f| Box::new(f) as MessageReader)
+            }
+        }
     }
 
     fn set_flags(
@@ -879,12 +1038,26 @@ impl MailStore for MaildirStore {
         flags: &[Flag<'static>],
     ) -> Result<(), StoreError> {
         let dir = self.existing(folder)?;
-        let e = find(&dir, uid)?;
+        let e = self.listing(&dir)?.entry(uid)?.clone();
         let old = Keywords::load(&dir);
         let letters = letters_in(&dir, flags, &e.letters, &old)?;
         let path = dir.join("cur").join(format!("{}:2,{letters}", e.id));
         if path != e.path {
-            fs::rename(&e.path, &path).map_err(store_io)?;
+            if let Err(err) = fs::rename(&e.path, &path) {
+                self.forget(&dir);
+                return Err(store_io(err));
+            }
+            if let Some(l) = self.cache.get_mut(&dir) {
+                if let Ok(i) = l.messages.binary_search_by_key(&uid, |(u, _)| *u) {
+                    let entry = &mut l.messages[i].1;
+                    entry.path = path;
+                    entry.letters = letters;
+                    entry.in_new = false;
+                }
+            }
+            self.touched(&dir);
+        } else if old != Keywords::load(&dir) {
+            self.touched(&dir);
         }
         Ok(())
     }
@@ -904,7 +1077,8 @@ impl MailStore for MaildirStore {
             internal_date.as_ref().map(to_system_time),
             message,
         )?;
-        let (list, messages) = sync(&dir)?;
+        self.forget(&dir);
+        let Listing { list, messages, .. } = self.listing(&dir)?;
         let uid = messages
             .iter()
             .find(|(_, e)| e.id == id)
@@ -919,19 +1093,26 @@ impl MailStore for MaildirStore {
     fn copy(&mut self, folder: &str, uids: &[u32], to: &str) -> Result<CopyResult, StoreError> {
         let src = self.existing(folder)?;
         let dest = self.existing(to)?;
-        let (_, messages) = sync(&src)?;
+        let messages = self.listing(&src)?.messages.clone();
         let src_keywords = Keywords::load(&src);
         let mut made = Vec::new();
+        self.forget(&dest);
         for uid in uids {
-            let Some((_, e)) = messages.iter().find(|(u, _)| u == uid) else {
+            let Ok(i) = messages.binary_search_by_key(uid, |(u, _)| *u) else {
                 continue;
             };
+            let e = &messages[i].1;
             let data = fs::read(&e.path).map_err(store_io)?;
             let letters = letters_in(&dest, &e.flags(&src_keywords), &e.letters, &src_keywords)?;
             let id = self.store_file(&dest, &letters, Some(e.mtime), &data)?;
             made.push((*uid, id));
         }
-        let (list, dest_messages) = sync(&dest)?;
+        self.forget(&dest);
+        let Listing {
+            list,
+            messages: dest_messages,
+            ..
+        } = self.listing(&dest)?;
         Ok(CopyResult {
             uid_validity: list.validity,
             uids: made
@@ -960,13 +1141,16 @@ impl MailStore for MaildirStore {
                 Ok(r)
             });
         }
-        let (_, messages) = sync(&src)?;
+        let messages = self.listing(&src)?.messages.clone();
+        self.forget(&src);
+        self.forget(&dest);
         let src_keywords = Keywords::load(&src);
         let mut moved = Vec::new();
         for uid in uids {
-            let Some((_, e)) = messages.iter().find(|(u, _)| u == uid) else {
+            let Ok(i) = messages.binary_search_by_key(uid, |(u, _)| *u) else {
                 continue;
             };
+            let e = &messages[i].1;
             // A rename keeps the unique id: the file changes folder, atomically. Keyword
             // letters are those of the destination.
             let target = if e.in_new {
@@ -979,8 +1163,12 @@ impl MailStore for MaildirStore {
             fs::rename(&e.path, target).map_err(store_io)?;
             moved.push((*uid, e.id.clone()));
         }
-        sync(&src)?;
-        let (list, dest_messages) = sync(&dest)?;
+        self.listing(&src)?;
+        let Listing {
+            list,
+            messages: dest_messages,
+            ..
+        } = self.listing(&dest)?;
         Ok(CopyResult {
             uid_validity: list.validity,
             uids: moved
@@ -997,7 +1185,8 @@ impl MailStore for MaildirStore {
 
     fn expunge(&mut self, folder: &str, uids: &[u32]) -> Result<(), StoreError> {
         let dir = self.existing(folder)?;
-        let (_, messages) = sync(&dir)?;
+        let messages = self.listing(&dir)?.messages.clone();
+        self.forget(&dir);
         for (uid, e) in &messages {
             if uids.contains(uid) {
                 match fs::remove_file(&e.path) {
@@ -1007,7 +1196,7 @@ impl MailStore for MaildirStore {
                 }
             }
         }
-        sync(&dir)?;
+        self.listing(&dir)?;
         Ok(())
     }
 }
@@ -1308,6 +1497,180 @@ mod tests {
         store.delete("F").unwrap();
         store.create("F", None).unwrap();
         assert_ne!(store.status("F").unwrap().uid_validity, v1);
+    }
+
+    fn scans() -> usize {
+        SCANS.with(|c| c.get())
+    }
+
+    /// Drops `n` messages into `new/` as another process would (no store involved).
+    fn drop_files(maildir: &Maildir, n: usize) {
+        let new = maildir.root().join("alice/new");
+        for i in 0..n {
+            fs::write(
+                new.join(format!("1700000000.M{i:06}P1Qx.other")),
+                format!("Subject: m{i}\r\n\r\nbody {i}\r\n"),
+            )
+            .unwrap();
+        }
+    }
+
+    /// A server machine over `store`, logged in, driven to completion after each input.
+    struct Session {
+        server: mailsec_imap::server::Server,
+        store: Option<MaildirStore>,
+    }
+
+    impl Session {
+        fn new(store: MaildirStore) -> Session {
+            use mailsec_imap::server::{Server, ServerConfig};
+            let config = ServerConfig::builder()
+                .policy(mailsec_tls::ServerPolicy::insecure_plaintext())
+                .build()
+                .unwrap();
+            let mut s = Session {
+                server: Server::new(std::sync::Arc::new(config), std::time::Instant::now()),
+                store: Some(store),
+            };
+            s.send("l LOGIN alice secret\r\n");
+            s
+        }
+
+        fn send(&mut self, input: &str) -> String {
+            use mailsec_imap::server::ServerEvent;
+            use mailsec_tls::sasl::CheckAnswer;
+            use mailsec_tls::{Machine, Output};
+            let now = std::time::Instant::now();
+            self.server.handle_input(now, input.as_bytes());
+            let mut wire = Vec::new();
+            while let Some(o) = self.server.poll_output() {
+                match o {
+                    Output::Transmit(b) => wire.extend_from_slice(&b),
+                    Output::Event(ServerEvent::CheckCredentials { .. }) => {
+                        self.server.answer_credentials(CheckAnswer::Accept).unwrap()
+                    }
+                    Output::Event(ServerEvent::OpenStore { .. }) => {
+                        let store = self.store.take().unwrap();
+                        self.server.open_store(Box::new(store)).unwrap()
+                    }
+                    _ => {}
+                }
+            }
+            String::from_utf8(wire).unwrap()
+        }
+    }
+
+    #[test]
+    fn store_over_a_big_folder_scans_it_a_bounded_number_of_times() {
+        let (_tmp, maildir, store) = setup("imap-scans");
+        drop_files(&maildir, 2000);
+        let mut s = Session::new(store);
+        let before = scans();
+        let started = std::time::Instant::now();
+        let w = s.send("s SELECT INBOX\r\n");
+        assert!(w.contains("* 2000 EXISTS\r\n"), "{w}");
+        let w = s.send("a STORE 1:* +FLAGS.SILENT (\\Seen)\r\n");
+        assert!(w.ends_with("a OK STORE completed\r\n"), "{w}");
+        let w =
+            s.send("b FETCH 1:* (FLAGS)\r\nc FETCH 1:* (BODY.PEEK[HEADER.FIELDS (Subject)])\r\n");
+        assert_eq!(w.matches("FLAGS (\\Seen").count(), 2000, "{}", &w[..200]);
+        assert!(w.contains(
+            "* 2000 FETCH (BODY[HEADER.FIELDS (Subject)] {18}\r\nSubject: m1999\r\n\r\n)"
+        ));
+        let n = scans() - before;
+        // Without the listing cache every set_flags and open_message listed the folder:
+        // more than 6 000 scans. With it: the first listing, a recheck at most every
+        // MTIME_GRANULARITY while our own changes go on (so the bound grows with the time a
+        // slow, shared machine takes, never with the folder's size), and one when they stop.
+        let rechecks = started.elapsed().as_secs() / MTIME_GRANULARITY.as_secs() + 1;
+        eprintln!("{n} scans in {:?}", started.elapsed());
+        assert!(n as u64 <= 3 + rechecks, "{n} folder scans");
+        let renamed = fs::read_dir(maildir.root().join("alice/cur"))
+            .unwrap()
+            .count();
+        assert_eq!(renamed, 2000);
+    }
+
+    #[test]
+    fn external_delivery_changes_the_stamp_and_is_listed() {
+        let (_tmp, maildir, mut store) = setup("imap-stamp");
+        drop_files(&maildir, 3);
+        let s0 = store.stamp("INBOX").unwrap();
+        assert_eq!(store.view("INBOX").unwrap().messages.len(), 3);
+        // Our own change moves the stamp and is seen without a scan.
+        let before = scans();
+        store.set_flags("INBOX", 2, &[Flag::Flagged]).unwrap();
+        let s1 = store.stamp("INBOX").unwrap();
+        assert_ne!(s1, s0);
+        assert_eq!(
+            store.view("INBOX").unwrap().messages[1].flags,
+            [Flag::Flagged]
+        );
+        assert_eq!(scans(), before, "own flag change applied in place");
+        // A delivery by another process (a file in new/) and one by another store instance.
+        let mut other = MaildirStore::open(&maildir, "alice", "y").unwrap();
+        fs::write(
+            maildir.root().join("alice/new/1800000000.M1P2Qz.other"),
+            b"Subject: late\r\n\r\nx\r\n",
+        )
+        .unwrap();
+        other
+            .append("INBOX", &[], None, b"Subject: other\r\n\r\n")
+            .unwrap();
+        // The stamp changes (the directory's time moved, or the listing is still suspect and
+        // read again) and the view lists both, with new uids.
+        let s2 = store.stamp("INBOX").unwrap();
+        assert_ne!(s2, s1);
+        let v = store.view("INBOX").unwrap();
+        assert_eq!(
+            v.messages.iter().map(|m| m.uid).collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5]
+        );
+        let mut text = Vec::new();
+        store
+            .open_message("INBOX", 4)
+            .unwrap()
+            .read_to_end(&mut text)
+            .unwrap();
+        assert!(text == b"Subject: late\r\n\r\nx\r\n" || text == b"Subject: other\r\n\r\n");
+        // Nothing changes: once the file times are older than the granularity the listing is
+        // read once more (a new stamp, as the store cannot tell), then the stamp stands still.
+        let dir = maildir.root().join("alice");
+        let old = SystemTime::now() - 3 * MTIME_GRANULARITY;
+        for sub in ["new", "cur"] {
+            File::open(dir.join(sub))
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        }
+        OpenOptions::new()
+            .write(true)
+            .open(dir.join(UIDLIST))
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let s3 = store.stamp("INBOX").unwrap();
+        assert_ne!(s3, s2, "an unsure listing ends with a new stamp");
+        let before = scans();
+        assert_eq!(store.stamp("INBOX").unwrap(), s3);
+        assert_eq!(store.stamp("INBOX").unwrap(), s3);
+        assert_eq!(scans(), before, "a settled folder is not scanned again");
+        // An external removal (POP3 DELE) with the old times: its directory time moves.
+        let victim = v.messages[0].uid;
+        let path = store
+            .listing(&dir)
+            .unwrap()
+            .entry(victim)
+            .unwrap()
+            .path
+            .clone();
+        fs::remove_file(path).unwrap();
+        assert_ne!(store.stamp("INBOX").unwrap(), s3);
+        assert_eq!(store.view("INBOX").unwrap().messages.len(), 4);
+        assert!(matches!(
+            store.open_message("INBOX", victim),
+            Err(StoreError::NotFound)
+        ));
     }
 
     #[test]

@@ -491,3 +491,34 @@ mod invariants {
         }
     }
 }
+
+/// Messages are found by uid (a binary search) after expunges, copies and an INBOX rename.
+#[test]
+fn uids_found_after_expunges_copies_and_renames() {
+    let mut s = MemoryStore::new();
+    s.create("Other", None).unwrap();
+    let uids: Vec<u32> = (0..200)
+        .map(|i| s.deliver("INBOX", format!("m{i}").as_bytes()).unwrap())
+        .collect();
+    let odd: Vec<u32> = uids.iter().copied().filter(|u| u % 2 == 1).collect();
+    s.expunge("INBOX", &odd).unwrap();
+    s.copy("INBOX", &[uids[9], uids[3]], "Other").unwrap();
+    for (i, &u) in uids.iter().enumerate() {
+        if u % 2 == 1 {
+            assert!(matches!(
+                s.open_message("INBOX", u),
+                Err(StoreError::NotFound)
+            ));
+            assert!(s.set_flags("INBOX", u, &[Flag::Seen]).is_err());
+        } else {
+            assert_eq!(read(&mut s, "INBOX", u), format!("m{i}").as_bytes());
+            s.set_flags("INBOX", u, &[Flag::Seen]).unwrap();
+            assert_eq!(s.meta("INBOX", u).unwrap().flags, [Flag::Seen]);
+        }
+    }
+    // COPY takes the order asked: the destination's uids 1 and 2 are m9 and m3.
+    assert_eq!(read(&mut s, "Other", 1), b"m9");
+    assert_eq!(read(&mut s, "Other", 2), b"m3");
+    s.rename("INBOX", "Saved").unwrap();
+    assert_eq!(read(&mut s, "Saved", uids[197]), b"m197");
+}

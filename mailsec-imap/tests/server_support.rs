@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{Cursor, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -376,6 +377,102 @@ impl MailStore for TestStore {
     }
 }
 
+// ----- a counting wrapper ----------------------------------------------------------------
+
+/// A `MemoryStore` that counts the messages opened and the octets read from them.
+#[derive(Clone)]
+pub struct CountingStore {
+    pub inner: mailsec_imap::store::MemoryStore,
+    pub opened: Arc<AtomicU64>,
+    pub read: Arc<AtomicU64>,
+}
+
+impl CountingStore {
+    pub fn new(inner: mailsec_imap::store::MemoryStore) -> CountingStore {
+        CountingStore {
+            inner,
+            opened: Arc::default(),
+            read: Arc::default(),
+        }
+    }
+
+    /// (messages opened, octets read) since the last call.
+    pub fn take(&self) -> (u64, u64) {
+        (
+            self.opened.swap(0, Ordering::SeqCst),
+            self.read.swap(0, Ordering::SeqCst),
+        )
+    }
+}
+
+struct CountingReader {
+    inner: MessageReader,
+    read: Arc<AtomicU64>,
+}
+
+impl Read for CountingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n as u64, Ordering::SeqCst);
+        Ok(n)
+    }
+}
+
+impl MailStore for CountingStore {
+    fn list(&mut self) -> Result<Vec<FolderInfo>, StoreError> {
+        self.inner.list()
+    }
+    fn create(&mut self, name: &str, special_use: Option<SpecialUse>) -> Result<(), StoreError> {
+        self.inner.create(name, special_use)
+    }
+    fn delete(&mut self, name: &str) -> Result<(), StoreError> {
+        self.inner.delete(name)
+    }
+    fn rename(&mut self, from: &str, to: &str) -> Result<(), StoreError> {
+        self.inner.rename(from, to)
+    }
+    fn status(&mut self, name: &str) -> Result<FolderStatus, StoreError> {
+        self.inner.status(name)
+    }
+    fn view(&mut self, name: &str) -> Result<FolderView, StoreError> {
+        self.inner.view(name)
+    }
+    fn stamp(&mut self, name: &str) -> Option<u64> {
+        self.inner.stamp(name)
+    }
+    fn open_message(&mut self, folder: &str, uid: u32) -> Result<MessageReader, StoreError> {
+        let inner = self.inner.open_message(folder, uid)?;
+        self.opened.fetch_add(1, Ordering::SeqCst);
+        Ok(Box::new(CountingReader {
+            inner,
+            read: Arc::clone(&self.read),
+        }))
+    }
+    fn set_flags(
+        &mut self,
+        folder: &str,
+        uid: u32,
+        flags: &[Flag<'static>],
+    ) -> Result<(), StoreError> {
+        self.inner.set_flags(folder, uid, flags)
+    }
+    fn append(
+        &mut self,
+        folder: &str,
+        flags: &[Flag<'static>],
+        internal_date: Option<DateTime>,
+        message: &[u8],
+    ) -> Result<AppendResult, StoreError> {
+        self.inner.append(folder, flags, internal_date, message)
+    }
+    fn copy(&mut self, folder: &str, uids: &[u32], to: &str) -> Result<CopyResult, StoreError> {
+        self.inner.copy(folder, uids, to)
+    }
+    fn expunge(&mut self, folder: &str, uids: &[u32]) -> Result<(), StoreError> {
+        self.inner.expunge(folder, uids)
+    }
+}
+
 // ----- chunkings ------------------------------------------------------------------------
 
 #[derive(Clone, Copy, Debug)]
@@ -439,6 +536,8 @@ pub struct H {
     pub max_transmit: usize,
     /// Opened instead of `store` when set.
     pub memory: Option<mailsec_imap::store::MemoryStore>,
+    /// Opened instead of `store` and `memory` when set.
+    pub counting: Option<CountingStore>,
 }
 
 impl H {
@@ -459,6 +558,7 @@ impl H {
             refuse: None,
             max_transmit: 0,
             memory: None,
+            counting: None,
         };
         h.drain();
         h
@@ -559,9 +659,10 @@ impl H {
                 self.events.push(format!("open {}", identity.acts_as()));
                 match self.refuse {
                     Some(r) => self.s.refuse_store(r).unwrap(),
-                    None => match &self.memory {
-                        Some(m) => self.s.open_store(Box::new(m.clone())).unwrap(),
-                        None => self.s.open_store(Box::new(self.store.clone())).unwrap(),
+                    None => match (&self.counting, &self.memory) {
+                        (Some(c), _) => self.s.open_store(Box::new(c.clone())).unwrap(),
+                        (None, Some(m)) => self.s.open_store(Box::new(m.clone())).unwrap(),
+                        (None, None) => self.s.open_store(Box::new(self.store.clone())).unwrap(),
                     },
                 }
             }

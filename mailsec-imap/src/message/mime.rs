@@ -96,6 +96,24 @@ pub(crate) fn split_header(raw: &[u8], range: Range<usize>) -> usize {
     range.end
 }
 
+/// Scans `bytes` for the empty line ending a header block, line by line from `*line_start`
+/// (the start of a line not yet examined): `Some(offset just after the empty line)`, or `None`
+/// with `*line_start` moved to the first incomplete line, so that a caller reading the message
+/// a piece at a time resumes where it stopped. Same rule as [`split_header`]: the first line
+/// that is exactly CRLF or a bare LF.
+pub(crate) fn scan_header_end(bytes: &[u8], line_start: &mut usize) -> Option<usize> {
+    while *line_start < bytes.len() {
+        let pos = *line_start;
+        let end = pos + memchr::memchr(b'\n', &bytes[pos..])? + 1;
+        let line = &bytes[pos..end];
+        if line == b"\r\n" || line == b"\n" {
+            return Some(end);
+        }
+        *line_start = end;
+    }
+    None
+}
+
 /// The fields of a header block: (name, whole raw field including continuation lines and the
 /// line end, value after the colon). A line without a colon is skipped.
 pub(crate) fn fields(header: &[u8]) -> impl Iterator<Item = Field<'_>> {

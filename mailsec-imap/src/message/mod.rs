@@ -27,7 +27,7 @@ mod search;
 
 use std::borrow::Cow;
 
-pub use search::{SearchContext, search_matches, search_needs_content};
+pub use search::{SearchContext, search_matches, search_needs_body, search_needs_content};
 
 use crate::types::{
     Address, BodyStructure, Date, Envelope, ExtValue, IString, NString, Quoted, Section,
@@ -166,6 +166,27 @@ impl<'a> ParsedMessage<'a> {
     pub(crate) fn root(&self) -> &Part {
         &self.root
     }
+}
+
+/// Where the body of a message starts: just after the first empty line (CRLF or bare LF),
+/// the header block ending with it (RFC 5322 §2.1); `None` when `bytes` hold no empty line, in
+/// which case the whole message is header and the body is empty (RFC 9051 §6.4.5), as
+/// [`ParsedMessage::header`] has it.
+///
+/// ```
+/// use mailsec_imap::message::body_offset;
+/// assert_eq!(body_offset(b"Subject: a\r\n\r\nbody"), Some(14));
+/// assert_eq!(body_offset(b"\r\nbody"), Some(2));
+/// assert_eq!(body_offset(b"Subject: a\r\nno body"), None);
+/// ```
+pub fn body_offset(bytes: &[u8]) -> Option<usize> {
+    mime::scan_header_end(bytes, &mut 0)
+}
+
+/// Resumable form of [`body_offset`] for a message read a piece at a time: `line_start`
+/// starts at 0 and is kept between calls with the bytes read so far (which only grow).
+pub(crate) fn body_offset_from(bytes: &[u8], line_start: &mut usize) -> Option<usize> {
+    mime::scan_header_end(bytes, line_start)
 }
 
 /// Why `BINARY[part]` cannot be given.

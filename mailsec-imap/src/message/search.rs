@@ -53,6 +53,20 @@ pub fn search_needs_content(key: &SearchKey<'_>) -> bool {
     }
 }
 
+/// Whether matching `key` needs the message's body (`BODY`, `TEXT`, anywhere inside `NOT`,
+/// `OR` and lists); the other content keys ([`search_needs_content`]) look at the header
+/// block only, so a [`ParsedMessage`] of the header alone answers them.
+pub fn search_needs_body(key: &SearchKey<'_>) -> bool {
+    use SearchKey as K;
+    match key {
+        K::Body(_) | K::Text(_) => true,
+        K::Not(k) => search_needs_body(k),
+        K::Or(a, b) => search_needs_body(a) || search_needs_body(b),
+        K::And(v) => v.iter().any(search_needs_body),
+        _ => false,
+    }
+}
+
 fn has(meta: &MessageMeta, flag: &Flag<'_>) -> bool {
     meta.flags.iter().any(|f| f == flag)
 }

@@ -56,6 +56,7 @@ pub struct ServerConfig {
     pub(crate) max_pipelined_input: usize,
     pub(crate) fetch_chunk: usize,
     pub(crate) max_parse_size: u64,
+    pub(crate) max_search_bytes: u64,
 }
 
 impl Default for ServerConfig {
@@ -79,6 +80,7 @@ impl Default for ServerConfig {
             max_pipelined_input: 128 * 1024,
             fetch_chunk: 32 * 1024,
             max_parse_size: 32 << 20,
+            max_search_bytes: 256 << 20,
         }
     }
 }
@@ -270,6 +272,18 @@ impl ServerConfigBuilder {
     /// analysed from its first octets only. Default 32 MiB.
     pub fn max_parse_size(mut self, bytes: u64) -> Self {
         self.config.max_parse_size = bytes;
+        self
+    }
+
+    /// The most message octets one SEARCH command reads from the store to match header keys
+    /// (FROM, SUBJECT, HEADER, SENTON, ...: only each message's header block is read) and body
+    /// keys (BODY, TEXT: each message whole, up to [`max_parse_size`](Self::max_parse_size)).
+    /// The store is read synchronously inside the input call, so this bounds the time one
+    /// command can take. A SEARCH that would read more is answered `NO [LIMIT]` (RFC 5530
+    /// §3) without results; searches on flags, dates, sizes and uids read no content and are
+    /// never limited. Default 256 MiB.
+    pub fn max_search_bytes(mut self, bytes: u64) -> Self {
+        self.config.max_search_bytes = bytes;
         self
     }
 

@@ -12,7 +12,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use super::selected::read_bounded;
 use super::updates::seq;
 use super::{Server, ServerError};
-use crate::message::{BinaryError, ParsedMessage};
+use crate::message::{BinaryError, ParsedMessage, body_offset, body_offset_from};
 use crate::serialize;
 use crate::store::{MessageReader, StoreError};
 use crate::types::{
@@ -55,19 +55,108 @@ impl FetchJob {
     }
 }
 
-fn needs_parse(a: &FetchAttribute<'_>) -> bool {
+/// How much of a message an item needs read before its response can be built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Need {
+    /// Nothing (the store's metadata, or a literal streamed from the store as output is taken).
+    Nothing,
+    /// The header block only, read up to its empty line ([`read_header`]): ENVELOPE,
+    /// `RFC822.HEADER`, `BODY[HEADER]`, `BODY[HEADER.FIELDS (...)]`, and the header's length
+    /// for `BODY[TEXT]`/`RFC822.TEXT`, which are then streamed from the header's end.
+    Header,
+    /// The whole message (up to `max_parse_size`), analysed: BODY, BODYSTRUCTURE, sections
+    /// and BINARY of a part.
+    Full,
+}
+
+fn need(a: &FetchAttribute<'_>) -> Need {
     match a {
-        FetchAttribute::Envelope
-        | FetchAttribute::Body
-        | FetchAttribute::BodyStructure
-        | FetchAttribute::Rfc822Header
-        | FetchAttribute::Rfc822Text => true,
-        FetchAttribute::BodySection { section, .. } => !is_whole(section),
+        FetchAttribute::Envelope | FetchAttribute::Rfc822Header | FetchAttribute::Rfc822Text => {
+            Need::Header
+        }
+        FetchAttribute::Body | FetchAttribute::BodyStructure => Need::Full,
+        FetchAttribute::BodySection { section, .. } => {
+            if !section.part.is_empty() {
+                Need::Full
+            } else if section.text.is_none() {
+                Need::Nothing
+            } else {
+                Need::Header
+            }
+        }
         FetchAttribute::Binary { part, .. } | FetchAttribute::BinarySize { part } => {
-            !part.is_empty()
+            if part.is_empty() {
+                Need::Nothing
+            } else {
+                Need::Full
+            }
+        }
+        _ => Need::Nothing,
+    }
+}
+
+/// `BODY[TEXT]` or `RFC822.TEXT` of the message itself: streamed from the header's end.
+fn is_text(a: &FetchAttribute<'_>) -> bool {
+    match a {
+        FetchAttribute::Rfc822Text => true,
+        FetchAttribute::BodySection { section, .. } => {
+            section.part.is_empty() && matches!(section.text, Some(SectionText::Text))
         }
         _ => false,
     }
+}
+
+/// The first read when looking for the end of a header block; each further read doubles, up
+/// to [`HEADER_READ_MAX`], so a header fetch reads at most about twice the header block (and
+/// at least this much, or the whole message when it is shorter).
+pub(super) const HEADER_READ_FIRST: usize = 2 * 1024;
+/// The largest single read when looking for the end of a header block.
+const HEADER_READ_MAX: usize = 64 * 1024;
+
+/// The start of a message as read by [`read_header`].
+pub(super) struct Head {
+    /// The octets read: the header block, then possibly the start of the body.
+    pub(super) bytes: Vec<u8>,
+    /// Where the body starts, when an empty line ended the header within the octets read.
+    pub(super) body: Option<usize>,
+}
+
+/// Reads a message from its first octet only as far as the empty line that ends its header
+/// block (RFC 5322 §2.1), at most `limit` octets: the reads grow from [`HEADER_READ_FIRST`],
+/// so little past the header is read. Without an empty line (in the message, or within
+/// `limit`), every octet read is header and the body is empty, as when the whole message is
+/// analysed (RFC 9051 §6.4.5).
+pub(super) fn read_header(reader: &mut dyn Read, limit: u64) -> std::io::Result<Head> {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let mut bytes = Vec::new();
+    let mut line_start = 0;
+    let mut chunk = HEADER_READ_FIRST;
+    loop {
+        if let Some(end) = body_offset_from(&bytes, &mut line_start) {
+            return Ok(Head {
+                bytes,
+                body: Some(end),
+            });
+        }
+        if bytes.len() >= limit {
+            break;
+        }
+        let old = bytes.len();
+        bytes.resize(old + chunk.min(limit - old), 0);
+        let n = loop {
+            match reader.read(&mut bytes[old..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        };
+        bytes.truncate(old + n);
+        if n == 0 {
+            break;
+        }
+        chunk = (chunk * 2).min(HEADER_READ_MAX);
+    }
+    Ok(Head { bytes, body: None })
 }
 
 fn sets_seen(a: &FetchAttribute<'_>) -> bool {
@@ -86,7 +175,8 @@ fn is_whole(section: &Section<'_>) -> bool {
 
 fn streams(a: &FetchAttribute<'_>) -> bool {
     match a {
-        FetchAttribute::BodySection { section, .. } => is_whole(section),
+        FetchAttribute::BodySection { section, .. } => is_whole(section) || is_text(a),
+        FetchAttribute::Rfc822Text => true,
         FetchAttribute::Binary { part, .. } => part.is_empty(),
         FetchAttribute::Rfc822 => true,
         _ => false,
@@ -300,19 +390,33 @@ impl Server {
         let read_only = sel.read_only;
         let folder = sel.name.clone();
         // Everything that can fail comes first, before a byte of the response exists.
-        let bytes = if job.attrs.iter().any(needs_parse) {
-            match store
-                .open_message(&folder, uid)
-                .and_then(|mut r| read_bounded(&mut r, limit).map_err(StoreError::from))
-            {
-                Ok(b) => Some(b),
-                Err(_) => {
-                    job.missing = true;
-                    return;
+        // Only as much of the message is read as the items need: nothing for metadata and
+        // streamed literals, the header block for ENVELOPE, header sections and TEXT (streamed
+        // from the header's end), the whole message (bounded) for what needs its MIME structure.
+        let want = job.attrs.iter().map(need).max().unwrap_or(Need::Nothing);
+        let read = match want {
+            Need::Nothing => Ok(None),
+            Need::Header => store.open_message(&folder, uid).and_then(|mut r| {
+                let head = read_header(&mut r, limit)?;
+                let mut bytes = head.bytes;
+                if let Some(end) = head.body {
+                    bytes.truncate(end);
                 }
+                Ok(Some((bytes, head.body)))
+            }),
+            Need::Full => store.open_message(&folder, uid).and_then(|mut r| {
+                let bytes = read_bounded(&mut r, limit).map_err(StoreError::from)?;
+                let body = body_offset(&bytes);
+                Ok(Some((bytes, body)))
+            }),
+        };
+        let (bytes, body_start) = match read {
+            Ok(Some((bytes, body))) => (Some(bytes), body),
+            Ok(None) => (None, None),
+            Err(_) => {
+                job.missing = true;
+                return;
             }
-        } else {
-            None
         };
         let mut readers: VecDeque<MessageReader> = VecDeque::new();
         for _ in job.attrs.iter().filter(|a| streams(a)) {
@@ -358,8 +462,19 @@ impl Server {
             sep(&mut buf);
             serialize::msg_att(&MsgAtt::Flags(flags.clone()), &mut buf);
         }
-        let mut stream = |buf: &mut BytesMut, segments: &mut Vec<Segment>, partial, binary| {
-            let (skip, len) = window(size, partial);
+        // The text (`BODY[TEXT]`, `RFC822.TEXT`): from the header's end to the message's end;
+        // empty without an empty line ending the header.
+        let text = match body_start {
+            Some(start) => (start as u64, size.saturating_sub(start as u64)),
+            None => (size, 0),
+        };
+        let mut stream = |buf: &mut BytesMut,
+                          segments: &mut Vec<Segment>,
+                          partial,
+                          binary,
+                          (base, total): (u64, u64)| {
+            let (skip, len) = window(total, partial);
+            let skip = base + skip;
             literal_head(buf, len, binary);
             let reader = readers.pop_front();
             if len > 0 {
@@ -417,7 +532,9 @@ impl Server {
                     sep(&mut buf);
                     section_head(&mut buf, section, *partial);
                     if is_whole(section) {
-                        stream(&mut buf, &mut segments, *partial, false);
+                        stream(&mut buf, &mut segments, *partial, false, (0, size));
+                    } else if is_text(a) {
+                        stream(&mut buf, &mut segments, *partial, false, text);
                     } else if let Some(p) = &parsed {
                         let data = p.section(section);
                         literal(&mut buf, cut(&data, *partial), false);
@@ -426,26 +543,26 @@ impl Server {
                 FetchAttribute::Rfc822 => {
                     sep(&mut buf);
                     buf.put_slice(b"RFC822 ");
-                    stream(&mut buf, &mut segments, None, false);
+                    stream(&mut buf, &mut segments, None, false, (0, size));
                 }
-                FetchAttribute::Rfc822Header | FetchAttribute::Rfc822Text => {
+                FetchAttribute::Rfc822Header => {
                     if let Some(p) = &parsed {
                         sep(&mut buf);
-                        let (name, text) = if matches!(a, FetchAttribute::Rfc822Header) {
-                            ("RFC822.HEADER ", SectionText::Header)
-                        } else {
-                            ("RFC822.TEXT ", SectionText::Text)
-                        };
-                        buf.put_slice(name.as_bytes());
-                        let data = p.section(&section_of(text));
+                        buf.put_slice(b"RFC822.HEADER ");
+                        let data = p.section(&section_of(SectionText::Header));
                         literal(&mut buf, &data, false);
                     }
+                }
+                FetchAttribute::Rfc822Text => {
+                    sep(&mut buf);
+                    buf.put_slice(b"RFC822.TEXT ");
+                    stream(&mut buf, &mut segments, None, false, text);
                 }
                 FetchAttribute::Binary { part, partial, .. } => {
                     if part.is_empty() {
                         sep(&mut buf);
                         binary_head(&mut buf, "BINARY", part, *partial);
-                        stream(&mut buf, &mut segments, *partial, true);
+                        stream(&mut buf, &mut segments, *partial, true, (0, size));
                     } else if let Some(p) = &parsed {
                         let numbers: Vec<u32> = part.iter().map(|n| n.get()).collect();
                         match p.binary(&numbers) {
@@ -494,5 +611,62 @@ impl Server {
         buf.put_slice(b")\r\n");
         segments.push(Segment::Data(buf.freeze()));
         job.segments.extend(segments);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hands out at most `step` octets per read.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.step).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn read_header_finds_the_same_end_as_the_whole_message_analysis() {
+        let mut straddling = vec![b'X'; HEADER_READ_FIRST - 3];
+        straddling.extend_from_slice(b"\r\n\r\nbody");
+        let mut long = Vec::new();
+        for i in 0..400 {
+            long.extend_from_slice(format!("X-{i}: value\r\n").as_bytes());
+        }
+        long.extend_from_slice(b"\n\nbody\r\n");
+        let cases: Vec<Vec<u8>> = vec![
+            b"Subject: a\r\n\r\nbody\r\n".to_vec(),
+            b"Subject: a\n\nbare LF\n".to_vec(),
+            b"\r\nno header".to_vec(),
+            b"Subject: no body\r\n".to_vec(),
+            b"Subject: no end".to_vec(),
+            b"A: b\r\n \r\nfolded blank is not the end\r\n\r\nx".to_vec(),
+            Vec::new(),
+            straddling,
+            long,
+        ];
+        for m in &cases {
+            let want = body_offset(m);
+            for step in [1, 7, 4096, usize::MAX] {
+                let head = read_header(&mut Trickle { data: m, step }, 1 << 20).unwrap();
+                assert_eq!(head.body, want, "{step} {:?}", String::from_utf8_lossy(m));
+                assert!(m.starts_with(&head.bytes));
+                if want.is_none() {
+                    assert_eq!(head.bytes, *m, "no empty line: everything is header");
+                }
+            }
+        }
+        // The limit bounds the read; without an empty line within it the body is empty.
+        let m = b"Subject: x\r\nA: b\r\n\r\nbody";
+        let head = read_header(&mut Trickle { data: m, step: 3 }, 10).unwrap();
+        assert_eq!((head.bytes.as_slice(), head.body), (&m[..10], None));
     }
 }

@@ -52,9 +52,21 @@
 //! message's response at a time, and a `BODY[]`, `RFC822` or `BINARY[]` literal read from
 //! [`MailStore::open_message`] one chunk ([`ServerConfigBuilder::fetch_chunk`]) per call.
 //! A driver that stops draining while its socket is behind (as `mailsec_tls::Driver` does)
-//! thus keeps at most a chunk of a message in memory, never the whole message. Items that need
-//! the message analysed (ENVELOPE, BODYSTRUCTURE, sections, BINARY of a part) read it into
-//! memory up to [`ServerConfigBuilder::max_parse_size`].
+//! thus keeps at most a chunk of a message in memory, never the whole message. `BODY[TEXT]` and
+//! `RFC822.TEXT` stream the same way from the header's end, and `BODY[]<partial>` and
+//! `BINARY[]<partial>` skip to their origin: none of them analyses the message.
+//!
+//! Each message is read only as far as its items need:
+//!
+//! - `FLAGS`, `UID`, `INTERNALDATE`, `RFC822.SIZE`, `BINARY.SIZE[]`: nothing (the folder view);
+//! - `ENVELOPE`, `RFC822.HEADER`, `BODY[HEADER]`, `BODY[HEADER.FIELDS (...)]`,
+//!   `BODY[HEADER.FIELDS.NOT (...)]` (and the header length `BODY[TEXT]` starts after): the
+//!   header block only, read up to its empty line in reads that start at 2 KiB and double, so
+//!   about the header's size is read however long the body is. A message without an empty line
+//!   is all header (RFC 5322 §2.1, RFC 9051 §6.4.5), read up to
+//!   [`ServerConfigBuilder::max_parse_size`];
+//! - `BODY`, `BODYSTRUCTURE`, `BODY[n...]`, `BINARY[n]`, `BINARY.SIZE[n]`: the whole message,
+//!   read into memory up to [`ServerConfigBuilder::max_parse_size`] and analysed.
 //!
 //! # Mailbox updates
 //!
@@ -113,8 +125,10 @@
 //! a PREAUTH greeting. `CHECK` is answered like `NOOP`; `ID` returns `* ID NIL`.
 //!
 //! The store is asked synchronously, inside the input and output calls: a SEARCH on message
-//! content reads every message of the folder (one at a time, each bounded by
-//! [`ServerConfigBuilder::max_parse_size`]) before it answers.
+//! content reads every message of the folder (one at a time: only the header block for header
+//! keys, the whole message bounded by [`ServerConfigBuilder::max_parse_size`] for `BODY` and
+//! `TEXT`) before it answers, at most [`ServerConfigBuilder::max_search_bytes`] in all per
+//! command (`NO [LIMIT]` beyond).
 
 mod auth;
 mod config;

@@ -4,9 +4,12 @@ use std::io::Read;
 use std::num::NonZeroU32;
 
 use super::Server;
+use super::fetch::read_header;
 use super::mailbox::store_error_code;
 use super::updates::{Msg, same_flags, seq};
-use crate::message::{ParsedMessage, SearchContext, search_matches, search_needs_content};
+use crate::message::{
+    ParsedMessage, SearchContext, search_matches, search_needs_body, search_needs_content,
+};
 use crate::store::StoreError;
 use crate::types::{
     AString, Code, Data, ESearchItem, Flag, IString, Mailbox, MsgAtt, SearchKey, SearchReturn,
@@ -432,19 +435,49 @@ impl Server {
             return;
         }
         let needs_content = criteria.iter().any(|k| search_needs_content(k));
+        let needs_body = criteria.iter().any(|k| search_needs_body(k));
         let limit = self.config.max_parse_size;
+        let budget = self.config.max_search_bytes;
         let (Some(sel), Some(store)) = (self.selected.as_ref(), self.store.as_mut()) else {
             return;
         };
         let max_seq = u32::try_from(sel.messages.len()).unwrap_or(u32::MAX);
         let max_uid = sel.max_uid();
         let mut hits: Vec<u32> = Vec::new();
+        // Content read so far by this command, against `max_search_bytes`.
+        let mut spent: u64 = 0;
+        let mut over_budget = false;
         for (i, m) in sel.messages.iter().enumerate() {
-            let bytes = if needs_content {
-                store
+            let bytes = if needs_body {
+                // The whole message (bounded), known in advance from its size.
+                if spent.saturating_add(m.meta.size.min(limit)) > budget {
+                    over_budget = true;
+                    break;
+                }
+                let b = store
                     .open_message(&sel.name, m.meta.uid)
                     .ok()
-                    .and_then(|mut r| read_bounded(&mut r, limit).ok())
+                    .and_then(|mut r| read_bounded(&mut r, limit).ok());
+                spent = spent.saturating_add(b.as_ref().map_or(0, |b| b.len() as u64));
+                b
+            } else if needs_content {
+                // Header keys: the header block only.
+                let head = store
+                    .open_message(&sel.name, m.meta.uid)
+                    .ok()
+                    .and_then(|mut r| read_header(&mut r, limit).ok());
+                spent = spent.saturating_add(head.as_ref().map_or(0, |h| h.bytes.len() as u64));
+                if spent > budget {
+                    over_budget = true;
+                    break;
+                }
+                head.map(|h| {
+                    let mut bytes = h.bytes;
+                    if let Some(end) = h.body {
+                        bytes.truncate(end);
+                    }
+                    bytes
+                })
             } else {
                 None
             };
@@ -467,6 +500,15 @@ impl Server {
                     u32::try_from(i + 1).unwrap_or(u32::MAX)
                 });
             }
+        }
+        if over_budget {
+            self.refresh(false);
+            self.no(
+                tag,
+                Some(SimpleCode::Limit),
+                "SEARCH would read too much message content",
+            );
+            return;
         }
         if return_opts.is_some() || self.rev2 {
             let opts = return_opts.unwrap_or(&[]);

@@ -42,7 +42,22 @@ struct Folder {
     uid_next: u32,
     /// Uids from here on arrived since the folder was last looked at (`STATUS RECENT`).
     recent_from: u32,
+    /// Ascending by uid (uids are handed out in increasing order and never reused).
     messages: Vec<Stored>,
+}
+
+impl Folder {
+    /// The message with that uid: a binary search, so a FETCH or STORE over the folder
+    /// costs O(n log n), not O(n²).
+    fn find(&self, uid: u32) -> Option<&Stored> {
+        let i = self.messages.binary_search_by_key(&uid, |m| m.uid).ok()?;
+        self.messages.get(i)
+    }
+
+    fn find_mut(&mut self, uid: u32) -> Option<&mut Stored> {
+        let i = self.messages.binary_search_by_key(&uid, |m| m.uid).ok()?;
+        self.messages.get_mut(i)
+    }
 }
 
 #[derive(Debug)]
@@ -273,17 +288,14 @@ impl MemoryStore {
     pub fn message(&self, folder: &str, uid: u32) -> Option<Vec<u8>> {
         let s = self.lock();
         let f = s.folders.get(&canonical(folder))?;
-        f.messages
-            .iter()
-            .find(|m| m.uid == uid)
-            .map(|m| m.data.to_vec())
+        f.find(uid).map(|m| m.data.to_vec())
     }
 
     /// A message's metadata, if it exists.
     pub fn meta(&self, folder: &str, uid: u32) -> Option<MessageMeta> {
         let s = self.lock();
         let f = s.folders.get(&canonical(folder))?;
-        f.messages.iter().find(|m| m.uid == uid).map(Stored::meta)
+        f.find(uid).map(Stored::meta)
     }
 
     /// The uids of a folder's messages, ascending (empty if it does not exist).
@@ -329,9 +341,7 @@ fn copy_locked(
 ) -> Result<CopyResult, StoreError> {
     let source: Vec<Stored> = {
         let f = s.folder(folder)?;
-        uids.iter()
-            .filter_map(|u| f.messages.iter().find(|m| m.uid == *u).cloned())
-            .collect()
+        uids.iter().filter_map(|u| f.find(*u).cloned()).collect()
     };
     let dest = s.writable(to)?;
     if u64::from(dest.uid_next) + source.len() as u64 >= u64::from(u32::MAX) {
@@ -530,11 +540,7 @@ impl MailStore for MemoryStore {
     fn open_message(&mut self, folder: &str, uid: u32) -> Result<MessageReader, StoreError> {
         let s = self.lock();
         let f = s.folder(folder)?;
-        let m = f
-            .messages
-            .iter()
-            .find(|m| m.uid == uid)
-            .ok_or(StoreError::NotFound)?;
+        let m = f.find(uid).ok_or(StoreError::NotFound)?;
         Ok(Box::new(Cursor::new(Arc::clone(&m.data))))
     }
 
@@ -546,11 +552,7 @@ impl MailStore for MemoryStore {
     ) -> Result<(), StoreError> {
         let mut s = self.lock();
         let f = s.writable(folder)?;
-        let m = f
-            .messages
-            .iter_mut()
-            .find(|m| m.uid == uid)
-            .ok_or(StoreError::NotFound)?;
+        let m = f.find_mut(uid).ok_or(StoreError::NotFound)?;
         m.flags = clean_flags(flags);
         Ok(())
     }
