@@ -328,14 +328,32 @@ fn swaks(server: &TestServer, kind: ListenerKind, from: &str, to: &str, extra: &
     run("swaks", &args, None)
 }
 
-fn swaks_tls_verify(server: &TestServer) -> Vec<String> {
-    vec![
-        "--tls-verify".to_owned(),
-        "--tls-ca-path".to_owned(),
-        server.ca.display().to_string(),
-        "--tls-sni".to_owned(),
-        "localhost".to_owned(),
-    ]
+/// The swaks options for TLS (`tls`: `--tls` for STARTTLS, `--tlsc` for implicit TLS) with
+/// the server verified against the test CA, and for AUTH `mechanism` as alice with `password`
+/// when `auth` is given.
+fn swaks_tls(server: &TestServer, tls: &str, auth: Option<(&str, &str)>) -> Vec<String> {
+    let mut args = vec![tls.to_owned()];
+    if let Some((mechanism, password)) = auth {
+        let user = [
+            "--auth",
+            mechanism,
+            "--auth-user",
+            "alice",
+            "--auth-password",
+            password,
+        ];
+        args.extend(user.map(str::to_owned));
+    }
+    let ca = server.ca.display().to_string();
+    let verify = [
+        "--tls-verify",
+        "--tls-ca-path",
+        &ca,
+        "--tls-sni",
+        "localhost",
+    ];
+    args.extend(verify.map(str::to_owned));
+    args
 }
 
 #[test]
@@ -344,17 +362,8 @@ fn swaks_starttls_submission_with_auth_plain() {
         return;
     }
     let server = TestServer::start("swaks-starttls");
-    let verify = swaks_tls_verify(&server);
-    let mut extra: Vec<&str> = vec![
-        "--tls",
-        "--auth",
-        "PLAIN",
-        "--auth-user",
-        "alice",
-        "--auth-password",
-        PASSWORD,
-    ];
-    extra.extend(verify.iter().map(String::as_str));
+    let extra = swaks_tls(&server, "--tls", Some(("PLAIN", PASSWORD)));
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let out = swaks(
         &server,
         ListenerKind::SmtpSubmission,
@@ -375,17 +384,8 @@ fn swaks_implicit_tls_smtps_with_auth_login() {
         return;
     }
     let server = TestServer::start("swaks-tlsc");
-    let verify = swaks_tls_verify(&server);
-    let mut extra: Vec<&str> = vec![
-        "--tlsc",
-        "--auth",
-        "LOGIN",
-        "--auth-user",
-        "alice",
-        "--auth-password",
-        PASSWORD,
-    ];
-    extra.extend(verify.iter().map(String::as_str));
+    let extra = swaks_tls(&server, "--tlsc", Some(("LOGIN", PASSWORD)));
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let out = swaks(
         &server,
         ListenerKind::Smtps,
@@ -439,9 +439,8 @@ fn swaks_opportunistic_starttls_on_mx() {
         return;
     }
     let server = TestServer::start("swaks-mx-tls");
-    let verify = swaks_tls_verify(&server);
-    let mut extra: Vec<&str> = vec!["--tls"];
-    extra.extend(verify.iter().map(String::as_str));
+    let extra = swaks_tls(&server, "--tls", None);
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let out = swaks(
         &server,
         ListenerKind::SmtpMx,
@@ -535,17 +534,8 @@ fn swaks_refusals_unknown_user_foreign_sender_wrong_password() {
     assert!(!out.status.success());
     assert!(text.contains("550 5.1.1"), "no 550 5.1.1:\n{text}");
 
-    let verify = swaks_tls_verify(&server);
-    let mut extra: Vec<&str> = vec![
-        "--tls",
-        "--auth",
-        "PLAIN",
-        "--auth-user",
-        "alice",
-        "--auth-password",
-        PASSWORD,
-    ];
-    extra.extend(verify.iter().map(String::as_str));
+    let extra = swaks_tls(&server, "--tls", Some(("PLAIN", PASSWORD)));
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let out = swaks(
         &server,
         ListenerKind::SmtpSubmission,
@@ -557,16 +547,8 @@ fn swaks_refusals_unknown_user_foreign_sender_wrong_password() {
     assert!(!out.status.success());
     assert!(text.contains("553 5.7.1"), "no 553 5.7.1:\n{text}");
 
-    let mut extra: Vec<&str> = vec![
-        "--tls",
-        "--auth",
-        "PLAIN",
-        "--auth-user",
-        "alice",
-        "--auth-password",
-        "wrong-password",
-    ];
-    extra.extend(verify.iter().map(String::as_str));
+    let extra = swaks_tls(&server, "--tls", Some(("PLAIN", "wrong-password")));
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let out = swaks(
         &server,
         ListenerKind::SmtpSubmission,
