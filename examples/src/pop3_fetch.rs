@@ -541,33 +541,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             self.driver.machine_mut().retr(now, msg)?
         };
         let mut sink = Sink::open(dest)?;
-        loop {
-            match self.event().await? {
-                ClientEvent::MessageData { id: i, data } if i == id => sink.write(&data)?,
-                ClientEvent::MessageEnd { id: i, size, .. } if i == id => {
-                    let path = sink.commit()?;
-                    return Ok((size, path));
-                }
-                ClientEvent::MessageTooLarge { id: i, limit, .. } if i == id => {
-                    return Err(FetchError::MessageTooLarge {
-                        msg: msg.get(),
-                        limit,
-                    });
-                }
-                ClientEvent::Failed { id: i, error } if i == id => {
-                    return Err(FetchError::Command(error));
-                }
-                _ => {}
-            }
-        }
+        let size = self.message(id, msg, |chunk| sink.write(chunk)).await?;
+        let path = sink.commit()?;
+        Ok((size, path))
     }
 
     /// Retrieves one message (`RETR`) and drops its bytes; returns its size. For load tests
     /// (`mailsec-load`): unlike [`Session::fetch_one`] the future is `Send`.
     pub async fn retr_discard(&mut self, msg: MessageNumber) -> Result<u64, FetchError> {
         let id = self.driver.machine_mut().retr(Instant::now(), msg)?;
+        self.message(id, msg, |_| Ok(())).await
+    }
+
+    /// Waits for the end of request `id`, the RETR or TOP of `msg`, handing each chunk of the
+    /// message to `on_data` as it arrives; returns the message size.
+    async fn message(
+        &mut self,
+        id: RequestId,
+        msg: MessageNumber,
+        mut on_data: impl FnMut(&[u8]) -> Result<(), FetchError>,
+    ) -> Result<u64, FetchError> {
         loop {
             match self.event().await? {
+                ClientEvent::MessageData { id: i, data } if i == id => on_data(&data)?,
                 ClientEvent::MessageEnd { id: i, size, .. } if i == id => return Ok(size),
                 ClientEvent::MessageTooLarge { id: i, limit, .. } if i == id => {
                     return Err(FetchError::MessageTooLarge {

@@ -13,21 +13,15 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::peers::available;
 use common::process::{Run, field, run};
-use mailsec_examples::imap_service::{ImapService, StoreOpener, imap_config};
+use common::services::Services;
 use mailsec_examples::imap_store::MaildirStore;
-use mailsec_examples::listener::{ConnectionTls, Listener, ListenerOptions};
-use mailsec_examples::maildir::Maildir;
 use mailsec_examples::server_cli::ListenerKind;
-use mailsec_examples::users::Users;
-use mailsec_imap::server::StoreRefusal;
 use mailsec_imap::store::MailStore;
 use mailsec_tls::testing::TestPki;
-use tokio_util::sync::CancellationToken;
 
 const USER: &str = "alice";
 const PASSWORD: &str = "correct-horse-42";
@@ -63,105 +57,51 @@ fn message_appended() -> Vec<u8> {
 
 /// The service on two loopback listeners (STARTTLS and IMAPS) over a temporary maildir.
 struct Fixture {
-    dir: tempfile::TempDir,
-    maildir: Arc<Maildir>,
-    ca: PathBuf,
+    services: Services,
     /// The delivered messages, in delivery order (uids 1, 2, …).
     messages: Vec<Vec<u8>>,
     starttls_port: u16,
     imaps_port: u16,
-    shutdown: CancellationToken,
-    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Fixture {
     fn start(name: &str) -> Fixture {
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("mailsec-imap-interop-{name}-"))
-            .tempdir()
-            .unwrap();
         let pki = TestPki::new("localhost");
-        let ca = dir.path().join("ca.pem");
-        std::fs::write(&ca, pki.ca_pem()).unwrap();
         // The `plain` scheme keeps the test fast (no Argon2); it also serves SCRAM.
-        let users = Arc::new(Users::parse(&format!("{USER}:plain:{PASSWORD}\n")).unwrap());
-        let maildir = Arc::new(Maildir::open(dir.path().join("maildir"), "localhost").unwrap());
+        let services = Services::builder(&pki)
+            .name(&format!("imap-interop-{name}"))
+            .listen(&[ListenerKind::Imap, ListenerKind::Imaps])
+            .users(&format!("{USER}:plain:{PASSWORD}\n"))
+            .start();
         let messages = vec![message_plain(), message_big()];
         for content in &messages {
-            let mut delivery = maildir.deliver(USER).unwrap();
-            for chunk in content.chunks(10_000) {
-                delivery.write_chunk(chunk).unwrap();
-            }
-            delivery.commit().unwrap();
+            services.deliver(USER, content);
             // Distinct seconds keep the delivery order unambiguous for the uid list.
             std::thread::sleep(Duration::from_millis(1100));
         }
-        let opener: StoreOpener = {
-            let maildir = maildir.clone();
-            Arc::new(move |user: &str| {
-                MaildirStore::open(&maildir, user, "localhost")
-                    .map(|s| Box::new(s) as Box<dyn MailStore>)
-                    .map_err(|_| StoreRefusal::Unavailable)
-            })
-        };
-
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let shutdown = CancellationToken::new();
-        let (starttls_port, imaps_port) = runtime.block_on(async {
-            let mut ports = Vec::new();
-            for (kind, tls) in [
-                (
-                    ListenerKind::Imap,
-                    ConnectionTls::StartTls(pki.server_config()),
-                ),
-                (
-                    ListenerKind::Imaps,
-                    ConnectionTls::Implicit(pki.server_config()),
-                ),
-            ] {
-                let listener = Listener::bind(
-                    "127.0.0.1:0".parse().unwrap(),
-                    tls,
-                    ListenerOptions::new(kind.name()),
-                )
-                .await
-                .unwrap();
-                ports.push(listener.local_addr().unwrap().port());
-                let config = imap_config(kind, false, "localhost").unwrap();
-                let service = ImapService::new(config, users.clone(), opener.clone());
-                tokio::spawn(service.serve(listener, shutdown.clone()));
-            }
-            (ports[0], ports[1])
-        });
         Fixture {
-            dir,
-            maildir,
-            ca,
+            starttls_port: services.port(ListenerKind::Imap),
+            imaps_port: services.port(ListenerKind::Imaps),
+            services,
             messages,
-            starttls_port,
-            imaps_port,
-            shutdown,
-            runtime: Some(runtime),
         }
     }
 
+    fn ca(&self) -> &Path {
+        self.services.ca()
+    }
+
     fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.services.path(name)
     }
 
     fn write(&self, name: &str, content: &[u8]) -> PathBuf {
-        let path = self.path(name);
-        std::fs::write(&path, content).unwrap();
-        path
+        self.services.write(name, content)
     }
 
     /// The files of a folder of alice's maildir (`""` for INBOX), contents sorted.
     fn folder_contents(&self, folder: &str) -> Vec<Vec<u8>> {
-        let root = self.maildir_root().join(USER);
+        let root = self.services.maildir().root().join(USER);
         let base = if folder.is_empty() {
             root
         } else {
@@ -170,19 +110,6 @@ impl Fixture {
         let mut contents = files_in(&base);
         contents.sort();
         contents
-    }
-
-    fn maildir_root(&self) -> PathBuf {
-        self.path("maildir")
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_timeout(Duration::from_secs(5));
-        }
     }
 }
 
@@ -277,7 +204,7 @@ fn imaplib_session(fx: &Fixture, mode: &str, port: u16) -> String {
             .arg(&script)
             .arg(mode)
             .arg(port.to_string())
-            .arg(&fx.ca)
+            .arg(fx.ca())
             .arg(&message)
             .arg(&out),
         CLIENT_TIMEOUT,
@@ -374,7 +301,7 @@ fn curl_fetch(fx: &Fixture, url: &str, extra: &[&str]) -> Run {
     run(
         Command::new("curl")
             .args(["-sS", "--max-time", "60", "--cacert"])
-            .arg(&fx.ca)
+            .arg(fx.ca())
             .args(["-u", &format!("{USER}:{PASSWORD}")])
             .args(extra)
             .arg(url),
@@ -424,7 +351,7 @@ fn mbsync(fx: &Fixture, tls: &str, port: u16) {
          IMAPStore remote\nAccount test\n\n\
          MaildirStore local\nPath {local}/\nInbox {local}/INBOX\nSubFolders Verbatim\n\n\
          Channel sync\nFar :remote:\nNear :local:\nPatterns *\nCreate Near\nSync Pull\nSyncState *\n",
-        ca = fx.ca.display(),
+        ca = fx.ca().display(),
         local = local.display(),
     );
     let rc = fx.write(&format!("mbsyncrc-{tls}"), config.as_bytes());
@@ -498,7 +425,7 @@ fn mbsync_starttls_and_imaps() {
     }
     let fx = Fixture::start("mbsync");
     // A second folder, created through the store, must be synced too.
-    MaildirStore::open(&fx.maildir, USER, "localhost")
+    MaildirStore::open(fx.services.maildir(), USER, "localhost")
         .unwrap()
         .create("Archive", None)
         .unwrap();

@@ -8,130 +8,49 @@
 #[allow(dead_code, unreachable_pub)]
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use clap::Parser;
 use common::peers::{Dovecot, free_port, wait_for_port};
 use common::process::run;
-use mailsec_examples::imap_service::{ImapService, StoreOpener, imap_config};
-use mailsec_examples::imap_store::MaildirStore;
-use mailsec_examples::listener::{ConnectionTls, Listener, ListenerOptions};
+use common::services::Services;
 use mailsec_examples::load::{self, LoadOptions, LoadReport, Login, Mode, ModeReport, Protocol};
-use mailsec_examples::maildir::Maildir;
-use mailsec_examples::pop3_service::{Pop3Service, pop3_config};
-use mailsec_examples::server_cli::{ListenerKind, ServerCli};
-use mailsec_examples::smtp_service::{self, SmtpSettings};
-use mailsec_examples::users::Users;
-use mailsec_imap::server::StoreRefusal;
-use mailsec_imap::store::MailStore;
+use mailsec_examples::server_cli::ListenerKind;
 use mailsec_tls::testing::TestPki;
-use tokio_util::sync::CancellationToken;
 
 const USER: &str = "alice";
 const PASSWORD: &str = "secret-42";
 
-fn temp_dir(tag: &str) -> PathBuf {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "mailsec-load-{tag}-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A fresh temporary directory, removed on drop.
+fn temp_dir(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("mailsec-load-{tag}-"))
+        .tempdir()
+        .unwrap()
 }
+
+/// The SMTP listener of each mode, in the order of [`Mode::ALL`] (none, starttls, implicit).
+const SMTP_KINDS: [ListenerKind; 3] = [
+    ListenerKind::SmtpMx,
+    ListenerKind::SmtpSubmission,
+    ListenerKind::Smtps,
+];
 
 /// Our SMTP listeners on loopback, in their own runtime: MX (no TLS), submission (STARTTLS
 /// required, AUTH required), submissions (implicit TLS, AUTH required).
-struct SmtpServer {
-    dir: PathBuf,
-    runtime: Option<tokio::runtime::Runtime>,
-    shutdown: CancellationToken,
-    maildir: Arc<Maildir>,
-    /// Port per mode: none, starttls, implicit.
-    ports: [u16; 3],
+fn smtp_server(pki: &TestPki) -> Services {
+    Services::builder(pki)
+        .name("load-smtp")
+        .listen_in_clear(ListenerKind::SmtpMx)
+        .listen(&SMTP_KINDS[1..])
+        .users(&format!("{USER}:plain:{PASSWORD}\n"))
+        .start()
 }
 
-impl SmtpServer {
-    fn start(pki: &TestPki) -> SmtpServer {
-        let dir = temp_dir("smtp");
-        let users_file = dir.join("users.txt");
-        std::fs::write(&users_file, format!("{USER}:plain:{PASSWORD}\n")).unwrap();
-        let users = Arc::new(Users::load(&users_file).unwrap());
-        let maildir = Arc::new(Maildir::open(dir.join("maildir"), "localhost").unwrap());
-        let args = ServerCli::try_parse_from(["mailsec-server", "--hostname", "localhost"])
-            .unwrap()
-            .server;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let shutdown = CancellationToken::new();
-        let server_tls = TestPki::server_config_with(pki.leaf());
-        let ports = runtime.block_on(async {
-            let mut ports = [0u16; 3];
-            for (i, (kind, tls)) in [
-                (ListenerKind::SmtpMx, ConnectionTls::None),
-                (
-                    ListenerKind::SmtpSubmission,
-                    ConnectionTls::StartTls(server_tls.clone()),
-                ),
-                (
-                    ListenerKind::Smtps,
-                    ConnectionTls::Implicit(server_tls.clone()),
-                ),
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                let listener = Listener::bind(
-                    "127.0.0.1:0".parse().unwrap(),
-                    tls,
-                    ListenerOptions::new(kind.name()),
-                )
-                .await
-                .unwrap();
-                ports[i] = listener.local_addr().unwrap().port();
-                let config = smtp_service::server_config(kind, &args).unwrap();
-                tokio::spawn(smtp_service::serve(
-                    listener,
-                    config,
-                    users.clone(),
-                    maildir.clone(),
-                    Arc::new(SmtpSettings::new("localhost")),
-                    shutdown.clone(),
-                ));
-            }
-            ports
-        });
-        SmtpServer {
-            dir,
-            runtime: Some(runtime),
-            shutdown,
-            maildir,
-            ports,
-        }
-    }
-
-    fn stored(&self) -> usize {
-        self.maildir.mailbox(USER).unwrap().list().unwrap().len()
-    }
-}
-
-impl Drop for SmtpServer {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_timeout(Duration::from_secs(5));
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// The messages stored for [`USER`].
+fn stored(server: &Services) -> usize {
+    server.stored(USER).len()
 }
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
@@ -176,12 +95,13 @@ fn assert_proxy_agrees(m: &ModeReport, connections: u64) {
 #[test]
 fn our_smtp_server_in_each_mode_stores_every_message_and_the_proxy_agrees() {
     let pki = TestPki::new("localhost");
-    let server = SmtpServer::start(&pki);
+    let server = smtp_server(&pki);
     let (n, m) = (3usize, 4usize);
     let mut wire_per_op = Vec::new();
     for (i, mode) in Mode::ALL.into_iter().enumerate() {
-        let before = server.stored();
-        let mut o = LoadOptions::new(Protocol::Smtp, "127.0.0.1").with_port(mode, server.ports[i]);
+        let before = stored(&server);
+        let port = server.port(SMTP_KINDS[i]);
+        let mut o = LoadOptions::new(Protocol::Smtp, "127.0.0.1").with_port(mode, port);
         o.modes = vec![mode];
         o.tls_config = Some(pki.client_config());
         o.server_name = "localhost".into();
@@ -206,7 +126,7 @@ fn our_smtp_server_in_each_mode_stores_every_message_and_the_proxy_agrees() {
         assert_eq!(r.operation_latency.count as usize, n * m);
         // The independent counts: the maildir and the proxy.
         assert_eq!(
-            server.stored() - before,
+            stored(&server) - before,
             n * m,
             "{mode}: messages in the maildir"
         );
@@ -223,7 +143,7 @@ fn our_smtp_server_in_each_mode_stores_every_message_and_the_proxy_agrees() {
 /// Postfix's smtp-sink on loopback, dumping each transaction to a file of `dir`.
 struct SmtpSink {
     child: Child,
-    dir: PathBuf,
+    dir: tempfile::TempDir,
     port: u16,
 }
 
@@ -240,20 +160,20 @@ impl SmtpSink {
             return None;
         }
         let dir = temp_dir("sink");
-        let dump = dir.join("dump");
+        let dump = dir.path().join("dump");
         std::fs::create_dir_all(&dump).unwrap();
         let port = free_port();
         let mut cmd = Command::new(SMTP_SINK);
         // As root smtp-sink must drop privileges; the dump directory must be writable then.
         if is_root() {
             use std::os::unix::fs::PermissionsExt;
-            for d in [&dir, &dump] {
+            for d in [dir.path(), &dump] {
                 std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o777)).unwrap();
             }
             cmd.args(["-u", "nobody"]);
         }
         let template = format!("{}/%H%M%S.", dump.display());
-        let log = dir.join("sink.log");
+        let log = dir.path().join("sink.log");
         let child = cmd
             .args(["-d", &template])
             .arg(format!("127.0.0.1:{port}"))
@@ -267,7 +187,7 @@ impl SmtpSink {
     }
 
     fn dumped(&self) -> usize {
-        std::fs::read_dir(self.dir.join("dump"))
+        std::fs::read_dir(self.dir.path().join("dump"))
             .map(|d| d.count())
             .unwrap_or(0)
     }
@@ -276,18 +196,15 @@ impl SmtpSink {
 fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     let probe = temp_dir("whoami");
-    let root = std::fs::metadata(&probe)
+    std::fs::metadata(probe.path())
         .map(|m| m.uid() == 0)
-        .unwrap_or(false);
-    let _ = std::fs::remove_dir_all(&probe);
-    root
+        .unwrap_or(false)
 }
 
 impl Drop for SmtpSink {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -383,105 +300,42 @@ fn dovecot_imap_and_pop3_fetches_over_starttls_and_implicit_tls() {
 }
 
 /// Our IMAP and POP3 services (STARTTLS and implicit TLS each, as `mailsec-server` runs them)
-/// over one maildir holding `messages`, in their own runtime. Ports in the order imap, imaps,
-/// pop3, pop3s.
-struct MailboxServer {
-    dir: PathBuf,
-    runtime: Option<tokio::runtime::Runtime>,
-    shutdown: CancellationToken,
-    ports: [u16; 4],
-}
-
-impl MailboxServer {
-    fn start(pki: &TestPki, messages: &[Vec<u8>]) -> MailboxServer {
-        let dir = temp_dir("mailbox");
-        let users = Arc::new(Users::parse(&format!("{USER}:plain:{PASSWORD}\n")).unwrap());
-        let maildir = Arc::new(Maildir::open(dir.join("maildir"), "localhost").unwrap());
-        for content in messages {
-            let mut delivery = maildir.deliver(USER).unwrap();
-            delivery.write_chunk(content).unwrap();
-            delivery.commit().unwrap();
-        }
-        let opener: StoreOpener = {
-            let maildir = maildir.clone();
-            Arc::new(move |user: &str| {
-                MaildirStore::open(&maildir, user, "localhost")
-                    .map(|s| Box::new(s) as Box<dyn MailStore>)
-                    .map_err(|_| StoreRefusal::Unavailable)
-            })
-        };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let shutdown = CancellationToken::new();
-        let ports = runtime.block_on(async {
-            let mut ports = [0u16; 4];
-            let kinds = [
-                ListenerKind::Imap,
-                ListenerKind::Imaps,
-                ListenerKind::Pop3,
-                ListenerKind::Pop3s,
-            ];
-            for (i, kind) in kinds.into_iter().enumerate() {
-                let tls = if matches!(kind, ListenerKind::Imaps | ListenerKind::Pop3s) {
-                    ConnectionTls::Implicit(pki.server_config())
-                } else {
-                    ConnectionTls::StartTls(pki.server_config())
-                };
-                let listener = Listener::bind(
-                    "127.0.0.1:0".parse().unwrap(),
-                    tls,
-                    ListenerOptions::new(kind.name()),
-                )
-                .await
-                .unwrap();
-                ports[i] = listener.local_addr().unwrap().port();
-                if i < 2 {
-                    let config = imap_config(kind, false, "localhost").unwrap();
-                    let service = ImapService::new(config, users.clone(), opener.clone());
-                    tokio::spawn(service.serve(listener, shutdown.clone()));
-                } else {
-                    let config = pop3_config(kind, false, "localhost").unwrap();
-                    let service = Pop3Service::new(config, maildir.clone(), users.clone());
-                    tokio::spawn(service.serve(listener, shutdown.clone()));
-                }
-            }
-            ports
-        });
-        MailboxServer {
-            dir,
-            runtime: Some(runtime),
-            shutdown,
-            ports,
-        }
+/// over one maildir holding `messages`, in their own runtime.
+fn mailbox_server(pki: &TestPki, messages: &[Vec<u8>]) -> Services {
+    let server = Services::builder(pki)
+        .name("load-mailbox")
+        .listen(&[
+            ListenerKind::Imap,
+            ListenerKind::Imaps,
+            ListenerKind::Pop3,
+            ListenerKind::Pop3s,
+        ])
+        .users(&format!("{USER}:plain:{PASSWORD}\n"))
+        .start();
+    for content in messages {
+        server.deliver(USER, content);
     }
-}
-
-impl Drop for MailboxServer {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_timeout(Duration::from_secs(5));
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    server
 }
 
 #[test]
 fn our_imap_and_pop3_services_fetch_every_octet_and_the_proxy_agrees() {
     let pki = TestPki::new("localhost");
     let messages = mailbox_messages(5);
-    let server = MailboxServer::start(&pki, &messages);
+    let server = mailbox_server(&pki, &messages);
     let total: usize = messages.iter().map(Vec::len).sum();
     for protocol in [Protocol::Imap, Protocol::Pop3] {
         // Each connection fetches every message once (round robin over five), so the octets
         // fetched do not depend on the mailbox order. Our POP3 server locks the maildrop for
         // a session (RFC 1939 §8), so POP3 runs one connection at a time.
         let n = if protocol == Protocol::Imap { 3 } else { 1 };
-        for (mode, port) in [(Mode::Starttls, 0), (Mode::Implicit, 1)] {
-            let port = server.ports[port + if protocol == Protocol::Imap { 0 } else { 2 }];
+        for mode in [Mode::Starttls, Mode::Implicit] {
+            let port = server.port(match (protocol, mode) {
+                (Protocol::Imap, Mode::Starttls) => ListenerKind::Imap,
+                (Protocol::Imap, _) => ListenerKind::Imaps,
+                (_, Mode::Starttls) => ListenerKind::Pop3,
+                _ => ListenerKind::Pop3s,
+            });
             let mut o = LoadOptions::new(protocol, "127.0.0.1").with_port(mode, port);
             o.modes = vec![mode];
             o.tls_config = Some(pki.client_config());
@@ -510,25 +364,21 @@ fn our_imap_and_pop3_services_fetch_every_octet_and_the_proxy_agrees() {
 #[test]
 fn cli_json_and_chart() {
     let pki = TestPki::new("localhost");
-    let server = SmtpServer::start(&pki);
-    let dir = temp_dir("cli");
-    let ca = dir.join("ca.pem");
-    std::fs::write(&ca, pki.ca_pem()).unwrap();
-    let password = dir.join("password");
-    std::fs::write(&password, format!("{PASSWORD}\n")).unwrap();
-    let chart = dir.join("chart.svg");
-    let before = server.stored();
+    let server = smtp_server(&pki);
+    let password = server.write("password", format!("{PASSWORD}\n"));
+    let chart = server.path("chart.svg");
+    let before = stored(&server);
     let out = run(
         Command::new(env!("CARGO_BIN_EXE_mailsec-load"))
             .args(["smtp", "127.0.0.1", "--tls", "all"])
-            .args(["--plain-port", &server.ports[0].to_string()])
-            .args(["--port", &server.ports[1].to_string()])
-            .args(["--implicit-port", &server.ports[2].to_string()])
+            .args(["--plain-port", &server.port(SMTP_KINDS[0]).to_string()])
+            .args(["--port", &server.port(SMTP_KINDS[1]).to_string()])
+            .args(["--implicit-port", &server.port(SMTP_KINDS[2]).to_string()])
             .args(["--connections", "2", "--count", "3", "--size", "1500"])
             .args(["--user", USER, "--password-file"])
             .arg(&password)
             .arg("--ca")
-            .arg(&ca)
+            .arg(server.ca())
             .args(["--server-name", "localhost"])
             .args(["--from", "alice@localhost", "--to", "alice@localhost"])
             .args(["--server-pid", &std::process::id().to_string()])
@@ -537,7 +387,7 @@ fn cli_json_and_chart() {
         Duration::from_secs(120),
     );
     assert!(out.ok, "{}\n{}", out.text(), out.stderr);
-    assert_eq!(server.stored() - before, 3 * 2 * 3);
+    assert_eq!(stored(&server) - before, 3 * 2 * 3);
     let v: serde_json::Value = serde_json::from_str(&out.text()).expect("JSON report");
     assert_eq!(v["protocol"], "smtp");
     assert_eq!(v["size"], 1500);
@@ -578,7 +428,7 @@ fn cli_json_and_chart() {
     let table = run(
         Command::new(env!("CARGO_BIN_EXE_mailsec-load"))
             .args(["smtp", "127.0.0.1", "--tls", "none", "--quiet"])
-            .args(["--port", &server.ports[0].to_string()])
+            .args(["--port", &server.port(ListenerKind::SmtpMx).to_string()])
             .args(["-c", "1", "-n", "1", "--to", "alice@localhost"]),
         Duration::from_secs(60),
     );
@@ -595,5 +445,4 @@ fn cli_json_and_chart() {
     );
     assert!(!refused.ok);
     assert!(refused.stderr.contains("connections"), "{}", refused.stderr);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -6,25 +6,18 @@
 //! maildir and users file) and runs one client program with a timeout. Under `CI=true` a
 //! missing client fails the test ([`common::peers::available`]); elsewhere it is skipped.
 
-// Only `available` of the shared peers is used here.
 #[allow(dead_code, unreachable_pub)]
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::peers::available;
 use common::process::{self, Run, field};
-use mailsec_examples::listener::{ConnectionTls, Listener, ListenerOptions};
-use mailsec_examples::maildir::Maildir;
-use mailsec_examples::pop3_service::{Pop3Service, pop3_config};
+use common::services::Services;
 use mailsec_examples::server_cli::ListenerKind;
-use mailsec_examples::users::Users;
 use mailsec_tls::testing::TestPki;
-use tokio_util::sync::CancellationToken;
 
 const USER: &str = "alice";
 const PASSWORD: &str = "correct-horse-42";
@@ -61,116 +54,51 @@ fn message_big() -> Vec<u8> {
 
 /// The service on two loopback listeners (STLS and POP3S) over a temporary maildir.
 struct Fixture {
-    dir: PathBuf,
-    maildir: Arc<Maildir>,
-    ca: PathBuf,
+    services: Services,
     /// (unique id, content) in listing order.
     messages: Vec<(String, Vec<u8>)>,
     stls_port: u16,
     pop3s_port: u16,
-    shutdown: CancellationToken,
-    runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl Fixture {
     fn start(name: &str) -> Fixture {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "mailsec-pop3-interop-{}-{}-{name}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
         let pki = TestPki::new("localhost");
-        let ca = dir.join("ca.pem");
-        std::fs::write(&ca, pki.ca_pem()).unwrap();
         // The `plain` scheme keeps the test fast (no Argon2); it also serves SCRAM.
-        let users_file = dir.join("users.txt");
-        std::fs::write(&users_file, format!("{USER}:plain:{PASSWORD}\n")).unwrap();
-        let users = Arc::new(Users::load(&users_file).unwrap());
-        let maildir = Arc::new(Maildir::open(dir.join("maildir"), "localhost").unwrap());
-        let mut messages = Vec::new();
-        for content in [message_plain(), message_dots(), message_big()] {
-            let mut delivery = maildir.deliver(USER).unwrap();
-            for chunk in content.chunks(10_000) {
-                delivery.write_chunk(chunk).unwrap();
-            }
-            let info = delivery.commit().unwrap();
-            messages.push((info.id, content));
-            // Distinct delivery seconds are not needed: the listing orders by (second, id)
-            // and ids grow with a counter, but keep the order explicit below.
-        }
-        let listed: Vec<String> = maildir
-            .mailbox(USER)
-            .unwrap()
-            .list()
-            .unwrap()
+        let services = Services::builder(&pki)
+            .name(&format!("pop3-interop-{name}"))
+            .listen(&[ListenerKind::Pop3, ListenerKind::Pop3s])
+            .users(&format!("{USER}:plain:{PASSWORD}\n"))
+            .start();
+        // Distinct delivery seconds are not needed: the listing orders by (second, id) and
+        // ids grow with a counter, but keep the order explicit below.
+        let mut messages: Vec<(String, Vec<u8>)> = [message_plain(), message_dots(), message_big()]
             .into_iter()
-            .map(|m| m.id)
+            .map(|content| (services.deliver(USER, &content), content))
             .collect();
+        let listed = services.stored(USER);
         messages.sort_by_key(|(id, _)| listed.iter().position(|l| l == id).unwrap());
-
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let shutdown = CancellationToken::new();
-        let (stls_port, pop3s_port) = runtime.block_on(async {
-            let mut ports = Vec::new();
-            for (kind, tls) in [
-                (
-                    ListenerKind::Pop3,
-                    ConnectionTls::StartTls(pki.server_config()),
-                ),
-                (
-                    ListenerKind::Pop3s,
-                    ConnectionTls::Implicit(pki.server_config()),
-                ),
-            ] {
-                let listener = Listener::bind(
-                    "127.0.0.1:0".parse().unwrap(),
-                    tls,
-                    ListenerOptions::new(kind.name()),
-                )
-                .await
-                .unwrap();
-                ports.push(listener.local_addr().unwrap().port());
-                let config = pop3_config(kind, false, "localhost").unwrap();
-                let service = Pop3Service::new(config, maildir.clone(), users.clone());
-                tokio::spawn(service.serve(listener, shutdown.clone()));
-            }
-            (ports[0], ports[1])
-        });
         Fixture {
-            dir,
-            maildir,
-            ca,
+            stls_port: services.port(ListenerKind::Pop3),
+            pop3s_port: services.port(ListenerKind::Pop3s),
+            services,
             messages,
-            stls_port,
-            pop3s_port,
-            shutdown,
-            runtime: Some(runtime),
         }
+    }
+
+    fn ca(&self) -> &Path {
+        self.services.ca()
     }
 
     /// Messages now in the maildir (files in new/ and cur/).
     fn stored(&self) -> Vec<String> {
-        self.maildir
-            .mailbox(USER)
-            .unwrap()
-            .list()
-            .unwrap()
-            .into_iter()
-            .map(|m| m.id)
-            .collect()
+        self.services.stored(USER)
     }
 
     /// Waits until no session holds alice's lock (the session ended).
     fn wait_unlocked(&self) {
         let start = Instant::now();
-        while self.maildir.try_lock(USER).unwrap().is_none() {
+        while self.services.maildir().try_lock(USER).unwrap().is_none() {
             assert!(
                 start.elapsed() < Duration::from_secs(20),
                 "session never ended"
@@ -180,21 +108,7 @@ impl Fixture {
     }
 
     fn write_script(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.dir.join(name);
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_timeout(Duration::from_secs(5));
-        }
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
-        }
+        self.services.write(name, text)
     }
 }
 
@@ -252,14 +166,14 @@ print('files_after_quit', count())
 
 fn poplib_session(fx: &Fixture, mode: &str, port: u16, extra: &[&str]) -> (String, PathBuf) {
     let script = fx.write_script("session.py", POPLIB_SESSION);
-    let out = fx.dir.join(format!("out-{mode}"));
+    let out = fx.services.path(&format!("out-{mode}"));
     std::fs::create_dir_all(&out).unwrap();
-    let mailbox = fx.maildir.root().join(USER);
+    let mailbox = fx.services.maildir().root().join(USER);
     let run = run(Command::new("python3")
         .arg(&script)
         .arg(mode)
         .arg(port.to_string())
-        .arg(&fx.ca)
+        .arg(fx.ca())
         .arg(&out)
         .arg(mailbox.join("new"))
         .arg(mailbox.join("cur"))
@@ -417,7 +331,7 @@ fn user_in_clear_on_the_stls_port_is_refused() {
         return;
     }
     let fx = Fixture::start("poplib-clear");
-    let ca = fx.ca.to_string_lossy().into_owned();
+    let ca = fx.ca().to_string_lossy().into_owned();
     let text = poplib_refused(&fx, &["clear", &fx.stls_port.to_string(), &ca]);
     assert!(
         field(&text, "user").starts_with("-ERR [AUTH] "),
@@ -433,12 +347,12 @@ fn wrong_password_and_maildrop_in_use() {
         return;
     }
     let fx = Fixture::start("poplib-inuse");
-    let ca = fx.ca.to_string_lossy().into_owned();
+    let ca = fx.ca().to_string_lossy().into_owned();
     let port = fx.pop3s_port.to_string();
     let text = poplib_refused(&fx, &["ssl", &port, &ca, "wrong-password"]);
     assert!(field(&text, "pass").starts_with("-ERR [AUTH]"), "{text}");
     // Another session holds the mailbox: [IN-USE] (RFC 2449 §8.1.1).
-    let lock = fx.maildir.try_lock(USER).unwrap().expect("free");
+    let lock = fx.services.maildir().try_lock(USER).unwrap().expect("free");
     let text = poplib_refused(&fx, &["ssl", &port, &ca, PASSWORD]);
     assert!(field(&text, "pass").starts_with("-ERR [IN-USE]"), "{text}");
     drop(lock);
@@ -450,7 +364,7 @@ fn wrong_password_and_maildrop_in_use() {
 fn curl(fx: &Fixture, url: &str, port: u16, extra: &[&str]) -> Run {
     run(Command::new("curl")
         .args(["-sS", "--max-time", "30", "--cacert"])
-        .arg(&fx.ca)
+        .arg(fx.ca())
         .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
         .args(["--user", &format!("{USER}:{PASSWORD}")])
         .args(extra)
@@ -498,7 +412,7 @@ fn curl_stls_and_pop3s() {
         // A wrong password fails.
         let bad = run(Command::new("curl")
             .args(["-sS", "--max-time", "30", "--cacert"])
-            .arg(&fx.ca)
+            .arg(fx.ca())
             .args(["--resolve", &format!("localhost:{port}:127.0.0.1")])
             .args(["--user", "alice:nope"])
             .args(extra)
@@ -546,7 +460,7 @@ fn crlf_to_lf(bytes: &[u8]) -> Vec<u8> {
 }
 
 fn fetchmail(fx: &Fixture, name: &str, port: u16, ssl: &str) -> (Run, Vec<Vec<u8>>) {
-    let home = fx.dir.join(format!("home-{name}"));
+    let home = fx.services.path(&format!("home-{name}"));
     let out = home.join("out");
     std::fs::create_dir_all(&out).unwrap();
     let mda = home.join("mda.sh");
@@ -567,7 +481,7 @@ fn fetchmail(fx: &Fixture, name: &str, port: u16, ssl: &str) -> (Run, Vec<Vec<u8
              \tuser \"{USER}\" there with password \"{PASSWORD}\" is \"{USER}\" here\n\
              \tkeep fetchall {ssl} sslcertck sslcertfile \"{ca}\"\n\
              \tmda \"{mda}\"\n",
-            ca = fx.ca.display(),
+            ca = fx.ca().display(),
             mda = mda.display(),
         ),
     )

@@ -7,187 +7,113 @@
 //! connections until several are open to show the probe is parallel); and against the real
 //! Dovecot and Postfix.
 
-// Only Dovecot and Postfix of the shared peers are used here.
 #[allow(dead_code, unreachable_pub)]
 mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use clap::Parser;
-use mailsec_examples::imap_service::{ImapService, StoreOpener, imap_config};
-use mailsec_examples::imap_store::MaildirStore;
-use mailsec_examples::listener::{ConnectionTls, Listener, ListenerOptions};
-use mailsec_examples::maildir::Maildir;
-use mailsec_examples::pop3_service::{Pop3Service, pop3_config};
+use common::services::Services;
 use mailsec_examples::probe::{
     Injection, PlaintextMail, ProbeOptions, Protocol, ServiceReport, Severity, Target, TlsMode,
     Trust, Verdict, probe,
 };
-use mailsec_examples::server_cli::{ListenerKind, ServerCli};
-use mailsec_examples::smtp_service::{self, SmtpSettings};
-use mailsec_examples::users::Users;
-use mailsec_imap::server::StoreRefusal;
-use mailsec_imap::store::MailStore;
+use mailsec_examples::server_cli::ListenerKind;
 use mailsec_tls::rustls;
 use mailsec_tls::testing::{PemPair, TestPki, Validity};
-use tokio_util::sync::CancellationToken;
 
-/// Our services on loopback, one runtime.
-struct Services {
-    dir: PathBuf,
-    runtime: Option<tokio::runtime::Runtime>,
-    shutdown: CancellationToken,
-    ca_pem: String,
+/// The probe's targets, in probe order: (listener, target name, protocol, TLS mode).
+const TARGETS: [(ListenerKind, &str, Protocol, TlsMode); 7] = [
+    (
+        ListenerKind::SmtpMx,
+        "smtp",
+        Protocol::Smtp,
+        TlsMode::StartTls,
+    ),
+    (
+        ListenerKind::SmtpSubmission,
+        "submission",
+        Protocol::Smtp,
+        TlsMode::StartTls,
+    ),
+    (
+        ListenerKind::Smtps,
+        "submissions",
+        Protocol::Smtp,
+        TlsMode::Implicit,
+    ),
+    (
+        ListenerKind::Imap,
+        "imap",
+        Protocol::Imap,
+        TlsMode::StartTls,
+    ),
+    (
+        ListenerKind::Imaps,
+        "imaps",
+        Protocol::Imap,
+        TlsMode::Implicit,
+    ),
+    (
+        ListenerKind::Pop3,
+        "pop3",
+        Protocol::Pop3,
+        TlsMode::StartTls,
+    ),
+    (
+        ListenerKind::Pop3s,
+        "pop3s",
+        Protocol::Pop3,
+        TlsMode::Implicit,
+    ),
+];
+
+/// Our services on loopback, one runtime, and the probe's targets for them.
+struct Probed {
+    running: Services,
     /// (target, port) of each listener.
     targets: Vec<Target>,
 }
 
-impl Services {
+impl Probed {
     /// SMTP MX (25 style, target `smtp`), SMTP submission (587 style), IMAP, POP3 with
     /// STARTTLS and IMAPS, POP3S, SMTPS, all serving `leaf` (issued by `pki`). With
     /// `allow_plaintext_auth` the submission, IMAP and POP3 STARTTLS listeners run without
     /// TLS and accept passwords in clear (the insecure policies); the MX is unchanged.
-    fn start(pki: &TestPki, leaf: &PemPair, allow_plaintext_auth: bool) -> Services {
-        Services::start_with_ca(pki.ca_pem(), leaf, allow_plaintext_auth)
+    fn start(pki: &TestPki, leaf: &PemPair, allow_plaintext_auth: bool) -> Probed {
+        Probed::start_with_ca(pki.ca_pem(), leaf, allow_plaintext_auth)
     }
 
-    /// [`Services::start`] with the CA given as PEM.
-    fn start_with_ca(ca_pem: &str, leaf: &PemPair, allow_plaintext_auth: bool) -> Services {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "mailsec-probe-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let users_file = dir.join("users.txt");
-        std::fs::write(&users_file, "alice:plain:secret-42\n").unwrap();
-        let users = Arc::new(Users::load(&users_file).unwrap());
-        let maildir = Arc::new(Maildir::open(dir.join("maildir"), "localhost").unwrap());
-        let mut argv = vec![
-            "mailsec-server".to_owned(),
-            "--hostname".to_owned(),
-            "localhost".to_owned(),
-        ];
-        if allow_plaintext_auth {
-            argv.push("--allow-plaintext-auth".to_owned());
-        }
-        let args = ServerCli::try_parse_from(argv).unwrap().server;
-        let opener: StoreOpener = {
-            let maildir = maildir.clone();
-            Arc::new(move |user: &str| {
-                MaildirStore::open(&maildir, user, "localhost")
-                    .map(|s| Box::new(s) as Box<dyn MailStore>)
-                    .map_err(|_| StoreRefusal::Unavailable)
+    /// [`Probed::start`] with the CA given as PEM.
+    fn start_with_ca(ca_pem: &str, leaf: &PemPair, allow_plaintext_auth: bool) -> Probed {
+        let kinds = TARGETS.map(|(kind, ..)| kind);
+        let running = Services::builder_with(ca_pem, leaf)
+            .name("probe")
+            .listen(&kinds)
+            .users("alice:plain:secret-42\n")
+            .allow_plaintext_auth(allow_plaintext_auth)
+            .start();
+        let targets = TARGETS
+            .iter()
+            .map(|&(kind, name, protocol, mode)| {
+                Target::new(name, protocol, mode, running.port(kind))
             })
-        };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let shutdown = CancellationToken::new();
-        let server_tls = TestPki::server_config_with(leaf);
-        let targets = runtime.block_on(async {
-            let mut targets = Vec::new();
-            for (kind, implicit) in [
-                (ListenerKind::SmtpMx, false),
-                (ListenerKind::SmtpSubmission, false),
-                (ListenerKind::Smtps, true),
-                (ListenerKind::Imap, false),
-                (ListenerKind::Imaps, true),
-                (ListenerKind::Pop3, false),
-                (ListenerKind::Pop3s, true),
-            ] {
-                let tls = if implicit {
-                    ConnectionTls::Implicit(server_tls.clone())
-                } else if allow_plaintext_auth && kind != ListenerKind::SmtpMx {
-                    ConnectionTls::None
-                } else {
-                    ConnectionTls::StartTls(server_tls.clone())
-                };
-                let listener = Listener::bind(
-                    "127.0.0.1:0".parse().unwrap(),
-                    tls,
-                    ListenerOptions::new(kind.name()),
-                )
-                .await
-                .unwrap();
-                let port = listener.local_addr().unwrap().port();
-                let mode = if implicit {
-                    TlsMode::Implicit
-                } else {
-                    TlsMode::StartTls
-                };
-                let (name, protocol) = match kind {
-                    ListenerKind::SmtpMx => ("smtp", Protocol::Smtp),
-                    ListenerKind::SmtpSubmission => ("submission", Protocol::Smtp),
-                    ListenerKind::Smtps => ("submissions", Protocol::Smtp),
-                    ListenerKind::Imap => ("imap", Protocol::Imap),
-                    ListenerKind::Imaps => ("imaps", Protocol::Imap),
-                    ListenerKind::Pop3 => ("pop3", Protocol::Pop3),
-                    _ => ("pop3s", Protocol::Pop3),
-                };
-                targets.push(Target::new(name, protocol, mode, port));
-                match protocol {
-                    Protocol::Smtp => {
-                        let config = smtp_service::server_config(kind, &args).unwrap();
-                        tokio::spawn(smtp_service::serve(
-                            listener,
-                            config,
-                            users.clone(),
-                            maildir.clone(),
-                            Arc::new(SmtpSettings::new("localhost")),
-                            shutdown.clone(),
-                        ));
-                    }
-                    Protocol::Imap => {
-                        let config = imap_config(kind, allow_plaintext_auth, "localhost").unwrap();
-                        let service = ImapService::new(config, users.clone(), opener.clone());
-                        tokio::spawn(service.serve(listener, shutdown.clone()));
-                    }
-                    Protocol::Pop3 => {
-                        let config = pop3_config(kind, allow_plaintext_auth, "localhost").unwrap();
-                        let service = Pop3Service::new(config, maildir.clone(), users.clone());
-                        tokio::spawn(service.serve(listener, shutdown.clone()));
-                    }
-                }
-            }
-            targets
-        });
-        Services {
-            dir,
-            runtime: Some(runtime),
-            shutdown,
-            ca_pem: ca_pem.to_owned(),
-            targets,
-        }
+            .collect();
+        Probed { running, targets }
     }
 
     fn options(&self) -> ProbeOptions {
         let mut options = ProbeOptions::new("127.0.0.1")
-            .with_ca_pem(self.ca_pem.as_bytes())
+            .with_ca_pem(self.running.ca_pem().as_bytes())
             .unwrap();
         options.server_name = Some("localhost".into());
         options.targets = self.targets.clone();
         options.injection_wait = Duration::from_millis(800);
         options.progress = true;
         options
-    }
-}
-
-impl Drop for Services {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-        if let Some(rt) = self.runtime.take() {
-            rt.shutdown_timeout(Duration::from_secs(5));
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -201,7 +127,7 @@ fn service<'a>(services: &'a [ServiceReport], name: &str) -> &'a ServiceReport {
 #[test]
 fn secure_services_are_good() {
     let pki = TestPki::new("localhost");
-    let services = Services::start(&pki, pki.leaf(), false);
+    let services = Probed::start(&pki, pki.leaf(), false);
     let report = probe(&services.options());
     println!("{}", report.to_text());
     for s in &report.services {
@@ -337,7 +263,7 @@ fn secure_services_are_good() {
 #[test]
 fn mx_accepts_mail_without_tls_and_nothing_is_delivered() {
     let pki = TestPki::new("localhost");
-    let services = Services::start(&pki, pki.leaf(), false);
+    let services = Probed::start(&pki, pki.leaf(), false);
     let mut options = services.options().with_rcpt("alice@localhost").unwrap();
     options.targets.retain(|t| t.name == "smtp");
     let report = probe(&options);
@@ -350,7 +276,7 @@ fn mx_accepts_mail_without_tls_and_nothing_is_delivered() {
     );
     assert!(mx.has("mx-accepts-plaintext"));
     assert_eq!(mx.verdict, Verdict::Good, "{:?}", mx.findings);
-    let new = services.dir.join("maildir").join("alice").join("new");
+    let new = services.running.maildir().root().join("alice").join("new");
     let delivered = std::fs::read_dir(&new).map(|d| d.count()).unwrap_or(0);
     assert_eq!(delivered, 0, "the probe delivered mail");
     assert!(ProbeOptions::new("x").with_rcpt("a@b>\r\nDATA").is_err());
@@ -360,7 +286,7 @@ fn mx_accepts_mail_without_tls_and_nothing_is_delivered() {
 #[test]
 fn certificate_expiring_soon_is_a_warning() {
     let (ca_pem, leaf) = expiring_leaf(5);
-    let services = Services::start_with_ca(&ca_pem, &leaf, false);
+    let services = Probed::start_with_ca(&ca_pem, &leaf, false);
     let mut options = services.options();
     options
         .targets
@@ -388,7 +314,7 @@ fn certificate_expiring_soon_is_a_warning() {
     assert_eq!(report.exit_code(), 1);
     // Outside the window: no warning.
     let (ca_pem, leaf) = expiring_leaf(30);
-    let services = Services::start_with_ca(&ca_pem, &leaf, false);
+    let services = Probed::start_with_ca(&ca_pem, &leaf, false);
     let mut options = services.options();
     options.targets.retain(|t| t.name == "imaps");
     let report = probe(&options);
@@ -457,7 +383,7 @@ fn civil_dates() {
 #[test]
 fn plaintext_auth_is_reported() {
     let pki = TestPki::new("localhost");
-    let services = Services::start(&pki, pki.leaf(), true);
+    let services = Probed::start(&pki, pki.leaf(), true);
     let report = probe(&services.options());
     println!("{}", report.to_text());
     for name in ["submission", "imap", "pop3"] {
@@ -486,7 +412,7 @@ fn plaintext_auth_is_reported() {
 #[test]
 fn wrong_name_is_a_name_mismatch() {
     let pki = TestPki::new("other.example");
-    let services = Services::start(&pki, pki.leaf(), false);
+    let services = Probed::start(&pki, pki.leaf(), false);
     let report = probe(&services.options());
     println!("{}", report.to_text());
     for s in &report.services {
@@ -507,7 +433,7 @@ fn wrong_name_is_a_name_mismatch() {
 fn expired_certificate_is_reported() {
     let pki = TestPki::new("localhost");
     let leaf = pki.issue(&["localhost"], Validity::Expired);
-    let services = Services::start(&pki, &leaf, false);
+    let services = Probed::start(&pki, &leaf, false);
     let mut options = services.options();
     options
         .targets
@@ -527,7 +453,7 @@ fn expired_certificate_is_reported() {
 fn not_yet_valid_certificate_is_reported() {
     let pki = TestPki::new("localhost");
     let leaf = pki.issue(&["localhost"], Validity::NotYetValid);
-    let services = Services::start(&pki, &leaf, false);
+    let services = Probed::start(&pki, &leaf, false);
     let mut options = services.options();
     options.targets.retain(|t| t.name == "submission");
     let report = probe(&options);
@@ -546,9 +472,8 @@ fn not_yet_valid_certificate_is_reported() {
 #[test]
 fn command_line_json_and_exit_status() {
     let pki = TestPki::new("localhost");
-    let services = Services::start(&pki, pki.leaf(), true);
-    let ca = services.dir.join("ca.pem");
-    std::fs::write(&ca, pki.ca_pem()).unwrap();
+    let services = Probed::start(&pki, pki.leaf(), true);
+    let ca = services.running.ca().to_path_buf();
     let port = |name: &str| {
         services
             .targets
@@ -648,7 +573,7 @@ fn command_line_json_and_exit_status() {
 #[test]
 fn untrusted_certificate_is_reported() {
     let pki = TestPki::new("localhost");
-    let services = Services::start(&pki, pki.leaf(), false);
+    let services = Probed::start(&pki, pki.leaf(), false);
     let mut options = services.options();
     options = options
         .with_ca_pem(TestPki::new("localhost").ca_pem().as_bytes())

@@ -43,26 +43,12 @@ Hello from a real client.\r\n\
 \r\n\
 Last line.\r\n";
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "mailsec-smtp-interop-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("temp dir");
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A fresh temporary directory, removed on drop.
+fn temp_dir(tag: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("mailsec-smtp-interop-{tag}-"))
+        .tempdir()
+        .expect("temp dir")
 }
 
 /// A users file with alice (cheap Argon2 + SCRAM) and bob (cheap Argon2).
@@ -98,7 +84,7 @@ fn swaks_message_file(dir: &Path) -> PathBuf {
 
 /// Our server, in-process on a runtime of its own thread; stopped on drop.
 struct TestServer {
-    dir: TempDir,
+    dir: tempfile::TempDir,
     ports: HashMap<ListenerKind, u16>,
     ca: PathBuf,
     message: PathBuf,
@@ -115,13 +101,13 @@ impl TestServer {
 
     /// [`TestServer::start`] with more `mailsec-server` options.
     fn start_with(tag: &str, extra: &[&str]) -> TestServer {
-        let dir = TempDir::new(tag);
-        let users = users_file(&dir.0);
-        let ca = dir.0.join("ca.pem");
-        let message = dir.0.join("message.eml");
+        let dir = temp_dir(tag);
+        let users = users_file(dir.path());
+        let ca = dir.path().join("ca.pem");
+        let message = dir.path().join("message.eml");
         std::fs::write(&message, MESSAGE).expect("message file");
-        let swaks_message = swaks_message_file(&dir.0);
-        let root = dir.0.join("maildir");
+        let swaks_message = swaks_message_file(dir.path());
+        let root = dir.path().join("maildir");
         let path = |p: &Path| p.to_str().expect("utf-8 path").to_owned();
         let mut argv = vec![
             "mailsec-server".to_owned(),
@@ -342,14 +328,32 @@ fn swaks(server: &TestServer, kind: ListenerKind, from: &str, to: &str, extra: &
     run("swaks", &args, None)
 }
 
-fn swaks_tls_verify(server: &TestServer) -> Vec<String> {
-    vec![
-        "--tls-verify".to_owned(),
-        "--tls-ca-path".to_owned(),
-        server.ca.display().to_string(),
-        "--tls-sni".to_owned(),
-        "localhost".to_owned(),
-    ]
+/// The swaks options for TLS (`tls`: `--tls` for STARTTLS, `--tlsc` for implicit TLS) with
+/// the server verified against the test CA, and for AUTH `mechanism` as alice with `password`
+/// when `auth` is given.
+fn swaks_tls(server: &TestServer, tls: &str, auth: Option<(&str, &str)>) -> Vec<String> {
+    let mut args = vec![tls.to_owned()];
+    if let Some((mechanism, password)) = auth {
+        let user = [
+            "--auth",
+            mechanism,
+            "--auth-user",
+            "alice",
+            "--auth-password",
+            password,
+        ];
+        args.extend(user.map(str::to_owned));
+    }
+    let ca = server.ca.display().to_string();
+    let verify = [
+        "--tls-verify",
+        "--tls-ca-path",
+        &ca,
+        "--tls-sni",
+        "localhost",
+    ];
+    args.extend(verify.map(str::to_owned));
+    args
 }
 
 #[test]
@@ -358,17 +362,8 @@ fn swaks_starttls_submission_with_auth_plain() {
         return;
     }
     let server = TestServer::start("swaks-starttls");
-    let verify = swaks_tls_verify(&server);
-    let mut extra: Vec<&str> = vec![
-        "--tls",
-        "--auth",
-        "PLAIN",
-        "--auth-user",
-        "alice",
-        "--auth-password",
-        PASSWORD,
-    ];
-    extra.extend(verify.iter().map(String::as_str));
+    let extra = swaks_tls(&server, "--tls", Some(("PLAIN", PASSWORD)));
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let out = swaks(
         &server,
         ListenerKind::SmtpSubmission,
@@ -389,17 +384,8 @@ fn swaks_implicit_tls_smtps_with_auth_login() {
         return;
     }
     let server = TestServer::start("swaks-tlsc");
-    let verify = swaks_tls_verify(&server);
-    let mut extra: Vec<&str> = vec![
-        "--tlsc",
-        "--auth",
-        "LOGIN",
-        "--auth-user",
-        "alice",
-        "--auth-password",
-        PASSWORD,
-    ];
-    extra.extend(verify.iter().map(String::as_str));
+    let extra = swaks_tls(&server, "--tlsc", Some(("LOGIN", PASSWORD)));
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let out = swaks(
         &server,
         ListenerKind::Smtps,
@@ -453,9 +439,8 @@ fn swaks_opportunistic_starttls_on_mx() {
         return;
     }
     let server = TestServer::start("swaks-mx-tls");
-    let verify = swaks_tls_verify(&server);
-    let mut extra: Vec<&str> = vec!["--tls"];
-    extra.extend(verify.iter().map(String::as_str));
+    let extra = swaks_tls(&server, "--tls", None);
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let out = swaks(
         &server,
         ListenerKind::SmtpMx,
@@ -549,17 +534,8 @@ fn swaks_refusals_unknown_user_foreign_sender_wrong_password() {
     assert!(!out.status.success());
     assert!(text.contains("550 5.1.1"), "no 550 5.1.1:\n{text}");
 
-    let verify = swaks_tls_verify(&server);
-    let mut extra: Vec<&str> = vec![
-        "--tls",
-        "--auth",
-        "PLAIN",
-        "--auth-user",
-        "alice",
-        "--auth-password",
-        PASSWORD,
-    ];
-    extra.extend(verify.iter().map(String::as_str));
+    let extra = swaks_tls(&server, "--tls", Some(("PLAIN", PASSWORD)));
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let out = swaks(
         &server,
         ListenerKind::SmtpSubmission,
@@ -571,16 +547,8 @@ fn swaks_refusals_unknown_user_foreign_sender_wrong_password() {
     assert!(!out.status.success());
     assert!(text.contains("553 5.7.1"), "no 553 5.7.1:\n{text}");
 
-    let mut extra: Vec<&str> = vec![
-        "--tls",
-        "--auth",
-        "PLAIN",
-        "--auth-user",
-        "alice",
-        "--auth-password",
-        "wrong-password",
-    ];
-    extra.extend(verify.iter().map(String::as_str));
+    let extra = swaks_tls(&server, "--tls", Some(("PLAIN", "wrong-password")));
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let out = swaks(
         &server,
         ListenerKind::SmtpSubmission,
@@ -631,7 +599,7 @@ fn curl_starttls_submission() {
     }
     let server = TestServer::start("curl-starttls");
     // A CA that did not issue the server's certificate: curl must refuse the server.
-    let other_ca = server.dir.0.join("other-ca.pem");
+    let other_ca = server.dir.path().join("other-ca.pem");
     std::fs::write(
         &other_ca,
         mailsec_tls::testing::TestPki::new("localhost").ca_pem(),
@@ -736,10 +704,10 @@ fn mailsec_server_binary_serves_and_stops_on_sigterm() {
     assert_success(&out);
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("alice:scram-sha-256:SCRAM-SHA-256$"));
 
-    let dir = TempDir::new("binary");
-    let users = users_file(&dir.0);
-    let root = dir.0.join("maildir");
-    let message = swaks_message_file(&dir.0);
+    let dir = temp_dir("binary");
+    let users = users_file(dir.path());
+    let root = dir.path().join("maildir");
+    let message = swaks_message_file(dir.path());
     let mx = free_port();
     let mut child = Command::new(exe)
         .arg("--maildir")

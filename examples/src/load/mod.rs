@@ -28,6 +28,7 @@
 //! connections still running then are dropped and counted as [`stats::ErrorKind::Deadline`].
 
 pub mod chart;
+mod fetch;
 pub mod imap;
 pub mod pop3;
 pub mod proxy;

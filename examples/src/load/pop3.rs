@@ -7,67 +7,57 @@
 //! a time refuses the other concurrent connections of the same user (reported as `login`
 //! failures); Dovecot allows several.
 
-use std::time::Instant;
+use mailsec_pop3::MessageNumber;
 
-use crate::pop3_fetch::{FetchError, Session};
+use crate::pop3_fetch::{ConnectOptions, FetchError, Session};
 
-use super::imap::connect_options;
+use super::fetch::{self, Reader};
 use super::stats::{ErrorKind, Failure};
-use super::{Ctx, Mode};
+use super::{Ctx, LoadStream};
 
-fn failure(err: FetchError, setup: bool) -> Failure {
-    let kind = match &err {
-        FetchError::Connect { .. } => ErrorKind::Connect,
-        FetchError::TlsConfig(_) | FetchError::Tls(_) => ErrorKind::Tls,
-        FetchError::Io(_) => ErrorKind::Io,
-        _ if setup => ErrorKind::Login,
-        FetchError::Command(_) | FetchError::MessageTooLarge { .. } => ErrorKind::Refused,
-        _ => ErrorKind::Session,
-    };
-    Failure::new(kind, err)
+impl Reader for Session<LoadStream> {
+    type Error = FetchError;
+    type Message = MessageNumber;
+    const LISTING: &'static str = "STAT/LIST/UIDL";
+    const READ: &'static str = "a RETR";
+    const CLOSE: &'static str = "QUIT";
+    const EMPTY: &'static str = "the maildrop is empty: nothing to fetch";
+
+    async fn open(stream: LoadStream, options: &ConnectOptions) -> Result<Self, FetchError> {
+        Session::over_stream(stream, options).await
+    }
+
+    fn secure(&self) -> bool {
+        self.login().secure
+    }
+
+    async fn list(&mut self) -> Result<Vec<MessageNumber>, FetchError> {
+        let listing = Session::list(self).await?;
+        Ok(listing.messages.iter().map(|m| m.msg).collect())
+    }
+
+    async fn read(&mut self, msg: MessageNumber) -> Result<u64, FetchError> {
+        self.retr_discard(msg).await
+    }
+
+    async fn close(self) -> Result<(), FetchError> {
+        self.quit().await.map(|_| ())
+    }
+
+    fn failure(err: FetchError, setup: bool) -> Failure {
+        let kind = match &err {
+            FetchError::Connect { .. } => ErrorKind::Connect,
+            FetchError::TlsConfig(_) | FetchError::Tls(_) => ErrorKind::Tls,
+            FetchError::Io(_) => ErrorKind::Io,
+            _ if setup => ErrorKind::Login,
+            FetchError::Command(_) | FetchError::MessageTooLarge { .. } => ErrorKind::Refused,
+            _ => ErrorKind::Session,
+        };
+        Failure::new(kind, err)
+    }
 }
 
 /// One connection of the POP3 workload; records its successes in the context.
 pub(crate) async fn connection(ctx: &Ctx, index: usize) -> Result<(), Failure> {
-    let options = connect_options(ctx)?;
-    let start = Instant::now();
-    let (stream, slot) = ctx.connect().await?;
-    let mut session = ctx
-        .timed("the login", Session::over_stream(stream, &options))
-        .await?
-        .map_err(|e| failure(e, true))?;
-    let listing = ctx
-        .timed("STAT/LIST/UIDL", session.list())
-        .await?
-        .map_err(|e| failure(e, true))?;
-    ctx.stats().connected(
-        start.elapsed(),
-        session.login().secure && ctx.mode != Mode::None,
-    );
-    let messages: Vec<_> = listing.messages.iter().map(|m| m.msg).collect();
-    if messages.is_empty() {
-        return Err(Failure::new(
-            ErrorKind::Session,
-            "the maildrop is empty: nothing to fetch",
-        ));
-    }
-    for i in 0..ctx.options.count {
-        let msg = messages[(index + i) % messages.len()];
-        let t = Instant::now();
-        let size = ctx
-            .timed("a RETR", session.retr_discard(msg))
-            .await?
-            .map_err(|e| failure(e, false))?;
-        ctx.stats().operation(t.elapsed(), size);
-        ctx.progress.inc(1);
-    }
-    let result = ctx
-        .timed("QUIT", session.quit())
-        .await?
-        .map(|_| ())
-        .map_err(|e| failure(e, false));
-    if result.is_ok() {
-        ctx.drain(slot).await;
-    }
-    result
+    fetch::connection::<Session<LoadStream>>(ctx, index).await
 }

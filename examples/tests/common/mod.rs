@@ -1,2 +1,3 @@
 pub mod peers;
 pub mod process;
+pub mod services;
