@@ -45,6 +45,21 @@ fn collect_stream(events: &[ClientEvent], id: RequestId, bound: usize) -> (Vec<u
     (data, chunks)
 }
 
+/// The server answers streamed fetch `id` with `wire`, without error: the streamed octets,
+/// the number of chunks and every event.
+fn answer_stream(
+    run: &mut Run,
+    id: RequestId,
+    wire: &[u8],
+    bound: usize,
+) -> (Vec<u8>, usize, Vec<ClientEvent>) {
+    run.server(wire);
+    run.no_errors();
+    let events = run.take_events();
+    let (data, chunks) = collect_stream(&events, id, bound);
+    (data, chunks, events)
+}
+
 fn body(len: usize) -> Vec<u8> {
     let mut m = b"Subject: streamed\r\n\r\n".to_vec();
     let mut i = 0u32;
@@ -68,10 +83,7 @@ fn streamed_message_with_flags_after_the_literal() {
         let mut wire = format!("* 3 FETCH (UID 5 BODY[] {{{}}}\r\n", msg.len()).into_bytes();
         wire.extend_from_slice(&msg);
         wire.extend_from_slice(b" FLAGS (\\Seen $Junk))\r\nA0004 OK done\r\n");
-        run.server(&wire);
-        run.no_errors();
-        let events = run.take_events();
-        let (data, chunks) = collect_stream(&events, id, 64);
+        let (data, chunks, events) = answer_stream(&mut run, id, &wire, 64);
         assert_eq!(data, msg, "cut {c:?}");
         assert!(chunks >= 5000 / 64, "{chunks}");
         assert!(
@@ -130,12 +142,9 @@ fn streamed_binary_uid_after_body_and_inline_bodies() {
         run.expect(b"A0004 UID FETCH 9 (UID FLAGS BINARY.PEEK[])\r\n");
         // A binary literal with NUL octets; UID and FLAGS after it; a `{` in a quoted string
         // before it announces nothing.
-        run.server(
-            b"* 1 FETCH (FLAGS (\\Seen) BINARY[] ~{12}\r\nab\0cd\r\n\r\nefg UID 9)\r\nA0004 OK done\r\n",
-        );
-        run.no_errors();
-        let events = run.take_events();
-        let (data, _) = collect_stream(&events, id, 10);
+        let wire =
+            b"* 1 FETCH (FLAGS (\\Seen) BINARY[] ~{12}\r\nab\0cd\r\n\r\nefg UID 9)\r\nA0004 OK done\r\n";
+        let (data, _, events) = answer_stream(&mut run, id, wire, 10);
         assert_eq!(data, b"ab\0cd\r\n\r\nefg");
         assert!(
             matches!(
@@ -157,10 +166,8 @@ fn streamed_binary_uid_after_body_and_inline_bodies() {
         // A body sent as a quoted string gives the same events; NIL gives none.
         let id = run.send(|c, now| c.fetch_message_streamed(now, 9, false));
         run.expect(b"A0005 UID FETCH 9 (UID FLAGS BODY.PEEK[])\r\n");
-        run.server(b"* 1 FETCH (UID 9 BODY[] \"hi {3}\")\r\nA0005 OK done\r\n");
-        run.no_errors();
-        let events = run.take_events();
-        let (data, _) = collect_stream(&events, id, 10);
+        let wire = b"* 1 FETCH (UID 9 BODY[] \"hi {3}\")\r\nA0005 OK done\r\n";
+        let (data, _, _) = answer_stream(&mut run, id, wire, 10);
         assert_eq!(data, b"hi {3}");
         let id = run.send(|c, now| c.fetch_message_streamed(now, 9, false));
         run.server(b"* 1 FETCH (UID 9 BODY[] NIL)\r\nA0006 OK done\r\n");
@@ -172,12 +179,9 @@ fn streamed_binary_uid_after_body_and_inline_bodies() {
         );
         // Header literals of a streamed fetch are not streamed (only BODY[] / BINARY[]).
         let id = run.send(|c, now| c.fetch_message_streamed(now, 9, false));
-        run.server(
-            b"* 1 FETCH (UID 9 BODY[HEADER] {4}\r\nab\r\n BODY[] {3}\r\nxyz)\r\nA0007 OK done\r\n",
-        );
-        run.no_errors();
-        let events = run.take_events();
-        let (data, _) = collect_stream(&events, id, 10);
+        let wire =
+            b"* 1 FETCH (UID 9 BODY[HEADER] {4}\r\nab\r\n BODY[] {3}\r\nxyz)\r\nA0007 OK done\r\n";
+        let (data, _, _) = answer_stream(&mut run, id, wire, 10);
         assert_eq!(data, b"xyz");
     }
 }
