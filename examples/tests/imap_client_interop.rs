@@ -692,6 +692,56 @@ impl Raw {
         }
     }
 
+    /// A streamed fetch of `uid`, checked event by event (`MessageStart` with the size, then
+    /// non-empty chunks of at most [`CHUNK`], then `MessageEnd` with the UID and the size):
+    /// the octets, the number of chunks and the flags.
+    async fn streamed(&mut self, uid: u32, binary: bool) -> (Vec<u8>, usize, Vec<Flag<'static>>) {
+        let name = self.name;
+        let fetch = self
+            .client()
+            .fetch_message_streamed(Instant::now(), uid, binary)
+            .expect("fetch");
+        let mut data = Vec::new();
+        let mut chunks = 0usize;
+        let mut start = None;
+        let mut end = None;
+        for event in self.answer(fetch).await {
+            match event {
+                ClientEvent::MessageStart { id, uid, size, .. } if id == fetch => {
+                    assert!(start.is_none() && data.is_empty(), "{name}");
+                    start = Some((uid, size));
+                }
+                ClientEvent::MessageData { id, data: d } if id == fetch => {
+                    assert!(start.is_some() && end.is_none(), "{name}");
+                    assert!(
+                        !d.is_empty() && d.len() <= CHUNK,
+                        "{name}: chunk of {}",
+                        d.len()
+                    );
+                    data.extend_from_slice(&d);
+                    chunks += 1;
+                }
+                ClientEvent::MessageEnd {
+                    id,
+                    uid,
+                    flags,
+                    size,
+                    ..
+                } if id == fetch => end = Some((uid, flags, size)),
+                ClientEvent::Completed { id, .. } if id == fetch => {}
+                ClientEvent::Message { .. }
+                | ClientEvent::Fetched { .. }
+                | ClientEvent::Failed { .. } => panic!("{name}: {event:?}"),
+                _ => {}
+            }
+        }
+        let (start_uid, announced) = start.expect("MessageStart");
+        let (end_uid, flags, size) = end.expect("MessageEnd");
+        assert_eq!(end_uid.or(start_uid), Some(uid), "{name}");
+        assert_eq!((announced, size), (data.len() as u64, data.len() as u64));
+        (data, chunks, flags.unwrap_or_default())
+    }
+
     /// Runs a command without data of its own; returns the name the `Completed` carries.
     async fn completed(&mut self, id: RequestId) -> &'static str {
         match self.ok(id).await {
@@ -815,57 +865,14 @@ async fn session_intents(pki: &TestPki, dovecot: &Dovecot, tls: ClientTls, name:
     let [uid] = uids[..] else {
         panic!("{name}: {uids:?}")
     };
-    let fetch = raw
-        .client()
-        .fetch_message_streamed(now, uid, false)
-        .expect("fetch");
-    let mut data = Vec::new();
-    let mut chunks = 0usize;
-    let mut start = None;
-    let mut end = None;
-    for event in raw.answer(fetch).await {
-        match event {
-            ClientEvent::MessageStart { id, uid, size, .. } if id == fetch => {
-                assert!(start.is_none() && data.is_empty());
-                start = Some((uid, size));
-            }
-            ClientEvent::MessageData { id, data: d } if id == fetch => {
-                assert!(start.is_some() && end.is_none());
-                assert!(
-                    !d.is_empty() && d.len() <= CHUNK,
-                    "{name}: chunk of {}",
-                    d.len()
-                );
-                data.extend_from_slice(&d);
-                chunks += 1;
-            }
-            ClientEvent::MessageEnd {
-                id,
-                uid,
-                flags,
-                size,
-                ..
-            } if id == fetch => end = Some((uid, flags, size)),
-            ClientEvent::Completed { id, .. } if id == fetch => {}
-            ClientEvent::Message { .. }
-            | ClientEvent::Fetched { .. }
-            | ClientEvent::Failed { .. } => {
-                panic!("{name}: {event:?}")
-            }
-            _ => {}
-        }
-    }
-    assert_eq!(start.map(|s| s.1), Some(big.len() as u64), "{name}");
-    let (end_uid, flags, size) = end.expect("MessageEnd");
-    assert_eq!(end_uid.or(start.and_then(|s| s.0)), Some(uid));
-    assert_eq!(size, big.len() as u64);
-    assert!(
-        !flags.unwrap_or_default().contains(&Flag::Seen),
-        "BODY.PEEK[]"
-    );
+    let (data, chunks, flags) = raw.streamed(uid, false).await;
+    assert!(!flags.contains(&Flag::Seen), "BODY.PEEK[]");
     assert_eq!(data.len(), big.len());
     assert!(data == big, "{name}: the streamed message differs");
     assert!(chunks >= big.len() / CHUNK, "{name}: {chunks} chunks");
+    // BINARY.PEEK[] (RFC 3516): no Content-Transfer-Encoding to undo, the same octets.
+    let (data, _, _) = raw.streamed(uid, true).await;
+    assert!(data == big, "{name}: the BINARY[] message differs");
 
     // UNSELECT leaves a \Deleted message in place; CLOSE expunges it.
     let small = raw.search(SearchKey::Smaller(1_000_000)).await;
