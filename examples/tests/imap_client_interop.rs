@@ -751,17 +751,26 @@ impl Raw {
     }
 }
 
-/// ID, NAMESPACE, ENABLE UTF8=ACCEPT with a Unicode folder (checked on disk), a 2 MB message
-/// streamed byte for byte in bounded chunks, UNSELECT (keeps `\Deleted` messages) and CLOSE
-/// (expunges them), LOGOUT.
-async fn session_intents(pki: &TestPki, dovecot: &Dovecot, tls: ClientTls, name: &'static str) {
+/// Against a Dovecot of its own: ID, NAMESPACE, ENABLE UTF8=ACCEPT with a Unicode folder
+/// (checked on disk), a 2 MB message streamed byte for byte in bounded chunks (BODY.PEEK[] and
+/// BINARY.PEEK[]), UNSELECT (keeps `\Deleted` messages) and CLOSE (expunges them), LOGOUT.
+async fn session_intents(tls: ClientTls, name: &'static str) {
+    let Some((pki, dovecot)) = start() else {
+        return;
+    };
+    let big = two_megabytes();
+    dovecot.deliver(
+        USER,
+        &format!("1700000100.M1P1Q{name}.test"),
+        b"From: bob@example.test\r\nSubject: small\r\n\r\nsmall\r\n",
+    );
+    dovecot.deliver(USER, &format!("1700000101.M1P1Q{name}.test"), &big);
     let port = if tls == ClientTls::Implicit {
         dovecot.imaps
     } else {
         dovecot.imap
     };
-    let big = two_megabytes();
-    let (mut raw, caps) = Raw::login(pki, port, tls, name).await;
+    let (mut raw, caps) = Raw::login(&pki, port, tls, name).await;
     for cap in [
         Capability::Enable,
         Capability::Unselect,
@@ -913,33 +922,12 @@ async fn session_intents(pki: &TestPki, dovecot: &Dovecot, tls: ClientTls, name:
     }
 }
 
-fn deliver_intents_mail(dovecot: &Dovecot, tag: &str) {
-    dovecot.deliver(
-        USER,
-        &format!("1700000100.M1P1Q{tag}.test"),
-        b"From: bob@example.test\r\nSubject: small\r\n\r\nsmall\r\n",
-    );
-    dovecot.deliver(
-        USER,
-        &format!("1700000101.M1P1Q{tag}.test"),
-        &two_megabytes(),
-    );
-}
-
 #[tokio::test]
 async fn session_intents_over_starttls() {
-    let Some((pki, dovecot)) = start() else {
-        return;
-    };
-    deliver_intents_mail(&dovecot, "d");
-    session_intents(&pki, &dovecot, ClientTls::StartTlsRequired, "starttls").await;
+    session_intents(ClientTls::StartTlsRequired, "starttls").await;
 }
 
 #[tokio::test]
 async fn session_intents_over_implicit_tls() {
-    let Some((pki, dovecot)) = start() else {
-        return;
-    };
-    deliver_intents_mail(&dovecot, "e");
-    session_intents(&pki, &dovecot, ClientTls::Implicit, "implicit").await;
+    session_intents(ClientTls::Implicit, "implicit").await;
 }

@@ -72,7 +72,11 @@ fn drain(client: &mut Client, seen: &mut Seen, requires_tls: bool, chunk: usize)
                     panic!("MessageData outside a stream");
                 };
                 assert_eq!(*sid, id, "MessageData for another intent");
-                assert!(!data.is_empty() && data.len() <= chunk, "chunk of {}", data.len());
+                assert!(
+                    !data.is_empty() && data.len() <= chunk,
+                    "chunk of {}",
+                    data.len()
+                );
                 *got += data.len() as u64;
                 assert!(*got <= *size, "more octets than announced");
             }
