@@ -1,8 +1,10 @@
 //! Interop of our IMAP client (`mailsec_imap::client` driven by `examples::imap_mail`) with a
 //! real Dovecot: STARTTLS (required) and implicit TLS, folders, message listing with decoded
 //! headers, byte-exact reading, \Seen on and off, moving into a created folder, logout; STARTTLS
-//! stripped by a man in the middle fails closed; no credentials in clear; and the
-//! `mailsec-imap` binary end to end. Each test starts its own Dovecot.
+//! stripped by a man in the middle fails closed; no credentials in clear; the client machine's
+//! session intents (ID, NAMESPACE, ENABLE UTF8=ACCEPT, a streamed 2 MB fetch, UNSELECT, CLOSE)
+//! driven directly by [`mailsec_tls::driver::Driver`]; and the `mailsec-imap` binary end to
+//! end. Each test starts its own Dovecot.
 
 #[allow(unreachable_pub)]
 mod common;
@@ -10,6 +12,7 @@ mod common;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use common::peers::Dovecot;
 use futures_io::{AsyncRead, AsyncWrite};
@@ -17,10 +20,13 @@ use mailsec_examples::capture::{Capture, Dir, Tap};
 use mailsec_examples::imap_mail::{
     ConnectOptions, ImapError, MessageInfo, MessageList, Session, Trust,
 };
-use mailsec_imap::client::{AuthMethod, ClientError};
-use mailsec_tls::ClientTls;
+use mailsec_imap::client::{AuthMethod, Client, ClientConfig, ClientError, ClientEvent, RequestId};
+use mailsec_imap::types::{Capability, Flag, SearchKey, SequenceSet, StoreAction, StoreKind};
+use mailsec_tls::driver::{Driver, TokioTimer};
+use mailsec_tls::sasl::Credentials;
 use mailsec_tls::testing::TestPki;
-use tokio_util::compat::TokioAsyncReadCompatExt;
+use mailsec_tls::{ClientTls, TlsSetup};
+use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
 const USER: &str = "alice";
 const PASSWORD: &str = "imap-secret-4f9a";
@@ -545,4 +551,383 @@ async fn wrong_password_is_a_clear_authentication_error() {
         text.contains("authentication") && text.contains("No"),
         "{text}"
     );
+}
+
+// ----- the client machine's session intents, driven directly -----
+
+/// The `MessageData` bound configured for the streamed fetch.
+const CHUNK: usize = 8 * 1024;
+
+/// About 2 MB of CRLF lines with every octet value but NUL, CR and LF (8-bit included).
+fn two_megabytes() -> Vec<u8> {
+    let mut m =
+        b"From: erin@example.test\r\nTo: alice@example.test\r\nSubject: two megabytes\r\n\r\n"
+            .to_vec();
+    let mut i = 0u32;
+    while m.len() < 2_000_000 {
+        m.extend_from_slice(format!("{i:06} ").as_bytes());
+        m.extend((1u8..=0xff).filter(|b| !matches!(b, b'\r' | b'\n')));
+        m.extend_from_slice(b"\r\n");
+        i += 1;
+    }
+    m
+}
+
+/// Our client machine over a socket to Dovecot, driven by [`Driver`] (what
+/// `imap_mail::Session` does underneath), for the intents `Session` does not offer.
+struct Raw {
+    driver: Driver<Client, Compat<tokio::net::TcpStream>, TokioTimer>,
+    name: &'static str,
+}
+
+impl Raw {
+    /// Connects over `tls` and logs in; returns the session and the capabilities of `Ready`.
+    async fn login(
+        pki: &TestPki,
+        port: u16,
+        tls: ClientTls,
+        name: &'static str,
+    ) -> (Raw, Vec<Capability<'static>>) {
+        let config = ClientConfig::builder(Credentials::password(USER, PASSWORD))
+            .tls(tls)
+            .max_literal(256 << 10)
+            .stream_chunk(CHUNK)
+            .build();
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
+        let client = Client::new(config, Instant::now());
+        let setup = TlsSetup::Client {
+            config: pki.client_config(),
+            server_name: "localhost".into(),
+        };
+        let driver = if tls == ClientTls::Implicit {
+            Driver::implicit_tls(client, tcp.compat(), TokioTimer, setup).expect("TLS setup")
+        } else {
+            Driver::new(client, tcp.compat(), TokioTimer, Some(setup))
+        };
+        let mut raw = Raw { driver, name };
+        loop {
+            if let ClientEvent::Ready {
+                capabilities,
+                secure,
+                ..
+            } = raw.next().await
+            {
+                assert!(secure, "{name}: TLS with a verified certificate");
+                return (raw, capabilities);
+            }
+        }
+    }
+
+    fn client(&mut self) -> &mut Client {
+        self.driver.machine_mut()
+    }
+
+    async fn next(&mut self) -> ClientEvent {
+        match self.driver.next_event().await {
+            Ok(Some(event)) => event,
+            Ok(None) => panic!("{}: the session ended", self.name),
+            Err(e) => panic!("{}: {e:?}", self.name),
+        }
+    }
+
+    /// Every event up to and including the one that ends intent `id`.
+    async fn answer(&mut self, id: RequestId) -> Vec<ClientEvent> {
+        let mut events = Vec::new();
+        loop {
+            let event = self.next().await;
+            let last = match &event {
+                ClientEvent::Completed { id: i, .. }
+                | ClientEvent::Failed { id: i, .. }
+                | ClientEvent::Selected { id: i, .. }
+                | ClientEvent::Listed { id: i, .. }
+                | ClientEvent::Searched { id: i, .. }
+                | ClientEvent::Enabled { id: i, .. }
+                | ClientEvent::IdInfo { id: i, .. }
+                | ClientEvent::Namespaces { id: i, .. } => *i == id,
+                _ => false,
+            };
+            events.push(event);
+            if last {
+                return events;
+            }
+        }
+    }
+
+    /// The last event of `id`'s answer, which must not be a failure.
+    async fn ok(&mut self, id: RequestId) -> ClientEvent {
+        let mut events = self.answer(id).await;
+        let last = events.pop().expect("an event");
+        assert!(
+            !matches!(last, ClientEvent::Failed { .. }),
+            "{}: {last:?}",
+            self.name
+        );
+        last
+    }
+
+    async fn select(&mut self, folder: &str) -> u32 {
+        let id = self
+            .client()
+            .select(Instant::now(), folder)
+            .expect("select");
+        match self.ok(id).await {
+            ClientEvent::Selected { info, .. } => info.exists,
+            other => panic!("{}: {other:?}", self.name),
+        }
+    }
+
+    async fn search(&mut self, key: SearchKey<'static>) -> Vec<u32> {
+        let id = self
+            .client()
+            .search(Instant::now(), vec![key])
+            .expect("search");
+        match self.ok(id).await {
+            ClientEvent::Searched { mut uids, .. } => {
+                uids.sort_unstable();
+                uids
+            }
+            other => panic!("{}: {other:?}", self.name),
+        }
+    }
+
+    /// A streamed fetch of `uid`, checked event by event (`MessageStart` with the size, then
+    /// non-empty chunks of at most [`CHUNK`], then `MessageEnd` with the UID and the size):
+    /// the octets, the number of chunks and the flags.
+    async fn streamed(&mut self, uid: u32, binary: bool) -> (Vec<u8>, usize, Vec<Flag<'static>>) {
+        let name = self.name;
+        let fetch = self
+            .client()
+            .fetch_message_streamed(Instant::now(), uid, binary)
+            .expect("fetch");
+        let mut data = Vec::new();
+        let mut chunks = 0usize;
+        let mut start = None;
+        let mut end = None;
+        for event in self.answer(fetch).await {
+            match event {
+                ClientEvent::MessageStart { id, uid, size, .. } if id == fetch => {
+                    assert!(start.is_none() && data.is_empty(), "{name}");
+                    start = Some((uid, size));
+                }
+                ClientEvent::MessageData { id, data: d } if id == fetch => {
+                    assert!(start.is_some() && end.is_none(), "{name}");
+                    assert!(
+                        !d.is_empty() && d.len() <= CHUNK,
+                        "{name}: chunk of {}",
+                        d.len()
+                    );
+                    data.extend_from_slice(&d);
+                    chunks += 1;
+                }
+                ClientEvent::MessageEnd {
+                    id,
+                    uid,
+                    flags,
+                    size,
+                    ..
+                } if id == fetch => end = Some((uid, flags, size)),
+                ClientEvent::Completed { id, .. } if id == fetch => {}
+                ClientEvent::Message { .. }
+                | ClientEvent::Fetched { .. }
+                | ClientEvent::Failed { .. } => panic!("{name}: {event:?}"),
+                _ => {}
+            }
+        }
+        let (start_uid, announced) = start.expect("MessageStart");
+        let (end_uid, flags, size) = end.expect("MessageEnd");
+        assert_eq!(end_uid.or(start_uid), Some(uid), "{name}");
+        assert_eq!((announced, size), (data.len() as u64, data.len() as u64));
+        (data, chunks, flags.unwrap_or_default())
+    }
+
+    /// Runs a command without data of its own; returns the name the `Completed` carries.
+    async fn completed(&mut self, id: RequestId) -> &'static str {
+        match self.ok(id).await {
+            ClientEvent::Completed { command, .. } => command,
+            other => panic!("{}: {other:?}", self.name),
+        }
+    }
+}
+
+/// Against a Dovecot of its own: ID, NAMESPACE, ENABLE UTF8=ACCEPT with a Unicode folder
+/// (checked on disk), a 2 MB message streamed byte for byte in bounded chunks (BODY.PEEK[] and
+/// BINARY.PEEK[]), UNSELECT (keeps `\Deleted` messages) and CLOSE (expunges them), LOGOUT.
+async fn session_intents(tls: ClientTls, name: &'static str) {
+    let Some((pki, dovecot)) = start() else {
+        return;
+    };
+    let big = two_megabytes();
+    dovecot.deliver(
+        USER,
+        &format!("1700000100.M1P1Q{name}.test"),
+        b"From: bob@example.test\r\nSubject: small\r\n\r\nsmall\r\n",
+    );
+    dovecot.deliver(USER, &format!("1700000101.M1P1Q{name}.test"), &big);
+    let port = if tls == ClientTls::Implicit {
+        dovecot.imaps
+    } else {
+        dovecot.imap
+    };
+    let (mut raw, caps) = Raw::login(&pki, port, tls, name).await;
+    for cap in [
+        Capability::Enable,
+        Capability::Unselect,
+        Capability::Namespace,
+        Capability::Id,
+    ] {
+        assert!(caps.contains(&cap), "{name}: {cap:?} not in {caps:?}");
+    }
+    let now = Instant::now();
+
+    // ID: Dovecot answers with its name (its default `imap_id_send = name *`).
+    let id = raw
+        .client()
+        .id(
+            now,
+            Some(&[("name", Some("mailsec-interop")), ("version", Some("0.1"))]),
+        )
+        .expect("id");
+    let ClientEvent::IdInfo {
+        fields: Some(fields),
+        ..
+    } = raw.ok(id).await
+    else {
+        panic!("{name}: no ID answer")
+    };
+    assert!(
+        fields
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("name") && v.as_deref() == Some("Dovecot")),
+        "{name}: {fields:?}"
+    );
+
+    // NAMESPACE: one personal namespace, prefix "", with maildir++'s "." delimiter; no
+    // other users' or shared ones.
+    let ns = raw.client().namespace(now).expect("namespace");
+    let ClientEvent::Namespaces {
+        personal: Some(personal),
+        other,
+        shared,
+        ..
+    } = raw.ok(ns).await
+    else {
+        panic!("{name}: no personal namespace")
+    };
+    assert_eq!(personal.len(), 1, "{name}: {personal:?}");
+    assert_eq!(personal[0].prefix.as_bytes(), b"");
+    assert_eq!(personal[0].delimiter, Some(b'.'));
+    assert_eq!((other, shared), (None, None));
+
+    // ENABLE UTF8=ACCEPT. Only what the server lists in `* ENABLED` is in force (RFC 5161
+    // §3.2): a Dovecot that offers UTF8=ACCEPT (2.4 and later) switches mailbox names to
+    // UTF-8 (RFC 6855 §3); Dovecot 2.3 does not offer it, ignores the request (its `* ENABLED`
+    // lists nothing), and names stay in modified UTF-7 (RFC 3501 §5.1.3).
+    let offered = caps.contains(&Capability::Utf8Accept);
+    assert!(!raw.client().utf8_names());
+    let enable = raw
+        .client()
+        .enable(now, &[Capability::Utf8Accept])
+        .expect("enable");
+    let ClientEvent::Enabled { capabilities, .. } = raw.ok(enable).await else {
+        panic!("{name}: no ENABLE answer")
+    };
+    let expected = if offered {
+        vec![Capability::Utf8Accept]
+    } else {
+        Vec::new()
+    };
+    assert_eq!(capabilities, expected, "{name}");
+    assert_eq!(raw.client().enabled(), &expected[..]);
+    assert_eq!(raw.client().utf8_names(), offered, "{name}");
+    let create = raw.client().create(now, "Entwürfe").expect("create");
+    raw.completed(create).await;
+    let list = raw.client().list(now, "", "Entw*").expect("list");
+    let ClientEvent::Listed { folders, .. } = raw.ok(list).await else {
+        panic!("{name}: no LIST answer")
+    };
+    assert_eq!(folders.len(), 1, "{name}: {folders:?}");
+    let sent: &[u8] = if offered {
+        "Entwürfe".as_bytes()
+    } else {
+        b"Entw&APw-rfe"
+    };
+    assert_eq!(folders[0].mailbox.as_bytes(), sent, "{name}");
+    assert_eq!(
+        raw.client().folder_name(&folders[0].mailbox).expect("name"),
+        "Entwürfe"
+    );
+    // On disk Dovecot keeps maildir++ folder names in modified UTF-7 (its default,
+    // `mailbox_list_utf8 = no`), whichever way the name travelled: the same mailbox.
+    let maildir = dovecot.maildir(USER);
+    assert!(
+        maildir.join(".Entw&APw-rfe").join("cur").is_dir(),
+        "{name}: {:?}",
+        std::fs::read_dir(&maildir).map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+    );
+    assert!(!maildir.join(".Entwürfe").exists());
+
+    // A 2 MB message, streamed: never over CHUNK, byte for byte, \Seen left alone.
+    assert_eq!(raw.select("INBOX").await, 2, "{name}");
+    let uids = raw.search(SearchKey::Larger(1_000_000)).await;
+    let [uid] = uids[..] else {
+        panic!("{name}: {uids:?}")
+    };
+    let (data, chunks, flags) = raw.streamed(uid, false).await;
+    assert!(!flags.contains(&Flag::Seen), "BODY.PEEK[]");
+    assert_eq!(data.len(), big.len());
+    assert!(data == big, "{name}: the streamed message differs");
+    assert!(chunks >= big.len() / CHUNK, "{name}: {chunks} chunks");
+    // BINARY.PEEK[] (RFC 3516): no Content-Transfer-Encoding to undo, the same octets.
+    let (data, _, _) = raw.streamed(uid, true).await;
+    assert!(data == big, "{name}: the BINARY[] message differs");
+
+    // UNSELECT leaves a \Deleted message in place; CLOSE expunges it.
+    let small = raw.search(SearchKey::Smaller(1_000_000)).await;
+    let [small] = small[..] else {
+        panic!("{name}: {small:?}")
+    };
+    let deleted = StoreAction {
+        kind: StoreKind::Add,
+        silent: true,
+        flags: vec![Flag::Deleted],
+        parenthesized: true,
+    };
+    let store = raw
+        .client()
+        .store(now, SequenceSet::single(small).expect("uid"), true, deleted)
+        .expect("store");
+    raw.completed(store).await;
+    let unselect = raw.client().unselect(now, false).expect("unselect");
+    assert_eq!(raw.completed(unselect).await, "UNSELECT");
+    assert_eq!(raw.select("INBOX").await, 2, "{name}: UNSELECT expunged");
+    assert_eq!(raw.search(SearchKey::Deleted).await, vec![small]);
+    let close = raw.client().close(now).expect("close");
+    assert_eq!(raw.completed(close).await, "CLOSE");
+    assert_eq!(
+        raw.select("INBOX").await,
+        1,
+        "{name}: CLOSE did not expunge"
+    );
+    assert_eq!(raw.search(SearchKey::All).await, vec![uid]);
+
+    raw.client().logout(now).expect("logout");
+    loop {
+        match raw.driver.next_event().await {
+            Ok(Some(ClientEvent::Closed)) | Ok(None) => break,
+            Ok(Some(_)) => {}
+            Err(e) => panic!("{name}: {e:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn session_intents_over_starttls() {
+    session_intents(ClientTls::StartTlsRequired, "starttls").await;
+}
+
+#[tokio::test]
+async fn session_intents_over_implicit_tls() {
+    session_intents(ClientTls::Implicit, "implicit").await;
 }

@@ -261,17 +261,6 @@ fn full_session_in_every_chunking() {
     }
 }
 
-/// A logged-in session over STARTTLS with the given capabilities after login.
-fn logged_in(cut: Cut, caps: &str) -> Run {
-    let mut run = Run::new(config(ClientTls::StartTlsRequired), cut);
-    login_over_starttls(&mut run, "IMAP4rev1 SASL-IR AUTH=PLAIN");
-    run.expect(format!("A0003 AUTHENTICATE PLAIN {PLAIN_IR}\r\n").as_bytes());
-    run.server(format!("A0003 OK [CAPABILITY {caps}] hi\r\n").as_bytes());
-    assert!(run.client.is_ready(), "{:?}", run.errors);
-    run.take_events();
-    run
-}
-
 #[test]
 fn append_with_synchronizing_literal_waits_for_continuation() {
     for c in CUTS {
@@ -558,48 +547,36 @@ fn search_results_from_search_and_bounded_esearch() {
         }]
     );
     // A huge ESEARCH set is refused before it is expanded.
-    run.client.search(run.now, vec![SearchKey::All]).unwrap();
-    run.drain();
+    run.send(|c, now| c.search(now, vec![SearchKey::All]));
     run.server(b"* ESEARCH (TAG \"A0005\") UID ALL 1:4294967295\r\n");
-    assert!(matches!(
-        &run.errors[..],
-        [ClientError::TooMany {
+    assert_ended!(
+        run,
+        ClientError::TooMany {
             what: "search results",
             ..
-        }]
-    ));
+        }
+    );
 }
 
 #[test]
 fn dead_link_noop_and_done_time_out() {
     let mut run = logged_in(Cut::Whole, "IMAP4rev1 IDLE");
-    run.client.noop(run.now).unwrap();
-    run.drain();
+    run.send(|c, now| c.noop(now));
     run.expect(b"A0004 NOOP\r\n");
     run.advance(Duration::from_secs(119));
     assert!(run.errors.is_empty());
     run.advance(Duration::from_secs(2));
-    assert!(
-        matches!(&run.errors[..], [ClientError::Timeout { .. }]),
-        "{:?}",
-        run.errors
-    );
-    assert!(run.closed);
+    assert_ended!(run, ClientError::Timeout { .. });
 
     let mut run = logged_in(Cut::Whole, "IMAP4rev1 IDLE");
-    run.client.idle_start(run.now).unwrap();
-    run.drain();
+    run.send(|c, now| c.idle_start(now));
     run.server(b"+ idling\r\n");
     // Idle for an hour with keepalives: no timeout while nothing is expected... but the
     // refresh comes at 28 minutes, and its DONE must be answered.
     run.advance(Duration::from_secs(28 * 60));
     run.expect(b"A0004 IDLE\r\nDONE\r\n");
     run.advance(Duration::from_secs(121));
-    assert!(
-        matches!(&run.errors[..], [ClientError::Timeout { .. }]),
-        "{:?}",
-        run.errors
-    );
+    assert_ended!(run, ClientError::Timeout { .. });
 }
 
 #[test]
@@ -658,15 +635,9 @@ fn huge_literal_is_refused_before_it_is_kept() {
     let mut run = Run::new(config, Cut::Whole);
     login_over_starttls(&mut run, "IMAP4rev1 SASL-IR AUTH=PLAIN");
     run.server(b"A0003 OK [CAPABILITY IMAP4rev1] hi\r\n");
-    run.client.fetch_message(run.now, 1).unwrap();
-    run.drain();
+    run.send(|c, now| c.fetch_message(now, 1));
     run.server(b"* 1 FETCH (UID 1 BODY[] {4294967295}\r\nabc");
-    assert!(
-        matches!(&run.errors[..], [ClientError::Framing(_)]),
-        "{:?}",
-        run.errors
-    );
-    assert!(run.closed);
+    assert_ended!(run, ClientError::Framing(_));
 }
 
 #[test]

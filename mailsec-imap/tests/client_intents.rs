@@ -45,6 +45,21 @@ fn collect_stream(events: &[ClientEvent], id: RequestId, bound: usize) -> (Vec<u
     (data, chunks)
 }
 
+/// The server answers streamed fetch `id` with `wire`, without error: the streamed octets,
+/// the number of chunks and every event.
+fn answer_stream(
+    run: &mut Run,
+    id: RequestId,
+    wire: &[u8],
+    bound: usize,
+) -> (Vec<u8>, usize, Vec<ClientEvent>) {
+    run.server(wire);
+    run.no_errors();
+    let events = run.take_events();
+    let (data, chunks) = collect_stream(&events, id, bound);
+    (data, chunks, events)
+}
+
 fn body(len: usize) -> Vec<u8> {
     let mut m = b"Subject: streamed\r\n\r\n".to_vec();
     let mut i = 0u32;
@@ -62,20 +77,13 @@ fn streamed_message_with_flags_after_the_literal() {
         // max_literal far below the message: a streamed body is never framed whole.
         let config = cfg().max_literal(100).stream_chunk(64).build();
         let mut run = logged_in_with(config, c, "IMAP4rev1");
-        let id = run
-            .client
-            .fetch_message_streamed(run.now, 5, false)
-            .unwrap();
-        run.drain();
+        let id = run.send(|c, now| c.fetch_message_streamed(now, 5, false));
         run.expect(b"A0004 UID FETCH 5 (UID FLAGS BODY.PEEK[])\r\n");
         let msg = body(5000);
         let mut wire = format!("* 3 FETCH (UID 5 BODY[] {{{}}}\r\n", msg.len()).into_bytes();
         wire.extend_from_slice(&msg);
         wire.extend_from_slice(b" FLAGS (\\Seen $Junk))\r\nA0004 OK done\r\n");
-        run.server(&wire);
-        run.no_errors();
-        let events = run.take_events();
-        let (data, chunks) = collect_stream(&events, id, 64);
+        let (data, chunks, events) = answer_stream(&mut run, id, &wire, 64);
         assert_eq!(data, msg, "cut {c:?}");
         assert!(chunks >= 5000 / 64, "{chunks}");
         assert!(
@@ -111,8 +119,7 @@ fn streamed_message_with_flags_after_the_literal() {
         );
         // The session goes on: an ordinary FETCH literal is framed whole again (and bounded
         // by max_literal).
-        run.client.fetch_message(run.now, 6).unwrap();
-        run.drain();
+        run.send(|c, now| c.fetch_message(now, 6));
         run.expect(b"A0005 UID FETCH 6 (UID FLAGS BODY.PEEK[])\r\n");
         run.server(b"* 4 FETCH (UID 6 BODY[] {5}\r\nhello FLAGS ())\r\nA0005 OK done\r\n");
         run.no_errors();
@@ -121,14 +128,9 @@ fn streamed_message_with_flags_after_the_literal() {
             matches!(&events[0], ClientEvent::Message { uid: Some(6), data, .. } if data == &Bytes::from_static(b"hello")),
             "{events:?}"
         );
-        run.client.fetch_message(run.now, 7).unwrap();
-        run.drain();
+        run.send(|c, now| c.fetch_message(now, 7));
         run.server(b"* 5 FETCH (UID 7 BODY[] {500}\r\n");
-        assert!(
-            matches!(&run.errors[..], [ClientError::Framing(_)]),
-            "{:?}",
-            run.errors
-        );
+        assert_ended!(run, ClientError::Framing(_));
     }
 }
 
@@ -136,17 +138,13 @@ fn streamed_message_with_flags_after_the_literal() {
 fn streamed_binary_uid_after_body_and_inline_bodies() {
     for c in CUTS {
         let mut run = logged_in_with(cfg().stream_chunk(10).build(), c, "IMAP4rev2 BINARY");
-        let id = run.client.fetch_message_streamed(run.now, 9, true).unwrap();
-        run.drain();
+        let id = run.send(|c, now| c.fetch_message_streamed(now, 9, true));
         run.expect(b"A0004 UID FETCH 9 (UID FLAGS BINARY.PEEK[])\r\n");
         // A binary literal with NUL octets; UID and FLAGS after it; a `{` in a quoted string
         // before it announces nothing.
-        run.server(
-            b"* 1 FETCH (FLAGS (\\Seen) BINARY[] ~{12}\r\nab\0cd\r\n\r\nefg UID 9)\r\nA0004 OK done\r\n",
-        );
-        run.no_errors();
-        let events = run.take_events();
-        let (data, _) = collect_stream(&events, id, 10);
+        let wire =
+            b"* 1 FETCH (FLAGS (\\Seen) BINARY[] ~{12}\r\nab\0cd\r\n\r\nefg UID 9)\r\nA0004 OK done\r\n";
+        let (data, _, events) = answer_stream(&mut run, id, wire, 10);
         assert_eq!(data, b"ab\0cd\r\n\r\nefg");
         assert!(
             matches!(
@@ -166,22 +164,12 @@ fn streamed_binary_uid_after_body_and_inline_bodies() {
         );
 
         // A body sent as a quoted string gives the same events; NIL gives none.
-        let id = run
-            .client
-            .fetch_message_streamed(run.now, 9, false)
-            .unwrap();
-        run.drain();
+        let id = run.send(|c, now| c.fetch_message_streamed(now, 9, false));
         run.expect(b"A0005 UID FETCH 9 (UID FLAGS BODY.PEEK[])\r\n");
-        run.server(b"* 1 FETCH (UID 9 BODY[] \"hi {3}\")\r\nA0005 OK done\r\n");
-        run.no_errors();
-        let events = run.take_events();
-        let (data, _) = collect_stream(&events, id, 10);
+        let wire = b"* 1 FETCH (UID 9 BODY[] \"hi {3}\")\r\nA0005 OK done\r\n";
+        let (data, _, _) = answer_stream(&mut run, id, wire, 10);
         assert_eq!(data, b"hi {3}");
-        let id = run
-            .client
-            .fetch_message_streamed(run.now, 9, false)
-            .unwrap();
-        run.drain();
+        let id = run.send(|c, now| c.fetch_message_streamed(now, 9, false));
         run.server(b"* 1 FETCH (UID 9 BODY[] NIL)\r\nA0006 OK done\r\n");
         run.no_errors();
         let events = run.take_events();
@@ -190,39 +178,30 @@ fn streamed_binary_uid_after_body_and_inline_bodies() {
             "{events:?}"
         );
         // Header literals of a streamed fetch are not streamed (only BODY[] / BINARY[]).
-        let id = run
-            .client
-            .fetch_message_streamed(run.now, 9, false)
-            .unwrap();
-        run.drain();
-        run.server(
-            b"* 1 FETCH (UID 9 BODY[HEADER] {4}\r\nab\r\n BODY[] {3}\r\nxyz)\r\nA0007 OK done\r\n",
-        );
-        run.no_errors();
-        let events = run.take_events();
-        let (data, _) = collect_stream(&events, id, 10);
+        let id = run.send(|c, now| c.fetch_message_streamed(now, 9, false));
+        let wire =
+            b"* 1 FETCH (UID 9 BODY[HEADER] {4}\r\nab\r\n BODY[] {3}\r\nxyz)\r\nA0007 OK done\r\n";
+        let (data, _, _) = answer_stream(&mut run, id, wire, 10);
         assert_eq!(data, b"xyz");
     }
+}
+
+/// A session with `config` that asks for a streamed message and gets `server` in answer.
+fn streamed_fetch_answered(config: ClientConfig, server: &[u8]) -> Run {
+    let mut run = logged_in_with(config, Cut::Whole, "IMAP4rev1");
+    run.send(|c, now| c.fetch_message_streamed(now, 1, false));
+    run.server(server);
+    run
 }
 
 #[test]
 fn streamed_message_limits_and_lies() {
     // Larger than max_streamed_message: the session ends before any octet is handed out.
-    let mut run = logged_in_with(
+    let run = streamed_fetch_answered(
         cfg().max_streamed_message(1000).build(),
-        Cut::Whole,
-        "IMAP4rev1",
+        b"* 1 FETCH (UID 1 BODY[] {1001}\r\nabc",
     );
-    run.client
-        .fetch_message_streamed(run.now, 1, false)
-        .unwrap();
-    run.drain();
-    run.server(b"* 1 FETCH (UID 1 BODY[] {1001}\r\nabc");
-    assert!(
-        matches!(&run.errors[..], [ClientError::Framing(_)]),
-        "{:?}",
-        run.errors
-    );
+    assert_ended!(run, ClientError::Framing(_));
     assert!(
         !run.events
             .iter()
@@ -230,58 +209,37 @@ fn streamed_message_limits_and_lies() {
     );
 
     // The rest of the response must still parse.
-    let mut run = logged_in_with(cfg().build(), Cut::Whole, "IMAP4rev1");
-    run.client
-        .fetch_message_streamed(run.now, 1, false)
-        .unwrap();
-    run.drain();
-    run.server(b"* 1 FETCH (UID 1 BODY[] {3}\r\nabc FLAGS (\\Seen)\r\n");
-    assert!(
-        matches!(&run.errors[..], [ClientError::Malformed { .. }]),
-        "{:?}",
-        run.errors
+    let run = streamed_fetch_answered(
+        cfg().build(),
+        b"* 1 FETCH (UID 1 BODY[] {3}\r\nabc FLAGS (\\Seen)\r\n",
     );
+    assert_ended!(run, ClientError::Malformed { .. });
 
     // Two bodies in one response: the session ends.
-    let mut run = logged_in_with(cfg().build(), Cut::Whole, "IMAP4rev1");
-    run.client
-        .fetch_message_streamed(run.now, 1, false)
-        .unwrap();
-    run.drain();
-    run.server(b"* 1 FETCH (UID 1 BODY[] {3}\r\nabc BINARY[] ~{3}\r\nxyz)\r\n");
-    assert!(
-        matches!(&run.errors[..], [ClientError::Unexpected { .. }]),
-        "{:?}",
-        run.errors
+    let run = streamed_fetch_answered(
+        cfg().build(),
+        b"* 1 FETCH (UID 1 BODY[] {3}\r\nabc BINARY[] ~{3}\r\nxyz)\r\n",
     );
+    assert_ended!(run, ClientError::Unexpected { .. });
 
     // No streaming without a streamed fetch in flight: an unsolicited body is bounded by
     // max_literal.
     let mut run = logged_in_with(cfg().max_literal(10).build(), Cut::Whole, "IMAP4rev1");
     run.server(b"* 1 FETCH (UID 1 BODY[] {11}\r\n");
-    assert!(
-        matches!(&run.errors[..], [ClientError::Framing(_)]),
-        "{:?}",
-        run.errors
-    );
+    assert_ended!(run, ClientError::Framing(_));
 }
 
 #[test]
 fn enable_utf8_switches_mailbox_names() {
     for c in CUTS {
-        let mut run = logged_in_with(cfg().build(), c, "IMAP4rev1 ENABLE UTF8=ACCEPT CONDSTORE");
+        let mut run = logged_in(c, "IMAP4rev1 ENABLE UTF8=ACCEPT CONDSTORE");
         // Before ENABLE: modified UTF-7 (RFC 3501 §5.1.3).
-        run.client.create(run.now, "Entwürfe").unwrap();
-        run.drain();
+        run.send(|c, now| c.create(now, "Entwürfe"));
         run.expect(b"A0004 CREATE Entw&APw-rfe\r\n");
         run.server(b"A0004 OK created\r\n");
-        let id = run
-            .client
-            .enable(run.now, &[Capability::Utf8Accept, Capability::CondStore])
-            .unwrap();
+        let id = run.send(|c, now| c.enable(now, &[Capability::Utf8Accept, Capability::CondStore]));
         // Queued before ENABLE is answered: written after it, in UTF-8.
-        run.client.create(run.now, "Entwürfe & Co").unwrap();
-        run.drain();
+        run.send(|c, now| c.create(now, "Entwürfe & Co"));
         // ENABLE is sent alone.
         run.expect(b"A0005 ENABLE UTF8=ACCEPT CONDSTORE\r\n");
         run.server(b"* ENABLED UTF8=ACCEPT\r\nA0005 OK enabled\r\n");
@@ -321,12 +279,8 @@ fn enable_utf8_switches_mailbox_names() {
 
 #[test]
 fn enable_without_the_capability_sends_nothing() {
-    let mut run = logged_in_with(cfg().build(), Cut::Whole, "IMAP4rev1");
-    let id = run
-        .client
-        .enable(run.now, &[Capability::Utf8Accept])
-        .unwrap();
-    run.drain();
+    let mut run = logged_in(Cut::Whole, "IMAP4rev1");
+    let id = run.send(|c, now| c.enable(now, &[Capability::Utf8Accept]));
     run.expect(b"");
     let events = run.take_events();
     assert!(
@@ -335,12 +289,8 @@ fn enable_without_the_capability_sends_nothing() {
     );
     assert!(!run.client.utf8_names());
     // What was not asked for is not recorded (RFC 5161 §3.2).
-    let mut run = logged_in_with(cfg().build(), Cut::Whole, "IMAP4rev1 ENABLE");
-    let id = run
-        .client
-        .enable(run.now, &[Capability::CondStore])
-        .unwrap();
-    run.drain();
+    let mut run = logged_in(Cut::Whole, "IMAP4rev1 ENABLE");
+    let id = run.send(|c, now| c.enable(now, &[Capability::CondStore]));
     run.expect(b"A0004 ENABLE CONDSTORE\r\n");
     run.server(b"* ENABLED UTF8=ACCEPT CONDSTORE\r\nA0004 OK\r\n");
     assert_eq!(
@@ -353,11 +303,8 @@ fn enable_without_the_capability_sends_nothing() {
     assert!(!run.client.utf8_names());
     assert_eq!(run.client.enabled(), &[Capability::CondStore]);
     // IMAP4rev2 enabled: UTF-8 names too.
-    let mut run = logged_in_with(cfg().build(), Cut::ByteByByte, "IMAP4rev1 IMAP4rev2");
-    run.client
-        .enable(run.now, &[Capability::Imap4rev2])
-        .unwrap();
-    run.drain();
+    let mut run = logged_in(Cut::ByteByByte, "IMAP4rev1 IMAP4rev2");
+    run.send(|c, now| c.enable(now, &[Capability::Imap4rev2]));
     run.expect(b"A0004 ENABLE IMAP4rev2\r\n");
     run.server(b"* ENABLED IMAP4rev2\r\nA0004 OK\r\n");
     assert!(run.client.utf8_names());
@@ -366,12 +313,8 @@ fn enable_without_the_capability_sends_nothing() {
 #[test]
 fn id_exchange_and_rfc2971_limits() {
     for c in CUTS {
-        let mut run = logged_in_with(cfg().build(), c, "IMAP4rev1 ID");
-        let id = run
-            .client
-            .id(run.now, Some(&[("name", Some("mailsec")), ("os", None)]))
-            .unwrap();
-        run.drain();
+        let mut run = logged_in(c, "IMAP4rev1 ID");
+        let id = run.send(|c, now| c.id(now, Some(&[("name", Some("mailsec")), ("os", None)])));
         run.expect(b"A0004 ID (\"name\" \"mailsec\" \"os\" NIL)\r\n");
         run.server(
             b"* ID (\"name\" \"Dovecot\x07\" \"support-url\" NIL)\r\nA0004 OK ID completed\r\n",
@@ -388,8 +331,7 @@ fn id_exchange_and_rfc2971_limits() {
                 ]),
             }]
         );
-        let id = run.client.id(run.now, None).unwrap();
-        run.drain();
+        let id = run.send(|c, now| c.id(now, None));
         run.expect(b"A0005 ID NIL\r\n");
         run.server(b"* ID NIL\r\nA0005 OK\r\n");
         assert_eq!(
@@ -398,7 +340,7 @@ fn id_exchange_and_rfc2971_limits() {
         );
     }
     // The client's own arguments.
-    let mut run = logged_in_with(cfg().build(), Cut::Whole, "IMAP4rev1 ID");
+    let mut run = logged_in(Cut::Whole, "IMAP4rev1 ID");
     let long = "x".repeat(31);
     assert!(matches!(
         run.client.id(run.now, Some(&[(&long, None)])),
@@ -438,9 +380,8 @@ fn id_exchange_and_rfc2971_limits() {
         (pairs31, true),
         ("* ID (\"a\" NIL \"A\" NIL)\r\n".to_owned(), false),
     ] {
-        let mut run = logged_in_with(cfg().build(), Cut::Whole, "IMAP4rev1 ID");
-        run.client.id(run.now, None).unwrap();
-        run.drain();
+        let mut run = logged_in(Cut::Whole, "IMAP4rev1 ID");
+        run.send(|c, now| c.id(now, None));
         run.server(bad.as_bytes());
         if by_parser {
             assert!(
@@ -463,9 +404,8 @@ fn id_exchange_and_rfc2971_limits() {
 #[test]
 fn namespace_response_is_parsed() {
     for c in CUTS {
-        let mut run = logged_in_with(cfg().build(), c, "IMAP4rev1 NAMESPACE");
-        let id = run.client.namespace(run.now).unwrap();
-        run.drain();
+        let mut run = logged_in(c, "IMAP4rev1 NAMESPACE");
+        let id = run.send(|c, now| c.namespace(now));
         run.expect(b"A0004 NAMESPACE\r\n");
         run.server(
             b"* NAMESPACE ((\"\" \"/\")) NIL ((\"#shared/\" \"/\") (\"#public.\" \".\"))\r\nA0004 OK done\r\n",
@@ -496,10 +436,9 @@ fn namespace_response_is_parsed() {
 #[test]
 fn unselect_close_and_the_close_fallback() {
     for c in CUTS {
-        let mut run = logged_in_with(cfg().build(), c, "IMAP4rev1 UNSELECT");
+        let mut run = logged_in(c, "IMAP4rev1 UNSELECT");
         let id = run.client.unselect(run.now, false).unwrap();
-        let close = run.client.close(run.now).unwrap();
-        run.drain();
+        let close = run.send(|c, now| c.close(now));
         // Both are sent alone.
         run.expect(b"A0004 UNSELECT\r\n");
         run.server(b"A0004 OK done\r\n");
@@ -515,10 +454,9 @@ fn unselect_close_and_the_close_fallback() {
         );
     }
     // No UNSELECT: CLOSE only when allowed to expunge.
-    let mut run = logged_in_with(cfg().build(), Cut::Whole, "IMAP4rev1");
+    let mut run = logged_in(Cut::Whole, "IMAP4rev1");
     let refused = run.client.unselect(run.now, false).unwrap();
-    let closed = run.client.unselect(run.now, true).unwrap();
-    run.drain();
+    let closed = run.send(|c, now| c.unselect(now, true));
     run.expect(b"A0004 CLOSE\r\n");
     run.server(b"A0004 NO [CLOSED] not selected\r\n");
     let events = run.take_events();
@@ -531,9 +469,8 @@ fn unselect_close_and_the_close_fallback() {
         "{events:?}"
     );
     // IMAP4rev2 includes UNSELECT.
-    let mut run = logged_in_with(cfg().build(), Cut::Whole, "IMAP4rev2");
-    run.client.unselect(run.now, true).unwrap();
-    run.drain();
+    let mut run = logged_in(Cut::Whole, "IMAP4rev2");
+    run.send(|c, now| c.unselect(now, true));
     run.expect(b"A0004 UNSELECT\r\n");
 }
 
@@ -562,8 +499,7 @@ fn keepalive_noop_when_quiet_and_dead_link() {
         );
         // Activity restarts the interval: an intent at +200s, answered.
         run.advance(Duration::from_secs(200));
-        run.client.noop(run.now).unwrap();
-        run.drain();
+        run.send(|c, now| c.noop(now));
         run.expect(b"A0005 NOOP\r\n");
         run.server(b"A0005 OK\r\n");
         run.take_events();
@@ -573,24 +509,18 @@ fn keepalive_noop_when_quiet_and_dead_link() {
         run.expect(b"A0006 NOOP\r\n");
         // An intent made while the keepalive is in flight waits for it; a keepalive never
         // answered ends the session after the response timeout (a dead link).
-        run.client.capability(run.now).unwrap();
-        run.drain();
+        run.send(|c, now| c.capability(now));
         run.expect(b"");
         run.advance(Duration::from_secs(119));
         run.no_errors();
         run.advance(Duration::from_secs(1));
-        assert!(
-            matches!(&run.errors[..], [ClientError::Timeout { .. }]),
-            "{:?}",
-            run.errors
-        );
+        assert_ended!(run, ClientError::Timeout { .. });
         assert!(run.closed);
     }
     // No keepalive during IDLE (it has its own refresh), nor by default.
     let config = cfg().keepalive(Some(Duration::from_secs(60))).build();
     let mut run = logged_in_with(config, Cut::Whole, "IMAP4rev1 IDLE");
-    run.client.idle_start(run.now).unwrap();
-    run.drain();
+    run.send(|c, now| c.idle_start(now));
     run.expect(b"A0004 IDLE\r\n");
     run.server(b"+ idling\r\n");
     for _ in 0..10 {
@@ -598,7 +528,7 @@ fn keepalive_noop_when_quiet_and_dead_link() {
     }
     run.expect(b"");
     run.no_errors();
-    let mut run = logged_in_with(cfg().build(), Cut::Whole, "IMAP4rev1");
+    let mut run = logged_in(Cut::Whole, "IMAP4rev1");
     assert_eq!(run.client.poll_timeout(), None);
     run.advance(Duration::from_secs(3600));
     run.expect(b"");

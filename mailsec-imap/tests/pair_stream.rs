@@ -3,72 +3,22 @@
 //! although the client's literal limit is 1 MiB, and the intents ENABLE, ID, NAMESPACE,
 //! UNSELECT and CLOSE against a real server.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use mailsec_imap::client::{Client, ClientConfig, ClientEvent, RequestId};
-use mailsec_imap::server::{Server, ServerConfig, ServerEvent};
+mod pair_common;
+
+use mailsec_imap::client::{ClientConfig, ClientEvent, RequestId};
 use mailsec_imap::store::MemoryStore;
 use mailsec_imap::types::{Capability, Flag};
-use mailsec_tls::sasl::{CheckAnswer, CredentialCheck, Credentials, ExposeSecret};
-use mailsec_tls::testing::{Chunking, Pair, TestPki};
+use mailsec_tls::testing::{Chunking, TestPki};
 use mailsec_tls::{ClientTls, Machine, ServerPolicy};
+use pair_common::{credentials, new_pair, policy_for, settle};
 
 const HOST: &str = "imap.example.test";
 const CHUNK: usize = 16 * 1024;
 
-/// Runs the pair, answering the server's questions (alice / s3cret, the shared store), until
-/// nothing more happens.
-fn settle(pair: &mut Pair<Client, Server>, store: &MemoryStore) {
-    loop {
-        pair.run();
-        let events = pair.server.take_events();
-        if events.is_empty() {
-            return;
-        }
-        for event in events {
-            match &event {
-                ServerEvent::CheckCredentials { check, .. } => {
-                    let ok = matches!(check, CredentialCheck::Password { authcid, password, .. }
-                        if authcid == "alice" && password.expose_secret() == "s3cret");
-                    let answer = if ok {
-                        CheckAnswer::Accept
-                    } else {
-                        CheckAnswer::Reject
-                    };
-                    pair.server.machine.answer_credentials(answer).unwrap();
-                }
-                ServerEvent::OpenStore { .. } => {
-                    pair.server
-                        .machine
-                        .open_store(Box::new(store.clone()))
-                        .unwrap();
-                }
-                _ => {}
-            }
-        }
-    }
-}
-
-fn new_pair(tls: ClientTls, config: ClientConfig, pki: &TestPki) -> Pair<Client, Server> {
-    let policy = if tls == ClientTls::Implicit {
-        ServerPolicy::implicit_tls()
-    } else {
-        ServerPolicy::starttls_required()
-    };
-    let server_config = Arc::new(ServerConfig::builder().policy(policy).build().unwrap());
-    let now = std::time::Instant::now();
-    let server = Server::new(server_config, now);
-    let client = Client::new(config, now);
-    if tls == ClientTls::Implicit {
-        Pair::implicit_tls(client, server, pki)
-    } else {
-        Pair::new(client, server, pki)
-    }
-}
-
 fn client_config(tls: ClientTls) -> ClientConfig {
-    ClientConfig::builder(Credentials::password("alice", "s3cret"))
+    ClientConfig::builder(credentials())
         .tls(tls)
         .max_literal(1 << 20)
         .stream_chunk(CHUNK)
@@ -158,7 +108,7 @@ fn stream_huge(tls: ClientTls, chunking: Chunking) {
         .unwrap();
     let message = huge();
     store.deliver("INBOX", &message).unwrap();
-    let mut pair = new_pair(tls, client_config(tls), &pki);
+    let mut pair = new_pair(client_config(tls), policy_for(tls), &pki);
     pair.set_chunking(chunking);
     let now = pair.now();
     pair.client.machine.examine(now, "INBOX").unwrap();
@@ -234,11 +184,11 @@ fn enable_id_namespace_unselect_close_against_our_server() {
     for chunking in Chunking::BASIC {
         let store = MemoryStore::with_standard_folders();
         store.deliver("INBOX", b"Subject: x\r\n\r\nx\r\n").unwrap();
-        let config = ClientConfig::builder(Credentials::password("alice", "s3cret"))
+        let config = ClientConfig::builder(credentials())
             .tls(ClientTls::StartTlsRequired)
             .keepalive(Some(Duration::from_secs(600)))
             .build();
-        let mut pair = new_pair(ClientTls::StartTlsRequired, config, &pki);
+        let mut pair = new_pair(config, ServerPolicy::starttls_required(), &pki);
         pair.set_chunking(chunking);
         let now = pair.now();
         let c = &mut pair.client.machine;

@@ -326,7 +326,7 @@ impl Client {
                 }
             }
             if let Code::CopyUid { validity, from, to } = &code {
-                let slot = self.inflight.iter_mut().find_map(|f| match &mut f.acc {
+                let slot = self.acc(|a| match a {
                     Acc::CopyUid(c) => Some(c),
                     _ => None,
                 });
@@ -347,8 +347,14 @@ impl Client {
         }));
     }
 
+    /// The accumulator `pick` recognizes, of the command in flight that collects it (at most
+    /// one: two commands collecting the same untagged data are never in flight together).
+    fn acc<T: ?Sized>(&mut self, pick: fn(&mut Acc) -> Option<&mut T>) -> Option<&mut T> {
+        self.inflight.iter_mut().find_map(|f| pick(&mut f.acc))
+    }
+
     fn select_acc(&mut self) -> Option<&mut SelectedInfo> {
-        self.inflight.iter_mut().find_map(|f| match &mut f.acc {
+        self.acc(|a| match a {
             Acc::Select(info) => Some(&mut **info),
             _ => None,
         })
@@ -358,7 +364,7 @@ impl Client {
         let caps: Vec<Capability<'static>> = caps.into_iter().map(Capability::into_owned).collect();
         // The capability request in flight takes them, in clear too: before an upgrade they
         // decide STARTTLS only, and are forgotten at the cut.
-        let slot = self.inflight.iter_mut().find_map(|f| match &mut f.acc {
+        let slot = self.acc(|a| match a {
             Acc::Capabilities(v) => Some(v),
             _ => None,
         });
@@ -387,7 +393,7 @@ impl Client {
         let limit = self.config.max_collected;
         let unsolicited = match data {
             Data::List(entry) => {
-                let slot = self.inflight.iter_mut().find_map(|f| match &mut f.acc {
+                let slot = self.acc(|a| match a {
                     Acc::List(v) => Some(v),
                     _ => None,
                 });
@@ -403,7 +409,7 @@ impl Client {
                 }
             }
             Data::Status { mailbox, items } => {
-                let slot = self.inflight.iter_mut().find_map(|f| match &mut f.acc {
+                let slot = self.acc(|a| match a {
                     Acc::Status(s) => Some(s),
                     _ => None,
                 });
@@ -462,70 +468,56 @@ impl Client {
             Data::Expunge(n) => Unsolicited::Expunge(n.get()),
             Data::Vanished { earlier, uids } => Unsolicited::Vanished { earlier, uids },
             Data::Fetch { seq, items } => return self.route_fetch(seq.get(), items, frame),
-            Data::Enabled(caps) => {
-                let slot = self.inflight.iter_mut().find_map(|f| match &mut f.acc {
-                    Acc::Enabled(v) => Some(v),
-                    _ => None,
-                });
-                match slot {
-                    Some(v) => {
-                        for cap in caps {
-                            let cap = cap.into_owned();
-                            if v.len() < limit && !v.contains(&cap) {
-                                v.push(cap);
-                            }
-                        }
-                        return;
-                    }
-                    None => Unsolicited::Data(Data::Enabled(caps).into_owned()),
-                }
-            }
-            Data::Id(fields) => {
-                if !self.inflight.iter().any(|f| matches!(f.acc, Acc::Id(_))) {
-                    Unsolicited::Data(Data::Id(fields).into_owned())
-                } else {
-                    let fields = match check_id(fields) {
-                        Ok(f) => f,
-                        Err(what) => return self.fail(ClientError::InvalidId(what)),
-                    };
-                    if let Some(slot) = self.inflight.iter_mut().find_map(|f| match &mut f.acc {
-                        Acc::Id(slot) => Some(slot),
-                        _ => None,
-                    }) {
-                        // The first answer counts.
-                        if slot.is_none() {
-                            *slot = Some(fields);
+            // ENABLED, ID and NAMESPACE: the one command in flight that asks for them takes
+            // them (RFC 5161 §3.2, RFC 2971 §3.2, RFC 2342 §5); otherwise they are unsolicited.
+            Data::Enabled(caps) => match self.acc(|a| match a {
+                Acc::Enabled(v) => Some(v),
+                _ => None,
+            }) {
+                Some(v) => {
+                    for cap in caps.into_iter().map(Capability::into_owned) {
+                        if v.len() < limit && !v.contains(&cap) {
+                            v.push(cap);
                         }
                     }
                     return;
                 }
-            }
-            Data::Namespace(ns) => {
-                let slot = self.inflight.iter_mut().find_map(|f| match &mut f.acc {
-                    Acc::Namespace(slot) => Some(slot),
+                None => Unsolicited::Data(Data::Enabled(caps).into_owned()),
+            },
+            Data::Id(fields) if self.inflight.iter().any(|f| matches!(f.acc, Acc::Id(_))) => {
+                let fields = match check_id(fields) {
+                    Ok(f) => f,
+                    Err(what) => return self.fail(ClientError::InvalidId(what)),
+                };
+                if let Some(slot) = self.acc(|a| match a {
+                    Acc::Id(slot) => Some(slot),
                     _ => None,
-                });
-                match slot {
-                    Some(slot) => {
-                        *slot = Some(ns.map(|n| {
-                            n.map(|v| {
-                                v.into_iter()
-                                    .map(crate::types::NamespaceDesc::into_owned)
-                                    .collect()
-                            })
-                        }));
-                        return;
-                    }
-                    None => Unsolicited::Data(Data::Namespace(ns).into_owned()),
+                }) {
+                    // The first answer counts.
+                    slot.get_or_insert(fields);
                 }
+                return;
             }
+            Data::Namespace(ns) => match self.acc(|a| match a {
+                Acc::Namespace(slot) => Some(slot),
+                _ => None,
+            }) {
+                Some(slot) => {
+                    let owned = |n: Option<Vec<crate::types::NamespaceDesc<'_>>>| {
+                        n.map(|v| v.into_iter().map(|d| d.into_owned()).collect())
+                    };
+                    *slot = Some(ns.map(owned));
+                    return;
+                }
+                None => Unsolicited::Data(Data::Namespace(ns).into_owned()),
+            },
             other => Unsolicited::Data(other.into_owned()),
         };
         self.event(ClientEvent::Unsolicited(unsolicited));
     }
 
     fn search_acc(&mut self) -> Option<&mut Vec<u32>> {
-        self.inflight.iter_mut().find_map(|f| match &mut f.acc {
+        self.acc(|a| match a {
             Acc::Search(v) => Some(v),
             _ => None,
         })

@@ -5,7 +5,7 @@
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
-use mailsec_imap::client::{Client, ClientConfig, ClientError, ClientEvent};
+use mailsec_imap::client::{Client, ClientConfig, ClientError, ClientEvent, UsageError};
 use mailsec_imap::types::{SeqNumber, SeqRange, SequenceSet};
 use mailsec_tls::sasl::Credentials;
 use mailsec_tls::{ClientTls, Machine, Output, TlsInfo};
@@ -124,6 +124,18 @@ impl Run {
         }
     }
 
+    /// Makes an intent (which must be accepted) and carries out what it sends now.
+    #[track_caller]
+    pub(crate) fn send<T>(
+        &mut self,
+        intent: impl FnOnce(&mut Client, Instant) -> Result<T, UsageError>,
+    ) -> T {
+        let id = intent(&mut self.client, self.now)
+            .unwrap_or_else(|e| panic!("cut {:?}: intent refused: {e}", self.cut));
+        self.drain();
+        id
+    }
+
     /// The server sends `data`, cut as configured.
     pub(crate) fn server(&mut self, data: &[u8]) {
         for piece in cut(data, self.cut) {
@@ -213,6 +225,29 @@ pub(crate) fn login_over_starttls(run: &mut Run, after_tls_caps: &str) {
     run.tls();
     run.expect(b"A0002 CAPABILITY\r\n");
     run.server(format!("* CAPABILITY {after_tls_caps}\r\nA0002 OK done\r\n").as_bytes());
+}
+
+/// Asserts that the session ended with exactly one error, matching the pattern, and closed.
+#[allow(unused_macros)]
+macro_rules! assert_ended {
+    ($run:expr, $pattern:pat) => {{
+        let run = &$run;
+        assert!(
+            matches!(&run.errors[..], [$pattern]),
+            "cut {:?}: {:?}",
+            run.cut,
+            run.errors
+        );
+        assert!(run.closed, "cut {:?}: not closed", run.cut);
+    }};
+}
+#[allow(unused_imports)]
+pub(crate) use assert_ended;
+
+/// A logged-in session over STARTTLS (required, default configuration) with the given
+/// capabilities after login; the next tag is A0004.
+pub(crate) fn logged_in(cut: Cut, caps: &str) -> Run {
+    logged_in_with(config(ClientTls::StartTlsRequired), cut, caps)
 }
 
 /// A logged-in session over STARTTLS with `config` (StartTlsRequired) and the given
