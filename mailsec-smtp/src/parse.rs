@@ -229,21 +229,31 @@ fn line_too_long(len: usize, limit: usize) -> CommandError {
 /// them when so) and whether it holds one over 127, 16 lanes at a time.
 #[inline(always)]
 fn octet_flags(b: &[u8]) -> (bool, bool) {
-    let mut acc = [0u8; 16];
-    let mut step = |chunk: &[u8]| {
+    /// Bit 7: an octet over 127; bit 0: one below 14.
+    #[inline(always)]
+    fn flags(c: u8) -> u8 {
+        (c & 0x80) | u8::from(c < 14)
+    }
+    /// 16 lanes of a fixed size, which compile to vector compares.
+    #[inline(always)]
+    fn step(acc: &mut [u8; 16], chunk: &[u8; 16]) {
         for (a, &c) in acc.iter_mut().zip(chunk) {
-            // Bit 7: an octet over 127; bit 0: one below 14. Compiles to vector compares.
-            *a |= (c & 0x80) | u8::from(c < 14);
+            *a |= flags(c);
         }
-    };
+    }
     if b.len() < 16 {
-        step(b);
-    } else {
-        for chunk in b.chunks_exact(16) {
-            step(chunk);
+        let f = b.iter().fold(0, |f, &c| f | flags(c));
+        return (f & 1 != 0, f & 0x80 != 0);
+    }
+    let mut acc = [0u8; 16];
+    for chunk in b.chunks_exact(16) {
+        if let Ok(chunk) = <&[u8; 16]>::try_from(chunk) {
+            step(&mut acc, chunk);
         }
-        // The last 16 octets again, overlapping: harmless for flags.
-        step(&b[b.len() - 16..]);
+    }
+    // The last 16 octets again, overlapping: harmless for flags.
+    if let Some(last) = b.last_chunk::<16>() {
+        step(&mut acc, last);
     }
     let v = u128::from_ne_bytes(acc);
     (
