@@ -316,6 +316,17 @@ fn number(b: &[u8]) -> Option<u64> {
         return None;
     }
     let mut n = 0u64;
+    if b.len() <= 19 {
+        // 19 digits cannot overflow a u64: no checks per digit.
+        for &c in b {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                return None;
+            }
+            n = n * 10 + u64::from(d);
+        }
+        return Some(n);
+    }
     for &c in b {
         let d = c.wrapping_sub(b'0');
         if d > 9 {
@@ -347,16 +358,40 @@ fn auth(args: &[u8]) -> Result<CommandRef<'static>, CommandError> {
 }
 
 /// Strips `prefix` case-insensitively and one optional space after it.
+#[inline(always)]
 fn after_prefix<'a>(
     args: &'a [u8],
     prefix: &[u8],
     verb: &'static str,
 ) -> Result<&'a [u8], CommandError> {
-    if args.len() < prefix.len() || !args[..prefix.len()].eq_ignore_ascii_case(prefix) {
+    let Some((head, rest)) = args.split_at_checked(prefix.len()) else {
+        return Err(CommandError::Syntax { verb });
+    };
+    if !fold_eq(head, prefix) {
         return Err(CommandError::Syntax { verb });
     }
-    let rest = &args[prefix.len()..];
     Ok(rest.strip_prefix(b" ").unwrap_or(rest))
+}
+
+/// `a.eq_ignore_ascii_case(b)` for octet strings of the same length, compared a word at a time
+/// where the lengths allow: OR 0x20 on both sides folds case for letters and leaves `:` and
+/// digits as they are, but would also equate `@` with `` ` ``: words are compared folded only
+/// where `b` is all letters, octets one by one otherwise.
+#[inline(always)]
+fn fold_eq(a: &[u8], b: &[u8]) -> bool {
+    match (a.first_chunk::<4>(), b.first_chunk::<4>()) {
+        (Some(x), Some(y)) if y.iter().all(u8::is_ascii_alphabetic) => {
+            u32::from_le_bytes(*x) | 0x2020_2020 == u32::from_le_bytes(*y) | 0x2020_2020
+                && a[4..].eq_ignore_ascii_case(&b[4..])
+        }
+        _ => match (a.first_chunk::<2>(), b.first_chunk::<2>()) {
+            (Some(x), Some(y)) if y.iter().all(u8::is_ascii_alphabetic) => {
+                u16::from_le_bytes(*x) | 0x2020 == u16::from_le_bytes(*y) | 0x2020
+                    && a[2..].eq_ignore_ascii_case(&b[2..])
+            }
+            _ => a.eq_ignore_ascii_case(b),
+        },
+    }
 }
 
 /// Checks that `rest` (after a path) is empty or starts with the space before the parameters.
@@ -794,19 +829,30 @@ fn notify(v: &[u8]) -> Result<Notify, CommandError> {
     const FAILURE: Folded = fold("failure");
     const DELAY: Folded = fold("delay");
     let mut n = Notify::NEVER;
-    for item in v.split(|b| *b == b',') {
-        let flag = match folded(item) {
-            SUCCESS => &mut n.success,
-            FAILURE => &mut n.failure,
-            DELAY => &mut n.delay,
+    let mut rest = v;
+    // Each item is SUCCESS, FAILURE (7 octets) or DELAY (5) followed by a comma or the end:
+    // try those lengths rather than search for each comma. A list this refuses has a bad item
+    // however it is split (every error here is the same).
+    loop {
+        let ends_at = |len: usize| matches!(rest.get(len), None | Some(b','));
+        let (flag, len) = match rest {
+            [_, _, _, _, _, _, _, ..] if ends_at(7) => match folded(&rest[..7]) {
+                SUCCESS => (&mut n.success, 7),
+                FAILURE => (&mut n.failure, 7),
+                _ => return Err(invalid("NOTIFY")),
+            },
+            [_, _, _, _, _, ..] if ends_at(5) && folded(&rest[..5]) == DELAY => (&mut n.delay, 5),
             _ => return Err(invalid("NOTIFY")),
         };
         if *flag {
             return Err(invalid("NOTIFY"));
         }
         *flag = true;
+        match rest.get(len + 1..) {
+            Some(next) => rest = next,
+            None => return Ok(n),
+        }
     }
-    Ok(n)
 }
 
 /// `<…>` path: `Ok((None, n))` for `<>` when `null_ok`. A source route is dropped. UTF-8 is
@@ -1347,6 +1393,78 @@ pub fn parse_reply(input: &[u8]) -> Result<Option<(Reply, usize)>, ReplyError> {
 mod tests {
     use super::*;
     use crate::types::{Domain, Host};
+
+    /// The NOTIFY list read by item lengths agrees with splitting at commas.
+    #[test]
+    fn notify_lists_agree_with_split_items() {
+        let split = |v: &[u8]| -> Result<Notify, CommandError> {
+            if v.eq_ignore_ascii_case(b"NEVER") {
+                return Ok(Notify::NEVER);
+            }
+            let mut n = Notify::NEVER;
+            for item in v.split(|b| *b == b',') {
+                let flag = match item.to_ascii_uppercase().as_slice() {
+                    b"SUCCESS" => &mut n.success,
+                    b"FAILURE" => &mut n.failure,
+                    b"DELAY" => &mut n.delay,
+                    _ => return Err(invalid("NOTIFY")),
+                };
+                if *flag {
+                    return Err(invalid("NOTIFY"));
+                }
+                *flag = true;
+            }
+            Ok(n)
+        };
+        let items: [&[u8]; 10] = [
+            b"SUCCESS", b"failure", b"Delay", b"NEVER", b"", b"X", b"DELAYS", b"SUCCES",
+            b"DELA", b"D,",
+        ];
+        let mut checked = 0;
+        for a in items {
+            for b in items {
+                for c in items {
+                    for list in [
+                        a.to_vec(),
+                        [a, b].join(&b","[..]),
+                        [a, b, c].join(&b","[..]),
+                        [a, b, c].concat(),
+                    ] {
+                        assert_eq!(notify(&list), split(&list), "{list:?}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(checked >= 4000);
+    }
+
+    #[test]
+    fn numbers_of_every_length() {
+        assert_eq!(number(b""), None);
+        assert_eq!(number(b"0"), Some(0));
+        assert_eq!(number(b"1234567890123456789"), Some(1_234_567_890_123_456_789));
+        assert_eq!(number(b"9999999999999999999"), Some(9_999_999_999_999_999_999));
+        assert_eq!(number(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(number(b"18446744073709551616"), None);
+        assert_eq!(number(b"99999999999999999999"), None);
+        assert_eq!(number(b"000000000000000000001"), None);
+        assert_eq!(number(b"12a"), None);
+        assert_eq!(number(b"-1"), None);
+    }
+
+    #[test]
+    fn prefixes_compare_as_eq_ignore_ascii_case() {
+        for prefix in [&b"FROM:"[..], b"TO:"] {
+            for x in 0..=255u8 {
+                for at in 0..prefix.len() {
+                    let mut a = prefix.to_vec();
+                    a[at] = x;
+                    assert_eq!(fold_eq(&a, prefix), a.eq_ignore_ascii_case(prefix), "{a:?}");
+                }
+            }
+        }
+    }
 
     #[test]
     fn octet_flags_over_every_length_and_position() {
