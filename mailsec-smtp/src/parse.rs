@@ -124,37 +124,43 @@ pub fn parse_command_ref(line: &[u8], opts: ParseOptions) -> Result<CommandRef<'
     // `args` is None without arguments, Some(after the single SP) otherwise.
     let args = line.get(verb_end + 1..);
     let utf8 = opts.smtputf8;
-    let cmd = match word {
-        EHLO => CommandRef::Ehlo(host_arg(args, utf8_or_ascii, !high, "EHLO")?),
-        HELO => CommandRef::Helo(host_arg(args, utf8_or_ascii, !high, "HELO")?),
-        MAIL => mail(
-            args.ok_or(CommandError::Syntax { verb: "MAIL" })?,
-            utf8,
-            !high,
-        )?,
-        RCPT => rcpt(
-            args.ok_or(CommandError::Syntax { verb: "RCPT" })?,
-            utf8,
-            utf8_or_ascii,
-            !high,
-        )?,
-        DATA => no_args(args, CommandRef::Data, "DATA")?,
-        RSET => no_args(args, CommandRef::Rset, "RSET")?,
-        QUIT => no_args(args, CommandRef::Quit, "QUIT")?,
-        STARTTLS => no_args(args, CommandRef::StartTls, "STARTTLS")?,
-        NOOP => CommandRef::Noop(args.map(text_arg).transpose()?),
-        HELP => CommandRef::Help(args.map(text_arg).transpose()?),
-        VRFY => CommandRef::Vrfy(text_arg(
-            args.ok_or(CommandError::Syntax { verb: "VRFY" })?,
-        )?),
-        EXPN => CommandRef::Expn(text_arg(
-            args.ok_or(CommandError::Syntax { verb: "EXPN" })?,
-        )?),
-        BDAT => bdat(args.ok_or(CommandError::Syntax { verb: "BDAT" })?)?,
-        AUTH => auth(args.ok_or(CommandError::Syntax { verb: "AUTH" })?)?,
-        _ => return Err(CommandError::UnknownCommand),
-    };
-    Ok(cmd)
+    // Each arm's result is the function's: no command is built on the side and moved.
+    let syntax = |verb| Err(CommandError::Syntax { verb });
+    match word {
+        EHLO => host_arg(args, utf8_or_ascii, !high, "EHLO").map(CommandRef::Ehlo),
+        HELO => host_arg(args, utf8_or_ascii, !high, "HELO").map(CommandRef::Helo),
+        MAIL => match args {
+            Some(args) => mail(args, utf8, !high),
+            None => syntax("MAIL"),
+        },
+        RCPT => match args {
+            Some(args) => rcpt(args, utf8, utf8_or_ascii, !high),
+            None => syntax("RCPT"),
+        },
+        DATA => no_args(args, CommandRef::Data, "DATA"),
+        RSET => no_args(args, CommandRef::Rset, "RSET"),
+        QUIT => no_args(args, CommandRef::Quit, "QUIT"),
+        STARTTLS => no_args(args, CommandRef::StartTls, "STARTTLS"),
+        NOOP => args.map(text_arg).transpose().map(CommandRef::Noop),
+        HELP => args.map(text_arg).transpose().map(CommandRef::Help),
+        VRFY => match args {
+            Some(args) => text_arg(args).map(CommandRef::Vrfy),
+            None => syntax("VRFY"),
+        },
+        EXPN => match args {
+            Some(args) => text_arg(args).map(CommandRef::Expn),
+            None => syntax("EXPN"),
+        },
+        BDAT => match args {
+            Some(args) => bdat(args),
+            None => syntax("BDAT"),
+        },
+        AUTH => match args {
+            Some(args) => auth(args),
+            None => syntax("AUTH"),
+        },
+        _ => Err(CommandError::UnknownCommand),
+    }
 }
 
 /// The end of the verb: the first space, or the end of the line.
