@@ -1423,8 +1423,8 @@ mod tests {
             Ok(n)
         };
         let items: [&[u8]; 10] = [
-            b"SUCCESS", b"failure", b"Delay", b"NEVER", b"", b"X", b"DELAYS", b"SUCCES",
-            b"DELA", b"D,",
+            b"SUCCESS", b"failure", b"Delay", b"NEVER", b"", b"X", b"DELAYS", b"SUCCES", b"DELA",
+            b"D,",
         ];
         let mut checked = 0;
         for a in items {
@@ -1449,8 +1449,14 @@ mod tests {
     fn numbers_of_every_length() {
         assert_eq!(number(b""), None);
         assert_eq!(number(b"0"), Some(0));
-        assert_eq!(number(b"1234567890123456789"), Some(1_234_567_890_123_456_789));
-        assert_eq!(number(b"9999999999999999999"), Some(9_999_999_999_999_999_999));
+        assert_eq!(
+            number(b"1234567890123456789"),
+            Some(1_234_567_890_123_456_789)
+        );
+        assert_eq!(
+            number(b"9999999999999999999"),
+            Some(9_999_999_999_999_999_999)
+        );
         assert_eq!(number(b"18446744073709551615"), Some(u64::MAX));
         assert_eq!(number(b"18446744073709551616"), None);
         assert_eq!(number(b"99999999999999999999"), None);
@@ -1529,8 +1535,21 @@ mod tests {
         }
         // Keywords of every length up to 17, in both cases, against a plain comparison.
         let words = [
-            "a", "ab", "abc", "size", "ret", "7bit", "envid", "notify", "success", "8bitmime",
-            "smtputf8", "requiretls", "binarymime", "abcdefghijklmnop", "aaaaaaaaa",
+            "a",
+            "ab",
+            "abc",
+            "size",
+            "ret",
+            "7bit",
+            "envid",
+            "notify",
+            "success",
+            "8bitmime",
+            "smtputf8",
+            "requiretls",
+            "binarymime",
+            "abcdefghijklmnop",
+            "aaaaaaaaa",
             "aaaaaaaaaa",
         ];
         for w in words {
