@@ -317,6 +317,7 @@ fn bdat(args: &[u8]) -> Result<CommandRef<'static>, CommandError> {
 }
 
 /// 1 to 20 digits fitting a u64.
+#[inline]
 fn number(b: &[u8]) -> Option<u64> {
     if b.is_empty() || b.len() > 20 {
         return None;
@@ -385,15 +386,23 @@ fn after_prefix<'a>(
 /// where `b` is all letters, octets one by one otherwise.
 #[inline(always)]
 fn fold_eq(a: &[u8], b: &[u8]) -> bool {
+    // Past the folded word: `:` and other non-letters equal only themselves in any case.
+    let tail_eq = |x: &[u8], y: &[u8]| {
+        if y.iter().any(u8::is_ascii_alphabetic) {
+            x.eq_ignore_ascii_case(y)
+        } else {
+            x == y
+        }
+    };
     match (a.first_chunk::<4>(), b.first_chunk::<4>()) {
         (Some(x), Some(y)) if y.iter().all(u8::is_ascii_alphabetic) => {
             u32::from_le_bytes(*x) | 0x2020_2020 == u32::from_le_bytes(*y) | 0x2020_2020
-                && a[4..].eq_ignore_ascii_case(&b[4..])
+                && tail_eq(&a[4..], &b[4..])
         }
         _ => match (a.first_chunk::<2>(), b.first_chunk::<2>()) {
             (Some(x), Some(y)) if y.iter().all(u8::is_ascii_alphabetic) => {
                 u16::from_le_bytes(*x) | 0x2020 == u16::from_le_bytes(*y) | 0x2020
-                    && a[2..].eq_ignore_ascii_case(&b[2..])
+                    && tail_eq(&a[2..], &b[2..])
             }
             _ => a.eq_ignore_ascii_case(b),
         },
@@ -417,7 +426,12 @@ type Param<'a> = (&'a [u8], Option<&'a [u8]>);
 /// parameters need no separate split into tokens.
 #[inline(always)]
 fn next_param(rest: &[u8], utf8: bool) -> Result<Option<(Param<'_>, usize)>, CommandError> {
-    let start = rest.iter().position(|&c| c != b' ').unwrap_or(rest.len());
+    // Usually one space, often none (the end of the line).
+    let start = match rest {
+        [] => return Ok(None),
+        [b' ', c, ..] if *c != b' ' => 1,
+        _ => rest.iter().position(|&c| c != b' ').unwrap_or(rest.len()),
+    };
     let token = &rest[start..];
     if token.is_empty() {
         return Ok(None);
