@@ -490,9 +490,24 @@ fn split_param(token: &[u8], utf8: bool) -> Result<Param<'_>, CommandError> {
 /// are shorter than eight octets.)
 #[inline(always)]
 fn class_run(b: &[u8], table: &[u8; 256], bit: u8) -> usize {
-    b.iter()
-        .position(|&c| table[usize::from(c)] & bit == 0)
-        .unwrap_or(b.len())
+    // Two octets per step, each tested on its own (one loop test per two octets).
+    let mut pairs = b.chunks_exact(2);
+    let mut i = 0;
+    for pair in &mut pairs {
+        if let [c0, c1] = *pair {
+            if table[usize::from(c0)] & bit == 0 {
+                return i;
+            }
+            if table[usize::from(c1)] & bit == 0 {
+                return i + 1;
+            }
+        }
+        i += 2;
+    }
+    match pairs.remainder() {
+        [c] if table[usize::from(*c)] & bit != 0 => i + 1,
+        _ => i,
+    }
 }
 
 /// A keyword or value of up to 16 octets, each ORed with 0x20, as its length and one integer:
@@ -1488,6 +1503,20 @@ mod tests {
                     a[at] = x;
                     assert_eq!(fold_eq(&a, prefix), a.eq_ignore_ascii_case(prefix), "{a:?}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn class_runs_over_every_length_and_end() {
+        for len in 0..20 {
+            for end in 0..=len {
+                let mut b = vec![b'a'; len];
+                if end < len {
+                    b[end] = b'.';
+                }
+                assert_eq!(class_run(&b, &CLASS, LDH), end, "len {len} end {end}");
+                assert_eq!(class_run(&b[..end], &CLASS, LDH), end);
             }
         }
     }
