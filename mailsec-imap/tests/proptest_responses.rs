@@ -304,7 +304,7 @@ fn section() -> impl Strategy<Value = Section<'static>> {
 }
 fn msg_att() -> impl Strategy<Value = MsgAtt<'static>> {
     prop_oneof![
-        prop::collection::vec(flag(), 0..4).prop_map(MsgAtt::Flags),
+        prop::collection::vec(flag(), 0..4).prop_map(|f| MsgAtt::Flags(f.into())),
         nz().prop_map(MsgAtt::Uid),
         n64().prop_map(MsgAtt::Rfc822Size),
         date_time().prop_map(MsgAtt::InternalDate),
@@ -375,8 +375,10 @@ fn data() -> impl Strategy<Value = Data<'static>> {
         nz().prop_map(Data::Expunge),
         (any::<bool>(), sequence_set())
             .prop_map(|(earlier, uids)| Data::Vanished { earlier, uids }),
-        (nz(), prop::collection::vec(msg_att(), 1..4))
-            .prop_map(|(seq, items)| Data::Fetch { seq, items }),
+        (nz(), prop::collection::vec(msg_att(), 1..4)).prop_map(|(seq, items)| Data::Fetch {
+            seq,
+            items: items.into()
+        }),
     ]
 }
 fn response() -> impl Strategy<Value = Response<'static>> {

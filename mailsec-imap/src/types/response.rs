@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::num::NonZeroU32;
 
+use super::list::SmallList;
 use super::mailbox::Mailbox;
 use super::{
     AString, Atom, Capability, DateTime, Flag, FlagPerm, IString, LazyBody, LazyEnvelope, Literal,
@@ -264,7 +265,7 @@ pub enum Data<'a> {
         /// Message sequence number.
         seq: NonZeroU32,
         /// The attributes.
-        items: Vec<MsgAtt<'a>>,
+        items: MsgAtts<'a>,
     },
     /// `VANISHED [(EARLIER)] uids` (RFC 7162 §3.2.10).
     Vanished {
@@ -373,12 +374,21 @@ pub struct NamespaceDesc<'a> {
     pub extensions: Vec<(IString<'a>, Vec<IString<'a>>)>,
 }
 
+/// The attributes of one FETCH response: up to 3 held inline (`UID FLAGS MODSEQ`, the usual
+/// flag synchronization), more on the heap. Build one with `From<[_; N]>`, `From<Vec<_>>`,
+/// `collect` or `push`; it derefs to a slice (see [`SmallList`]).
+pub type MsgAtts<'a> = SmallList<MsgAtt<'a>>;
+
+/// The flags of a FETCH `FLAGS` attribute: up to 3 held inline, more on the heap (see
+/// [`SmallList`]).
+pub type FlagList<'a> = SmallList<Flag<'a>>;
+
 /// A FETCH message attribute (RFC 9051 §7.5.2).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MsgAtt<'a> {
     /// `FLAGS (...)`.
-    Flags(Vec<Flag<'a>>),
+    Flags(FlagList<'a>),
     /// `UID n`.
     Uid(NonZeroU32),
     /// `RFC822.SIZE n`.
@@ -646,7 +656,7 @@ impl Data<'_> {
             Data::Expunge(n) => Data::Expunge(n),
             Data::Fetch { seq, items } => Data::Fetch {
                 seq,
-                items: own_vec(items, MsgAtt::into_owned),
+                items: items.into_iter().map(MsgAtt::into_owned).collect(),
             },
             Data::Vanished { earlier, uids } => Data::Vanished { earlier, uids },
             Data::Id(v) => {
@@ -730,7 +740,7 @@ impl MsgAtt<'_> {
     /// Detaches from the input buffer.
     pub fn into_owned(self) -> MsgAtt<'static> {
         match self {
-            MsgAtt::Flags(v) => MsgAtt::Flags(own_vec(v, Flag::into_owned)),
+            MsgAtt::Flags(v) => MsgAtt::Flags(v.into_iter().map(Flag::into_owned).collect()),
             MsgAtt::Uid(n) => MsgAtt::Uid(n),
             MsgAtt::Rfc822Size(n) => MsgAtt::Rfc822Size(n),
             MsgAtt::InternalDate(d) => MsgAtt::InternalDate(d),
