@@ -17,7 +17,7 @@ use proptest::prelude::*;
 fn fetch_line(items: Vec<MsgAtt<'static>>) -> String {
     let r = Response::Data(Data::Fetch {
         seq: NonZeroU32::new(1).unwrap(),
-        items: items.into(),
+        items,
     });
     let mut out = BytesMut::new();
     serialize::response(&r, &mut out);

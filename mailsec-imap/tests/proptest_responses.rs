@@ -375,10 +375,8 @@ fn data() -> impl Strategy<Value = Data<'static>> {
         nz().prop_map(Data::Expunge),
         (any::<bool>(), sequence_set())
             .prop_map(|(earlier, uids)| Data::Vanished { earlier, uids }),
-        (nz(), prop::collection::vec(msg_att(), 1..4)).prop_map(|(seq, items)| Data::Fetch {
-            seq,
-            items: items.into()
-        }),
+        (nz(), prop::collection::vec(msg_att(), 1..4))
+            .prop_map(|(seq, items)| Data::Fetch { seq, items }),
     ]
 }
 fn response() -> impl Strategy<Value = Response<'static>> {

@@ -97,7 +97,6 @@ pub struct CommandError {
 /// that the policy keeps in clear.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-#[allow(clippy::large_enum_variant)] // `Data` holds FETCH attributes inline (types::MsgAtts).
 pub enum Unsolicited {
     /// `* n EXISTS`: the selected mailbox now holds `n` messages.
     Exists(u32),
@@ -141,7 +140,6 @@ pub enum Unsolicited {
 /// What the client tells the application.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-#[allow(clippy::large_enum_variant)] // `Data` holds FETCH attributes inline (types::MsgAtts).
 pub enum ClientEvent {
     /// TLS is up (STARTTLS upgrade done, or implicit TLS); everything learned before was
     /// forgotten.

@@ -461,9 +461,7 @@ impl Client {
             }
             Data::Expunge(n) => Unsolicited::Expunge(n.get()),
             Data::Vanished { earlier, uids } => Unsolicited::Vanished { earlier, uids },
-            Data::Fetch { seq, items } => {
-                return self.route_fetch(seq.get(), items.into_vec(), frame);
-            }
+            Data::Fetch { seq, items } => return self.route_fetch(seq.get(), items, frame),
             Data::Enabled(caps) => {
                 let slot = self.inflight.iter_mut().find_map(|f| match &mut f.acc {
                     Acc::Enabled(v) => Some(v),

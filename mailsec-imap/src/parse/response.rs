@@ -856,15 +856,9 @@ impl<'a> C<'_, 'a, '_> {
         Ok(Data::ESearch { tag, uid, items })
     }
 
-    fn msg_atts(&mut self) -> R<MsgAtts<'a>> {
-        // Up to 3 items inline (no allocation); past that, room for 8 at once (a client's
-        // FETCH usually asks for up to 8 items: one allocation, no regrowth).
-        let mut v = MsgAtts::new();
-        self.paren_each(false, |c| {
-            v.push(c.msg_att()?);
-            Ok(())
-        })?;
-        Ok(v)
+    fn msg_atts(&mut self) -> R<Vec<MsgAtt<'a>>> {
+        // A client's FETCH usually asks for up to 8 items: one allocation, no regrowth.
+        self.paren_cap(false, 8, |c| c.msg_att())
     }
 
     fn origin(&mut self) -> R<Option<u32>> {
@@ -1247,7 +1241,7 @@ mod tests {
         s
     }
 
-    fn fetch_items(input: &[u8]) -> crate::types::MsgAtts<'_> {
+    fn fetch_items(input: &[u8]) -> Vec<crate::types::MsgAtt<'_>> {
         let (r, used) = response(input).unwrap();
         assert_eq!(used, input.len());
         let Response::Data(Data::Fetch { items, .. }) = r else {

@@ -12,9 +12,8 @@ use crate::message::{
 };
 use crate::store::StoreError;
 use crate::types::{
-    AString, Code, Data, ESearchItem, Flag, IString, Mailbox, MsgAtt, MsgAtts, SearchKey,
-    SearchReturn, SeqNumber, SeqRange, SequenceSet, SimpleCode, StatusKind, StoreAction, StoreKind,
-    Tag,
+    AString, Code, Data, ESearchItem, Flag, IString, Mailbox, MsgAtt, SearchKey, SearchReturn,
+    SeqNumber, SeqRange, SequenceSet, SimpleCode, StatusKind, StoreAction, StoreKind, Tag,
 };
 
 /// The most ranges of a sequence set considered (the line limit bounds them anyway).
@@ -216,7 +215,7 @@ impl Server {
             }
         }
         for (i, m) in reports {
-            let mut items = MsgAtts::from([MsgAtt::Flags(self.flags_of(&m))]);
+            let mut items = vec![MsgAtt::Flags(self.flags_of(&m))];
             if uid {
                 items.push(MsgAtt::Uid(
                     NonZeroU32::new(m.meta.uid).unwrap_or(NonZeroU32::MIN),

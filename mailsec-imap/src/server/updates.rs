@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::{Server, Wait};
 use crate::store::MessageMeta;
-use crate::types::{Data, Flag, FlagList, MsgAtt, MsgAtts, StatusKind, Tag};
+use crate::types::{Data, Flag, FlagList, MsgAtt, StatusKind, Tag};
 
 /// One message of the selected folder as the client knows it.
 #[derive(Clone, Debug)]
@@ -151,7 +151,7 @@ impl Server {
             let flags = self.flags_of(&m);
             self.data(Data::Fetch {
                 seq: seq(i + 1),
-                items: MsgAtts::from([MsgAtt::Flags(flags)]),
+                items: vec![MsgAtt::Flags(flags)],
             });
             sent = true;
         }

@@ -59,7 +59,7 @@ pub use list::SmallList;
 pub use mailbox::Mailbox;
 pub use response::{
     Address, BodyParams, BodyStructure, Code, Data, ESearchItem, Envelope, ExtValue, FlagList,
-    GmailLabel, Greeting, ListData, MsgAtt, MsgAtts, NamespaceDesc, ParamRef, Response, SimpleCode,
+    GmailLabel, Greeting, ListData, MsgAtt, NamespaceDesc, ParamRef, Response, SimpleCode,
     SinglePartKind, StatusKind,
 };
 pub use search::{EntryType, ModSeqEntry, PartialRange, SearchKey, SearchReturn};

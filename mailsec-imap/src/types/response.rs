@@ -16,9 +16,6 @@ use super::{
 /// One server response.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-// The FETCH attributes are held inline (`MsgAtts`): no allocation per FETCH response, at the
-// price of a larger value; parsing a FETCH stream is the hot path this trades for.
-#[allow(clippy::large_enum_variant)]
 pub enum Response<'a> {
     /// `tag OK/NO/BAD` or untagged `* OK/NO/BAD/PREAUTH/BYE` (RFC 9051 §7.1).
     Status {
@@ -225,9 +222,6 @@ pub enum Code<'a> {
 /// Untagged data.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
-// The FETCH attributes are held inline (`MsgAtts`): no allocation per FETCH response, at the
-// price of a larger value; parsing a FETCH stream is the hot path this trades for.
-#[allow(clippy::large_enum_variant)]
 pub enum Data<'a> {
     /// `CAPABILITY ...` (RFC 9051 §7.2.2).
     Capability(Vec<Capability<'a>>),
@@ -271,7 +265,7 @@ pub enum Data<'a> {
         /// Message sequence number.
         seq: NonZeroU32,
         /// The attributes.
-        items: MsgAtts<'a>,
+        items: Vec<MsgAtt<'a>>,
     },
     /// `VANISHED [(EARLIER)] uids` (RFC 7162 §3.2.10).
     Vanished {
@@ -379,11 +373,6 @@ pub struct NamespaceDesc<'a> {
     /// Extensions: name and values.
     pub extensions: Vec<(IString<'a>, Vec<IString<'a>>)>,
 }
-
-/// The attributes of one FETCH response: up to 3 held inline (`UID FLAGS MODSEQ`, the usual
-/// flag synchronization), more on the heap. Build one with `From<[_; N]>`, `From<Vec<_>>`,
-/// `collect` or `push`; it derefs to a slice (see [`SmallList`]).
-pub type MsgAtts<'a> = SmallList<MsgAtt<'a>>;
 
 /// The flags of a FETCH `FLAGS` attribute: up to 3 held inline, more on the heap (see
 /// [`SmallList`]).
@@ -662,7 +651,7 @@ impl Data<'_> {
             Data::Expunge(n) => Data::Expunge(n),
             Data::Fetch { seq, items } => Data::Fetch {
                 seq,
-                items: items.into_iter().map(MsgAtt::into_owned).collect(),
+                items: own_vec(items, MsgAtt::into_owned),
             },
             Data::Vanished { earlier, uids } => Data::Vanished { earlier, uids },
             Data::Id(v) => {
