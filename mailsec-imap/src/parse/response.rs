@@ -744,7 +744,7 @@ impl<'a> C<'_, 'a, '_> {
 
     /// `ext_value`: built when `B`, only checked (nothing kept, nothing allocated) otherwise.
     fn ext_value_g<const B: bool>(&mut self) -> R<Option<ExtValue<'a>>> {
-        let v = match self.p.peek() {
+        match self.p.peek() {
             Some(b'(') => {
                 let mut v = Vec::new();
                 self.paren_each(true, |c| {
@@ -754,29 +754,34 @@ impl<'a> C<'_, 'a, '_> {
                     }
                     Ok(())
                 })?;
-                ExtValue::List(v)
+                Ok(B.then_some(ExtValue::List(v)))
             }
-            Some(b'"' | b'{' | b'~') => ExtValue::String(self.string()?),
+            Some(b'"' | b'{' | b'~') => {
+                let s = self.string()?;
+                Ok(B.then_some(ExtValue::String(s)))
+            }
             Some(b) if b.is_ascii_digit() => {
                 let start = self.p.pos;
                 let t = self.p.take_while(is_atom_char);
                 if t.iter().all(u8::is_ascii_digit) {
                     self.p.pos = start;
-                    ExtValue::Number(self.p.number64()?)
+                    let n = self.p.number64()?;
+                    Ok(B.then_some(ExtValue::Number(n)))
                 } else {
                     self.p.pos = start;
-                    ExtValue::Atom(self.p.atom()?)
+                    let a = self.p.atom()?;
+                    Ok(B.then_some(ExtValue::Atom(a)))
                 }
             }
             _ => {
                 if self.p.keyword("NIL") {
-                    ExtValue::Nil
+                    Ok(B.then_some(ExtValue::Nil))
                 } else {
-                    ExtValue::Atom(self.p.atom()?)
+                    let a = self.p.atom()?;
+                    Ok(B.then_some(ExtValue::Atom(a)))
                 }
             }
-        };
-        Ok(B.then_some(v))
+        }
     }
 
     fn namespace_desc(&mut self) -> R<NamespaceDesc<'a>> {
@@ -1214,9 +1219,30 @@ impl<'a> C<'_, 'a, '_> {
 fn flag<'a>(p: &mut P<'a, '_>) -> R<Flag<'a>> {
     if p.peek() == Some(b'\\') {
         p.pos += 1;
+        // The system flags by their bytes: no `&str` made for the usual `\Seen`.
+        let start = p.pos;
+        let name = p.take_while(|b| b.is_ascii() && is_atom_char(b));
+        if let Some(flag) = system_flag(name) {
+            return Ok(flag);
+        }
+        p.pos = start;
         return Ok(Flag::system(p.atom()?));
     }
     p.atom().map(Flag::Keyword)
+}
+
+/// The system flag named `name` (after the `\`, any case; RFC 9051 §2.3.2), if it is one.
+fn system_flag(name: &[u8]) -> Option<Flag<'static>> {
+    let is = |word: &[u8]| name.eq_ignore_ascii_case(word);
+    Some(match name.len() {
+        4 if is(b"Seen") => Flag::Seen,
+        5 if is(b"Draft") => Flag::Draft,
+        6 if is(b"Recent") => Flag::Recent,
+        7 if is(b"Flagged") => Flag::Flagged,
+        7 if is(b"Deleted") => Flag::Deleted,
+        8 if is(b"Answered") => Flag::Answered,
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
