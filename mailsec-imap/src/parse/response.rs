@@ -1045,9 +1045,10 @@ impl<'a> C<'_, 'a, '_> {
         self.p.enter()?;
         let mut v = Vec::new();
         loop {
-            let a = self.address()?;
             if B {
-                v.push(a);
+                v.push(self.address()?);
+            } else {
+                self.address_check()?;
             }
             if self.p.peek() != Some(b'(') {
                 break;
@@ -1056,6 +1057,18 @@ impl<'a> C<'_, 'a, '_> {
         self.p.byte(b')', ")")?;
         self.p.leave();
         Ok(v)
+    }
+
+    /// [`Self::address`], checked only: no `Address` is made (its drop is not free).
+    fn address_check(&mut self) -> R<()> {
+        self.p.byte(b'(', "(")?;
+        for field in 0..4 {
+            if field > 0 {
+                self.p.sp()?;
+            }
+            self.nstring()?;
+        }
+        self.p.byte(b')', ")")
     }
 
     fn address(&mut self) -> R<Address<'a>> {
