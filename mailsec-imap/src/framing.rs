@@ -120,6 +120,11 @@
 //! only for a line part whose last byte before the line end is `}` (no other can announce a
 //! literal), once, when that line part is complete: each byte is looked at at most twice.
 //!
+//! [`Framer::push`] copies each chunk into the framer's buffer. [`Framer::push_bytes`] takes the
+//! caller's [`Bytes`] as they are and hands out messages as slices of them; only a message that
+//! spans two chunks is copied, and only its own bytes (up to its next line end or the rest of
+//! its literal at a time), when it is framed.
+//!
 //! # A server loop
 //!
 //! Push what arrived, then call [`Framer::next_frame`] until it returns `None`, after every push.
