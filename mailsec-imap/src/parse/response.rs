@@ -1264,6 +1264,45 @@ mod tests {
     use crate::error::ParseErrorKind as K;
     use crate::types::{Data, Response};
 
+    #[test]
+    fn system_flags_by_bytes_any_case_others_as_atoms() {
+        use crate::types::{Atom, Flag, MsgAtt};
+        let line = b"* 1 FETCH (FLAGS (\\SEEN \\seen \\Answered \\Draftx $Junk \\Recent \\Deleted \\fLaGgEd \\draft))\r\n";
+        let (Response::Data(Data::Fetch { items, .. }), _) = response(line).unwrap() else {
+            panic!()
+        };
+        let [MsgAtt::Flags(flags)] = &items[..] else {
+            panic!("{items:?}")
+        };
+        assert!(!flags.is_inline());
+        assert_eq!(
+            flags[..],
+            [
+                Flag::Seen,
+                Flag::Seen,
+                Flag::Answered,
+                Flag::Extension(Atom::new("Draftx").unwrap()),
+                Flag::Keyword(Atom::new("$Junk").unwrap()),
+                Flag::Recent,
+                Flag::Deleted,
+                Flag::Flagged,
+                Flag::Draft,
+            ]
+        );
+        let (Response::Data(Data::Fetch { items, .. }), _) =
+            response(b"* 1 FETCH (FLAGS (\\Seen))\r\n").unwrap()
+        else {
+            panic!()
+        };
+        let [MsgAtt::Flags(flags)] = &items[..] else {
+            panic!("{items:?}")
+        };
+        assert!(flags.is_inline());
+        assert_eq!(*flags, [Flag::Seen]);
+        // `\` alone is no flag.
+        assert!(response(b"* 1 FETCH (FLAGS (\\))\r\n").is_err());
+    }
+
     fn id_line(pairs: usize, field: usize, value: usize) -> Vec<u8> {
         let mut s = b"* ID (".to_vec();
         for i in 0..pairs {
