@@ -1066,10 +1066,13 @@ mod tests {
         use mailsec_imap::types::{IString, NString, Section};
         let attrs = vec![
             MsgAtt::Uid(NonZeroU32::new(7).unwrap()),
-            MsgAtt::Flags(vec![
-                Flag::Seen,
-                Flag::Keyword(mailsec_imap::types::Atom::new("$Junk").unwrap()),
-            ]),
+            MsgAtt::Flags(
+                vec![
+                    Flag::Seen,
+                    Flag::Keyword(mailsec_imap::types::Atom::new("$Junk").unwrap()),
+                ]
+                .into(),
+            ),
             MsgAtt::Rfc822Size(1234),
             MsgAtt::BodySection {
                 section: Section {

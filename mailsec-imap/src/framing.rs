@@ -120,6 +120,11 @@
 //! only for a line part whose last byte before the line end is `}` (no other can announce a
 //! literal), once, when that line part is complete: each byte is looked at at most twice.
 //!
+//! [`Framer::push`] copies each chunk into the framer's buffer. [`Framer::push_bytes`] takes the
+//! caller's [`Bytes`] as they are and hands out messages as slices of them; only a message that
+//! spans two chunks is copied, and only its own bytes (up to its next line end or the rest of
+//! its literal at a time), when it is framed.
+//!
 //! # A server loop
 //!
 //! Push what arrived, then call [`Framer::next_frame`] until it returns `None`, after every push.
@@ -163,7 +168,9 @@
 //! # Ok::<(), FramingError>(())
 //! ```
 
+use std::collections::VecDeque;
 use std::fmt;
+use std::ops::Deref;
 
 use bytes::{Buf, Bytes, BytesMut};
 use memchr::{memchr, memchr2, memchr3, memrchr};
@@ -744,6 +751,82 @@ impl Tail {
     }
 }
 
+/// The framer's working buffer: bytes it copied in ([`Framer::push`], or a message joined
+/// across two chunks), or a chunk given with [`Framer::push_bytes`], held as it is.
+enum Held {
+    Owned(BytesMut),
+    Shared(Bytes),
+}
+
+impl Deref for Held {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Held::Owned(b) => b,
+            Held::Shared(b) => b,
+        }
+    }
+}
+
+impl Default for Held {
+    fn default() -> Self {
+        Held::Owned(BytesMut::new())
+    }
+}
+
+impl Held {
+    fn advance(&mut self, n: usize) {
+        match self {
+            Held::Owned(b) => b.advance(n),
+            Held::Shared(b) => b.advance(n),
+        }
+    }
+
+    fn split_to(&mut self, n: usize) -> Bytes {
+        match self {
+            Held::Owned(b) => b.split_to(n).freeze(),
+            Held::Shared(b) => b.split_to(n),
+        }
+    }
+
+    fn clear(&mut self) {
+        match self {
+            Held::Owned(b) => b.clear(),
+            Held::Shared(b) => b.clear(),
+        }
+    }
+
+    fn capacity(&self) -> usize {
+        match self {
+            Held::Owned(b) => b.capacity(),
+            Held::Shared(_) => 0,
+        }
+    }
+
+    /// Appends, joining a shared chunk's bytes into an owned buffer first (a copy of the
+    /// bytes held, which are the current message's and at most one chunk's).
+    fn extend_from_slice(&mut self, data: &[u8]) {
+        match self {
+            Held::Owned(b) => b.extend_from_slice(data),
+            Held::Shared(b) => {
+                let mut joined = BytesMut::with_capacity(b.len() + data.len());
+                joined.extend_from_slice(b);
+                joined.extend_from_slice(data);
+                *self = Held::Owned(joined);
+            }
+        }
+    }
+
+    /// Everything held, as [`Bytes`] (without copying).
+    fn take_all(&mut self) -> Bytes {
+        match std::mem::take(self) {
+            Held::Owned(b) => b.freeze(),
+            Held::Shared(b) => b,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     /// Keeping: scanning the current line part of the message.
@@ -783,7 +866,12 @@ pub struct Framer {
     config: FramerConfig,
     authenticated: bool,
     /// The current message's kept bytes `buf[..pos]`, then input not examined yet.
-    buf: BytesMut,
+    buf: Held,
+    /// Chunks given to [`Framer::push_bytes`] (or pushed behind them), not looked at yet:
+    /// they come after `buf`. Never holds an empty chunk.
+    pending: VecDeque<Bytes>,
+    /// The total length of `pending`.
+    pending_len: usize,
     pos: usize,
     /// Where the current line part starts.
     seg_start: usize,
@@ -814,7 +902,7 @@ impl fmt::Debug for Framer {
         f.debug_struct("Framer")
             .field("side", &self.config.side)
             .field("authenticated", &self.authenticated)
-            .field("buffered", &self.buf.len())
+            .field("buffered", &self.buffered())
             .field("state", &self.state)
             .finish()
     }
@@ -826,7 +914,9 @@ impl Framer {
         Framer {
             config,
             authenticated: false,
-            buf: BytesMut::new(),
+            buf: Held::default(),
+            pending: VecDeque::new(),
+            pending_len: 0,
             pos: 0,
             seg_start: 0,
             quote: Quote::default(),
@@ -919,34 +1009,127 @@ impl Framer {
     /// (the framer examines it lazily, so a drained framer holds the current message's kept
     /// bytes and at most one unexamined CR). After a fatal error input is dropped.
     pub fn push(&mut self, data: &[u8]) -> Result<(), FramingError> {
+        if !self.may_take(data.len())? || data.is_empty() {
+            return Ok(());
+        }
+        if !self.pending.is_empty() {
+            // Behind chunks not looked at yet: keep the order.
+            self.pending_len += data.len();
+            self.pending.push_back(Bytes::copy_from_slice(data));
+            return Ok(());
+        }
+        match &mut self.buf {
+            Held::Owned(b) => b.extend_from_slice(data),
+            // A shared chunk still held: copy this one alone, join only what a message needs.
+            Held::Shared(b) if !b.is_empty() => {
+                self.pending_len += data.len();
+                self.pending.push_back(Bytes::copy_from_slice(data));
+            }
+            Held::Shared(_) => self.buf = Held::Owned(BytesMut::from(data)),
+        }
+        Ok(())
+    }
+
+    /// Adds received bytes without copying them: the messages and stream chunks handed out are
+    /// slices of `data` (so a message kept by the application keeps `data`'s allocation alive).
+    /// Only a message that spans two chunks is copied, when it is framed, into a buffer of the
+    /// framer's (its own bytes, not the rest of the chunks). Otherwise exactly like
+    /// [`push`](Self::push), which may be mixed with it: the same framing rules and limits, the
+    /// same [`FramingError::BufferFull`] while a decision is pending, and
+    /// [`next`](Self::next_frame) is to be called until it returns `None` after every push.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use mailsec_imap::framing::{Frame, Framer};
+    ///
+    /// let mut framer = Framer::client();
+    /// let chunk = Bytes::from_static(b"* 1 EXISTS\r\n* 2 EXP");
+    /// framer.push_bytes(chunk.clone())?;
+    /// let Some(Ok(Frame::Message(m))) = framer.next_frame() else { panic!() };
+    /// assert_eq!(m, &b"* 1 EXISTS\r\n"[..]);
+    /// assert_eq!(m.as_ptr(), chunk.as_ptr()); // not copied
+    /// assert!(framer.next_frame().is_none());
+    /// framer.push_bytes(Bytes::from_static(b"UNGE\r\n"))?;
+    /// let Some(Ok(Frame::Message(m))) = framer.next_frame() else { panic!() };
+    /// assert_eq!(m, &b"* 2 EXPUNGE\r\n"[..]); // joined
+    /// # Ok::<(), mailsec_imap::framing::FramingError>(())
+    /// ```
+    pub fn push_bytes(&mut self, data: Bytes) -> Result<(), FramingError> {
+        if !self.may_take(data.len())? || data.is_empty() {
+            return Ok(());
+        }
+        if self.pending.is_empty() && self.buf.is_empty() {
+            self.buf = Held::Shared(data);
+        } else {
+            self.pending_len += data.len();
+            self.pending.push_back(data);
+        }
+        Ok(())
+    }
+
+    /// Whether input of `len` octets may be taken now: `Ok(false)` after a fatal error (input
+    /// is dropped), [`FramingError::BufferFull`] over the bound while a decision is pending.
+    fn may_take(&self, len: usize) -> Result<bool, FramingError> {
         match self.state {
-            State::Failed => return Ok(()),
+            State::Failed => Ok(false),
             State::Decision { .. } => {
-                let held = self.buf.len() - self.pos;
-                if data.len() > self.config.max_buffered.saturating_sub(held) {
+                if len > self.config.max_buffered.saturating_sub(self.unexamined()) {
                     return Err(FramingError::BufferFull {
                         limit: self.config.max_buffered,
                     });
                 }
+                Ok(true)
             }
-            _ => {}
+            _ => Ok(true),
         }
-        self.buf.extend_from_slice(data);
-        Ok(())
+    }
+
+    /// Moves input from `pending` into `buf` when a step needs more: a whole chunk, without
+    /// copying, when `buf` is empty; otherwise (a message spanning chunks) copies of the bytes
+    /// the message needs next — up to the next LF, or the rest of a literal. Returns whether
+    /// anything was moved.
+    fn fill(&mut self) -> bool {
+        let Some(front) = self.pending.front_mut() else {
+            return false;
+        };
+        let n = if self.buf.is_empty() {
+            front.len()
+        } else {
+            match self.state {
+                State::Literal { remaining, .. } => usize::try_from(remaining)
+                    .unwrap_or(usize::MAX)
+                    .min(front.len()),
+                _ => memchr(b'\n', front).map_or(front.len(), |k| k + 1),
+            }
+        };
+        self.pending_len -= n;
+        if n == front.len() {
+            let chunk = self.pending.pop_front().unwrap_or_default();
+            if self.buf.is_empty() {
+                self.buf = Held::Shared(chunk);
+            } else {
+                self.buf.extend_from_slice(&chunk);
+            }
+        } else {
+            let piece = front.split_to(n);
+            self.buf.extend_from_slice(&piece);
+        }
+        true
     }
 
     /// Bytes held: the current message's kept bytes and input not examined yet.
     pub fn buffered(&self) -> usize {
-        self.buf.len() + self.stream_head.len()
+        self.buf.len() + self.stream_head.len() + self.pending_len
     }
 
     /// Input held but not examined yet (after draining: at most one CR, except while a decision
     /// is pending).
     pub fn unexamined(&self) -> usize {
-        self.buf.len() - self.pos
+        self.buf.len() - self.pos + self.pending_len
     }
 
-    /// The allocated size of the internal buffer, for tests and metrics.
+    /// The allocated size of the framer's own buffer, for tests and metrics (chunks given to
+    /// [`push_bytes`](Self::push_bytes) and held as they are do not count).
     pub fn capacity(&self) -> usize {
         self.buf.capacity()
     }
@@ -970,7 +1153,7 @@ impl Framer {
     /// Whether nothing is held and no message is in progress: the point where a STARTTLS
     /// command or go-ahead may be acted upon (any held byte would be injection).
     pub fn is_idle(&self) -> bool {
-        self.buf.is_empty() && self.state == State::Line
+        self.buf.is_empty() && self.pending.is_empty() && self.state == State::Line
     }
 
     /// Server side: accept the synchronizing literal just announced. Send the continuation
@@ -1004,44 +1187,49 @@ impl Framer {
     /// needed or a decision is pending.
     pub fn next_frame(&mut self) -> Option<Result<Frame, FramingError>> {
         loop {
-            match self.state {
+            let step = match self.state {
                 State::Failed | State::Decision { .. } => return None,
-                State::Line => {
-                    if let Some(out) = self.step_line()? {
-                        return Some(out);
-                    }
-                }
-                State::Literal { remaining, binary } => {
-                    if let Some(out) = self.step_literal(remaining, binary)? {
-                        return Some(out);
-                    }
-                }
-                State::Skip { remaining } => {
-                    let n = usize::try_from(remaining)
-                        .unwrap_or(usize::MAX)
-                        .min(self.buf.len());
-                    self.buf.advance(n);
-                    let remaining = remaining - n as u64;
-                    if remaining > 0 {
-                        self.state = State::Skip { remaining };
+                State::Line => self.step_line(),
+                State::Literal { remaining, binary } => self.step_literal(remaining, binary),
+                State::Skip { remaining } => self.step_skip(remaining),
+                State::Discard => self.step_discard(),
+                State::Stream { remaining, binary } => self.step_stream(remaining, binary),
+            };
+            match step {
+                Some(Some(out)) => return Some(out),
+                Some(None) => {}
+                // More input is needed: take it from the chunks not looked at yet, if any.
+                None => {
+                    if !self.fill() {
                         return None;
-                    }
-                    self.quote = Quote::default();
-                    self.tail.clear();
-                    self.state = State::Discard;
-                }
-                State::Discard => {
-                    if let Some(out) = self.step_discard()? {
-                        return Some(out);
-                    }
-                }
-                State::Stream { remaining, binary } => {
-                    if let Some(out) = self.step_stream(remaining, binary)? {
-                        return Some(out);
                     }
                 }
             }
         }
+    }
+
+    /// After [`FramingError::Desynchronized`]: drops every byte held, stops framing.
+    fn fail(&mut self) {
+        self.buf.clear();
+        self.pending.clear();
+        self.pending_len = 0;
+        self.state = State::Failed;
+    }
+
+    fn step_skip(&mut self, remaining: u64) -> Option<Option<Result<Frame, FramingError>>> {
+        let n = usize::try_from(remaining)
+            .unwrap_or(usize::MAX)
+            .min(self.buf.len());
+        self.buf.advance(n);
+        let remaining = remaining - n as u64;
+        if remaining > 0 {
+            self.state = State::Skip { remaining };
+            return None;
+        }
+        self.quote = Quote::default();
+        self.tail.clear();
+        self.state = State::Discard;
+        Some(None)
     }
 
     // ----- keeping ---------------------------------------------------------------------------
@@ -1392,8 +1580,7 @@ impl Framer {
                         self.state = State::Skip { remaining };
                     }
                     None => {
-                        self.buf.clear();
-                        self.state = State::Failed;
+                        self.fail();
                         return FramingError::Desynchronized { tag };
                     }
                 }
@@ -1423,7 +1610,7 @@ impl Framer {
     fn emit(&mut self) -> Frame {
         let raw = self.buf.split_to(self.pos);
         let message = if self.bare_lfs.is_empty() {
-            raw.freeze()
+            raw
         } else {
             // Client quirk: insert the missing CRs before the LFs that ended line parts.
             let mut out = BytesMut::with_capacity(raw.len() + self.bare_lfs.len());
@@ -1542,8 +1729,9 @@ impl Framer {
         if ann.binary && cut > 0 && self.buf[cut - 1] == b'~' {
             cut -= 1;
         }
-        let mut head = self.buf.split_to(cut);
-        let frame_head = Bytes::copy_from_slice(&head);
+        let frame_head = self.buf.split_to(cut);
+        let mut head = BytesMut::with_capacity(cut + 2);
+        head.extend_from_slice(&frame_head);
         head.extend_from_slice(b"\"\"");
         self.buf.advance(self.pos - cut);
         self.pos = 0;
@@ -1568,11 +1756,16 @@ impl Framer {
     ) -> Option<Option<Result<Frame, FramingError>>> {
         if remaining == 0 {
             // The literal is over: the kept head, then the input after the literal.
-            let rest = std::mem::take(&mut self.buf);
-            self.buf = std::mem::take(&mut self.stream_head);
+            // The input after the literal goes back in front of the chunks not looked at yet:
+            // only what the rest of the message needs is joined to the head (see `fill`).
+            let rest = self.buf.take_all();
+            if !rest.is_empty() {
+                self.pending_len += rest.len();
+                self.pending.push_front(rest);
+            }
+            self.buf = Held::Owned(std::mem::take(&mut self.stream_head));
             self.pos = self.buf.len();
             self.seg_start = self.pos;
-            self.buf.extend_from_slice(&rest);
             self.quote = Quote::default();
             self.state = State::Line;
             return Some(None);
@@ -1595,7 +1788,7 @@ impl Framer {
             self.state = State::Skip { remaining };
             return Some(Some(Err(FramingError::NulInLiteral { tag })));
         }
-        let data = self.buf.split_to(n).freeze();
+        let data = self.buf.split_to(n);
         self.state = State::Stream {
             remaining: remaining - n as u64,
             binary,
@@ -1647,8 +1840,7 @@ impl Framer {
                         self.state = State::Skip { remaining };
                         return Some(None);
                     }
-                    self.buf.clear();
-                    self.state = State::Failed;
+                    self.fail();
                     return Some(Some(Err(FramingError::Desynchronized {
                         tag: self.discard_tag.take(),
                     })));
@@ -1779,13 +1971,24 @@ mod tests {
 
     /// Feeds `input` cut every `n` bytes with streaming on; returns the frames with the
     /// stream data joined, checking chunk sizes and that the framer never holds the literal.
+    /// The same with [`Framer::push`] and with [`Framer::push_bytes`], which must agree.
     fn stream_frames(input: &[u8], n: usize, chunk: usize) -> Vec<Frame> {
+        let copied = stream_frames_with(input, n, chunk, false);
+        assert_eq!(copied, stream_frames_with(input, n, chunk, true));
+        copied
+    }
+
+    fn stream_frames_with(input: &[u8], n: usize, chunk: usize, shared: bool) -> Vec<Frame> {
         let mut framer = Framer::client();
         framer.set_authenticated(true);
         framer.set_literal_streaming(Some((1 << 30, chunk)));
         let mut out: Vec<Frame> = Vec::new();
         for piece in input.chunks(n.max(1)) {
-            framer.push(piece).unwrap();
+            if shared {
+                framer.push_bytes(Bytes::copy_from_slice(piece)).unwrap();
+            } else {
+                framer.push(piece).unwrap();
+            }
             while let Some(frame) = framer.next_frame() {
                 let frame = frame.unwrap();
                 if let Frame::StreamData(d) = &frame {

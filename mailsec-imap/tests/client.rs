@@ -498,7 +498,7 @@ fn copy_examine_create_and_store_with_fetch_back() {
         ClientEvent::Fetched {
             id: store,
             seq: 1,
-            attributes: vec![MsgAtt::Flags(vec![Flag::Flagged])]
+            attributes: vec![MsgAtt::Flags([Flag::Flagged].into())]
         }
     );
     assert!(matches!(&events[3], ClientEvent::Completed { id, .. } if *id == store));

@@ -42,6 +42,23 @@ impl Chunking {
     }
 }
 
+/// How chunks are given to the framer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Push {
+    /// `push(&[u8])`, draining after every push.
+    Copy,
+    /// `push_bytes(Bytes)`, draining after every push.
+    Shared,
+    /// Alternately `push_bytes` and `push`, draining after every push.
+    Mixed,
+    /// Every chunk with `push_bytes` first, then one drain (chunks queue in the framer).
+    Queued,
+}
+
+impl Push {
+    const ALL: [Push; 4] = [Push::Copy, Push::Shared, Push::Mixed, Push::Queued];
+}
+
 /// Feeds `input` to `framer` in `chunking`, draining after every push; synchronizing literals
 /// are accepted when `accept(size)`.
 fn feed(
@@ -50,11 +67,32 @@ fn feed(
     chunking: Chunking,
     accept: &dyn Fn(u64) -> bool,
 ) -> Vec<Item> {
+    feed_with(framer, input, chunking, Push::Copy, accept)
+}
+
+fn feed_with(
+    framer: &mut Framer,
+    input: &[u8],
+    chunking: Chunking,
+    push: Push,
+    accept: &dyn Fn(u64) -> bool,
+) -> Vec<Item> {
     let mut out = Vec::new();
-    for chunk in chunking.cut(input) {
-        framer.push(chunk).expect("push taken");
-        drain(framer, &mut out, accept);
+    // The chunks as slices of one `Bytes`, as a caller's read buffer would be.
+    let all = Bytes::copy_from_slice(input);
+    for (i, chunk) in chunking.cut(input).into_iter().enumerate() {
+        let start = chunk.as_ptr() as usize - input.as_ptr() as usize;
+        let shared = all.slice(start..start + chunk.len());
+        match push {
+            Push::Copy => framer.push(chunk).expect("push taken"),
+            Push::Mixed if i % 2 == 1 => framer.push(chunk).expect("push taken"),
+            _ => framer.push_bytes(shared).expect("push taken"),
+        }
+        if push != Push::Queued {
+            drain(framer, &mut out, accept);
+        }
     }
+    drain(framer, &mut out, accept);
     out
 }
 
@@ -85,10 +123,12 @@ fn every_chunking(
     expected: &[Item],
 ) {
     for chunking in Chunking::all(input.len()) {
-        let mut framer = make();
-        let got = feed(&mut framer, input, chunking, accept);
-        assert_eq!(got, expected, "{chunking:?}");
-        assert!(framer.is_idle(), "{chunking:?}: {framer:?}");
+        for push in Push::ALL {
+            let mut framer = make();
+            let got = feed_with(&mut framer, input, chunking, push, accept);
+            assert_eq!(got, expected, "{chunking:?} {push:?}");
+            assert!(framer.is_idle(), "{chunking:?} {push:?}: {framer:?}");
+        }
     }
 }
 
@@ -1002,4 +1042,69 @@ fn discarding_byte_by_byte_is_linear() {
     ));
     assert_eq!(got[1..], [msg(b"A2 NOOP\r\n")]);
     assert!(framer.capacity() < 64 * 1024, "{}", framer.capacity());
+}
+
+#[test]
+fn push_bytes_frames_from_the_callers_chunks() {
+    // Responses with literals, cut every 100 bytes: messages inside a chunk are slices of it,
+    // a message spanning chunks is joined into a buffer holding about that message only.
+    let mut input = Vec::new();
+    for n in 0..200 {
+        input.extend_from_slice(format!("* {n} FETCH (UID {n} FLAGS (\\Seen))\r\n").as_bytes());
+        if n % 3 == 0 {
+            input.extend_from_slice(b"* 1 FETCH (BODY[] {40}\r\n");
+            input.extend_from_slice(&[b'x'; 40]);
+            input.extend_from_slice(b" UID 9)\r\n");
+        }
+    }
+    let all = Bytes::from(input.clone());
+    let range = all.as_ptr() as usize..all.as_ptr() as usize + all.len();
+    let mut framer = Framer::client();
+    let (mut messages, mut shared) = (Vec::new(), 0);
+    for start in (0..all.len()).step_by(100) {
+        framer
+            .push_bytes(all.slice(start..(start + 100).min(all.len())))
+            .unwrap();
+        while let Some(frame) = framer.next_frame() {
+            if let Frame::Message(m) = frame.unwrap() {
+                if range.contains(&(m.as_ptr() as usize)) {
+                    shared += 1;
+                }
+                messages.push(m);
+            }
+            assert!(framer.capacity() <= 256, "{}", framer.capacity());
+        }
+    }
+    assert!(framer.is_idle());
+    assert_eq!(messages.concat(), input);
+    assert!(
+        shared > messages.len() / 2,
+        "{shared} of {}",
+        messages.len()
+    );
+    // The same framing as `push`.
+    let mut copying = Framer::client();
+    copying.push(&input).unwrap();
+    let copied: Vec<Bytes> = std::iter::from_fn(|| copying.next_frame())
+        .filter_map(|f| match f.unwrap() {
+            Frame::Message(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(copied, messages);
+}
+
+#[test]
+fn push_bytes_is_bounded_while_a_decision_is_pending() {
+    let mut framer = Framer::server();
+    framer
+        .push_bytes(Bytes::from_static(b"A1 APPEND INBOX {10}\r\n"))
+        .unwrap();
+    assert_eq!(framer.next_frame(), Some(sync_announced(b"A1", 10)));
+    let max = FramerConfig::server().max_buffered;
+    framer.push_bytes(Bytes::from(vec![b'a'; max - 1])).unwrap();
+    let err = framer.push_bytes(Bytes::from_static(b"ab")).unwrap_err();
+    assert_eq!(err, FramingError::BufferFull { limit: max });
+    assert_eq!(framer.unexamined(), max - 1);
+    assert!(framer.next_frame().is_none());
 }

@@ -304,7 +304,7 @@ fn section() -> impl Strategy<Value = Section<'static>> {
 }
 fn msg_att() -> impl Strategy<Value = MsgAtt<'static>> {
     prop_oneof![
-        prop::collection::vec(flag(), 0..4).prop_map(MsgAtt::Flags),
+        prop::collection::vec(flag(), 0..4).prop_map(|f| MsgAtt::Flags(f.into())),
         nz().prop_map(MsgAtt::Uid),
         n64().prop_map(MsgAtt::Rfc822Size),
         date_time().prop_map(MsgAtt::InternalDate),

@@ -744,7 +744,7 @@ impl<'a> C<'_, 'a, '_> {
 
     /// `ext_value`: built when `B`, only checked (nothing kept, nothing allocated) otherwise.
     fn ext_value_g<const B: bool>(&mut self) -> R<Option<ExtValue<'a>>> {
-        let v = match self.p.peek() {
+        match self.p.peek() {
             Some(b'(') => {
                 let mut v = Vec::new();
                 self.paren_each(true, |c| {
@@ -754,29 +754,34 @@ impl<'a> C<'_, 'a, '_> {
                     }
                     Ok(())
                 })?;
-                ExtValue::List(v)
+                Ok(B.then_some(ExtValue::List(v)))
             }
-            Some(b'"' | b'{' | b'~') => ExtValue::String(self.string()?),
+            Some(b'"' | b'{' | b'~') => {
+                let s = self.string()?;
+                Ok(B.then_some(ExtValue::String(s)))
+            }
             Some(b) if b.is_ascii_digit() => {
                 let start = self.p.pos;
                 let t = self.p.take_while(is_atom_char);
                 if t.iter().all(u8::is_ascii_digit) {
                     self.p.pos = start;
-                    ExtValue::Number(self.p.number64()?)
+                    let n = self.p.number64()?;
+                    Ok(B.then_some(ExtValue::Number(n)))
                 } else {
                     self.p.pos = start;
-                    ExtValue::Atom(self.p.atom()?)
+                    let a = self.p.atom()?;
+                    Ok(B.then_some(ExtValue::Atom(a)))
                 }
             }
             _ => {
                 if self.p.keyword("NIL") {
-                    ExtValue::Nil
+                    Ok(B.then_some(ExtValue::Nil))
                 } else {
-                    ExtValue::Atom(self.p.atom()?)
+                    let a = self.p.atom()?;
+                    Ok(B.then_some(ExtValue::Atom(a)))
                 }
             }
-        };
-        Ok(B.then_some(v))
+        }
     }
 
     fn namespace_desc(&mut self) -> R<NamespaceDesc<'a>> {
@@ -917,7 +922,14 @@ impl<'a> C<'_, 'a, '_> {
         }
         p.sp()?;
         Ok(match name {
-            b"FLAGS" => MsgAtt::Flags(self.paren(true, |c| flag(c.p))?),
+            b"FLAGS" => {
+                let mut v = FlagList::new();
+                self.paren_each(true, |c| {
+                    v.push(flag(c.p)?);
+                    Ok(())
+                })?;
+                MsgAtt::Flags(v)
+            }
             b"UID" => MsgAtt::Uid(p.nz_number()?),
             b"RFC822.SIZE" => MsgAtt::Rfc822Size(p.number64()?),
             b"INTERNALDATE" => MsgAtt::InternalDate(p.date_time()?),
@@ -1033,9 +1045,10 @@ impl<'a> C<'_, 'a, '_> {
         self.p.enter()?;
         let mut v = Vec::new();
         loop {
-            let a = self.address()?;
             if B {
-                v.push(a);
+                v.push(self.address()?);
+            } else {
+                self.address_check()?;
             }
             if self.p.peek() != Some(b'(') {
                 break;
@@ -1044,6 +1057,18 @@ impl<'a> C<'_, 'a, '_> {
         self.p.byte(b')', ")")?;
         self.p.leave();
         Ok(v)
+    }
+
+    /// [`Self::address`], checked only: no `Address` is made (its drop is not free).
+    fn address_check(&mut self) -> R<()> {
+        self.p.byte(b'(', "(")?;
+        for field in 0..4 {
+            if field > 0 {
+                self.p.sp()?;
+            }
+            self.nstring()?;
+        }
+        self.p.byte(b')', ")")
     }
 
     fn address(&mut self) -> R<Address<'a>> {
@@ -1207,9 +1232,30 @@ impl<'a> C<'_, 'a, '_> {
 fn flag<'a>(p: &mut P<'a, '_>) -> R<Flag<'a>> {
     if p.peek() == Some(b'\\') {
         p.pos += 1;
+        // The system flags by their bytes: no `&str` made for the usual `\Seen`.
+        let start = p.pos;
+        let name = p.take_while(|b| b.is_ascii() && is_atom_char(b));
+        if let Some(flag) = system_flag(name) {
+            return Ok(flag);
+        }
+        p.pos = start;
         return Ok(Flag::system(p.atom()?));
     }
     p.atom().map(Flag::Keyword)
+}
+
+/// The system flag named `name` (after the `\`, any case; RFC 9051 §2.3.2), if it is one.
+fn system_flag(name: &[u8]) -> Option<Flag<'static>> {
+    let is = |word: &[u8]| name.eq_ignore_ascii_case(word);
+    Some(match name.len() {
+        4 if is(b"Seen") => Flag::Seen,
+        5 if is(b"Draft") => Flag::Draft,
+        6 if is(b"Recent") => Flag::Recent,
+        7 if is(b"Flagged") => Flag::Flagged,
+        7 if is(b"Deleted") => Flag::Deleted,
+        8 if is(b"Answered") => Flag::Answered,
+        _ => return None,
+    })
 }
 
 #[cfg(test)]
@@ -1217,6 +1263,45 @@ mod tests {
     use super::{Quirks, lazy_body, response};
     use crate::error::ParseErrorKind as K;
     use crate::types::{Data, Response};
+
+    #[test]
+    fn system_flags_by_bytes_any_case_others_as_atoms() {
+        use crate::types::{Atom, Flag, MsgAtt};
+        let line = b"* 1 FETCH (FLAGS (\\SEEN \\seen \\Answered \\Draftx $Junk \\Recent \\Deleted \\fLaGgEd \\draft))\r\n";
+        let (Response::Data(Data::Fetch { items, .. }), _) = response(line).unwrap() else {
+            panic!()
+        };
+        let [MsgAtt::Flags(flags)] = &items[..] else {
+            panic!("{items:?}")
+        };
+        assert!(!flags.is_inline());
+        assert_eq!(
+            flags[..],
+            [
+                Flag::Seen,
+                Flag::Seen,
+                Flag::Answered,
+                Flag::Extension(Atom::new("Draftx").unwrap()),
+                Flag::Keyword(Atom::new("$Junk").unwrap()),
+                Flag::Recent,
+                Flag::Deleted,
+                Flag::Flagged,
+                Flag::Draft,
+            ]
+        );
+        let (Response::Data(Data::Fetch { items, .. }), _) =
+            response(b"* 1 FETCH (FLAGS (\\Seen))\r\n").unwrap()
+        else {
+            panic!()
+        };
+        let [MsgAtt::Flags(flags)] = &items[..] else {
+            panic!("{items:?}")
+        };
+        assert!(flags.is_inline());
+        assert_eq!(*flags, [Flag::Seen]);
+        // `\` alone is no flag.
+        assert!(response(b"* 1 FETCH (FLAGS (\\))\r\n").is_err());
+    }
 
     fn id_line(pairs: usize, field: usize, value: usize) -> Vec<u8> {
         let mut s = b"* ID (".to_vec();

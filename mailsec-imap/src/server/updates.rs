@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::{Server, Wait};
 use crate::store::MessageMeta;
-use crate::types::{Data, Flag, MsgAtt, StatusKind, Tag};
+use crate::types::{Data, Flag, FlagList, MsgAtt, StatusKind, Tag};
 
 /// One message of the selected folder as the client knows it.
 #[derive(Clone, Debug)]
@@ -53,8 +53,8 @@ pub(super) fn seq(n: usize) -> NonZeroU32 {
 impl Server {
     /// The flags a FETCH reports for a message: its stored flags, plus `\Recent` for an
     /// IMAP4rev1 session.
-    pub(super) fn flags_of(&self, m: &Msg) -> Vec<Flag<'static>> {
-        let mut f: Vec<Flag<'static>> = m
+    pub(super) fn flags_of(&self, m: &Msg) -> FlagList<'static> {
+        let mut f: FlagList<'static> = m
             .meta
             .flags
             .iter()

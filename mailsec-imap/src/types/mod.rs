@@ -32,6 +32,7 @@ mod datetime;
 mod fetch;
 mod flag;
 mod lazy;
+pub mod list;
 pub mod mailbox;
 mod response;
 mod search;
@@ -54,11 +55,12 @@ pub use fetch::{
 };
 pub use flag::{Flag, FlagPerm, MailboxAttribute};
 pub use lazy::{LazyBody, LazyEnvelope};
+pub use list::SmallList;
 pub use mailbox::Mailbox;
 pub use response::{
-    Address, BodyParams, BodyStructure, Code, Data, ESearchItem, Envelope, ExtValue, GmailLabel,
-    Greeting, ListData, MsgAtt, NamespaceDesc, ParamRef, Response, SimpleCode, SinglePartKind,
-    StatusKind,
+    Address, BodyParams, BodyStructure, Code, Data, ESearchItem, Envelope, ExtValue, FlagList,
+    GmailLabel, Greeting, ListData, MsgAtt, NamespaceDesc, ParamRef, Response, SimpleCode,
+    SinglePartKind, StatusKind,
 };
 pub use search::{EntryType, ModSeqEntry, PartialRange, SearchKey, SearchReturn};
 pub use sequence::{SeqNumber, SeqRange, SequenceSet};

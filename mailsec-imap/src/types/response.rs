@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::num::NonZeroU32;
 
+use super::list::SmallList;
 use super::mailbox::Mailbox;
 use super::{
     AString, Atom, Capability, DateTime, Flag, FlagPerm, IString, LazyBody, LazyEnvelope, Literal,
@@ -373,12 +374,16 @@ pub struct NamespaceDesc<'a> {
     pub extensions: Vec<(IString<'a>, Vec<IString<'a>>)>,
 }
 
+/// The flags of a FETCH `FLAGS` attribute: up to 3 held inline, more on the heap (see
+/// [`SmallList`]).
+pub type FlagList<'a> = SmallList<Flag<'a>>;
+
 /// A FETCH message attribute (RFC 9051 §7.5.2).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MsgAtt<'a> {
     /// `FLAGS (...)`.
-    Flags(Vec<Flag<'a>>),
+    Flags(FlagList<'a>),
     /// `UID n`.
     Uid(NonZeroU32),
     /// `RFC822.SIZE n`.
@@ -730,7 +735,7 @@ impl MsgAtt<'_> {
     /// Detaches from the input buffer.
     pub fn into_owned(self) -> MsgAtt<'static> {
         match self {
-            MsgAtt::Flags(v) => MsgAtt::Flags(own_vec(v, Flag::into_owned)),
+            MsgAtt::Flags(v) => MsgAtt::Flags(v.into_iter().map(Flag::into_owned).collect()),
             MsgAtt::Uid(n) => MsgAtt::Uid(n),
             MsgAtt::Rfc822Size(n) => MsgAtt::Rfc822Size(n),
             MsgAtt::InternalDate(d) => MsgAtt::InternalDate(d),
