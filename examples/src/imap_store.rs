@@ -210,6 +210,27 @@ impl MaildirStore {
 
     /// The listing of the folder in `dir`: the cached one while its key stands still and no
     /// recheck is due, else the files read again.
+    /// The COPYUID answer for messages just copied or moved into `dest`: each source uid paired
+    /// with the uid its unique id was given there (RFC 4315 §3), one lookup per message.
+    fn uids_in(
+        &mut self,
+        dest: &Path,
+        placed: Vec<(u32, String)>,
+    ) -> Result<CopyResult, StoreError> {
+        let Listing { list, messages, .. } = self.listing(dest)?;
+        let by_id: HashMap<&str, u32> = messages
+            .iter()
+            .map(|(uid, e)| (e.id.as_str(), *uid))
+            .collect();
+        Ok(CopyResult {
+            uid_validity: list.validity,
+            uids: placed
+                .into_iter()
+                .filter_map(|(old, id)| by_id.get(id.as_str()).map(|new| (old, *new)))
+                .collect(),
+        })
+    }
+
     fn listing(&mut self, dir: &Path) -> Result<&mut Listing, StoreError> {
         let now = SystemTime::now();
         let key = DirKey::of(dir);
@@ -1108,23 +1129,7 @@ impl MailStore for MaildirStore {
             made.push((*uid, id));
         }
         self.forget(&dest);
-        let Listing {
-            list,
-            messages: dest_messages,
-            ..
-        } = self.listing(&dest)?;
-        Ok(CopyResult {
-            uid_validity: list.validity,
-            uids: made
-                .into_iter()
-                .filter_map(|(old, id)| {
-                    dest_messages
-                        .iter()
-                        .find(|(_, e)| e.id == id)
-                        .map(|(new, _)| (old, *new))
-                })
-                .collect(),
-        })
+        self.uids_in(&dest, made)
     }
 
     fn move_messages(
@@ -1164,23 +1169,7 @@ impl MailStore for MaildirStore {
             moved.push((*uid, e.id.clone()));
         }
         self.listing(&src)?;
-        let Listing {
-            list,
-            messages: dest_messages,
-            ..
-        } = self.listing(&dest)?;
-        Ok(CopyResult {
-            uid_validity: list.validity,
-            uids: moved
-                .into_iter()
-                .filter_map(|(old, id)| {
-                    dest_messages
-                        .iter()
-                        .find(|(_, e)| e.id == id)
-                        .map(|(new, _)| (old, *new))
-                })
-                .collect(),
-        })
+        self.uids_in(&dest, moved)
     }
 
     fn expunge(&mut self, folder: &str, uids: &[u32]) -> Result<(), StoreError> {
