@@ -33,23 +33,43 @@ pub fn available(program: &str, args: &[&str]) -> bool {
 
 /// A free loopback port (bound then released; good enough for tests on one machine).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
+    let [port] = free_ports();
+    port
+}
+
+/// `N` distinct free loopback ports. All `N` listeners stay bound until every port is chosen:
+/// releasing each before binding the next lets the kernel hand the same port out twice, which
+/// once gave Dovecot two listeners on one port ("duplicate listener").
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("free port"))
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().expect("local addr").port())
 }
 
 /// Waits until something listens on `port`.
 pub fn wait_for_port(port: u16, what: &str, log: &Path) {
+    if !port_opens(port, None) {
+        let log = std::fs::read_to_string(log).unwrap_or_default();
+        panic!("{what} did not listen on {port}; its log:\n{log}");
+    }
+}
+
+/// Whether something listens on `port` within 20 s; gives up early when `child` exits first.
+fn port_opens(port: u16, mut child: Option<&mut Child>) -> bool {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
+            return true;
+        }
+        if let Some(child) = child.as_deref_mut()
+            && !matches!(child.try_wait(), Ok(None))
+        {
+            return false;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let log = std::fs::read_to_string(log).unwrap_or_default();
-    panic!("{what} did not listen on {port}; its log:\n{log}");
+    false
 }
 
 fn fresh_dir(path: &Path) {
@@ -119,7 +139,23 @@ impl Dovecot {
             format!("{user}:{{PLAIN}}{password}:::::::\n"),
         )
         .expect("passwd");
-        let (pop3, pop3s, imap, imaps) = (free_port(), free_port(), free_port(), free_port());
+        // A port chosen here may still be taken by another test before Dovecot binds it:
+        // Dovecot then exits at once, and we try again with new ports.
+        for attempt in 1.. {
+            let ports = free_ports::<4>();
+            match Dovecot::spawn(dir.clone(), ports) {
+                Ok(dovecot) => return Some(dovecot),
+                Err(log) if attempt < 3 => eprintln!("dovecot did not start, again: {log}"),
+                Err(log) => panic!("dovecot did not listen on {ports:?}; its log:\n{log}"),
+            }
+        }
+        unreachable!()
+    }
+
+    /// Writes the configuration for `ports` (POP3, POP3S, IMAP, IMAPS) and runs Dovecot until
+    /// all four listen; on failure, stops it and returns its log.
+    fn spawn(dir: PathBuf, [pop3, pop3s, imap, imaps]: [u16; 4]) -> Result<Dovecot, String> {
+        let (mail_uid, mail_gid) = mail_owner(&dir);
         let d = dir.display();
         let conf = format!(
             r#"base_dir = {d}/run
@@ -163,7 +199,7 @@ pop3_uidl_format = %f
 "#
         );
         std::fs::write(dir.join("dovecot.conf"), conf).expect("dovecot.conf");
-        let child = Command::new("dovecot")
+        let mut child = Command::new("dovecot")
             .arg("-F")
             .arg("-c")
             .arg(dir.join("dovecot.conf"))
@@ -171,19 +207,22 @@ pop3_uidl_format = %f
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn dovecot");
-        let dovecot = Dovecot {
+        for port in [pop3, pop3s, imap, imaps] {
+            if !port_opens(port, Some(&mut child)) {
+                let _ = child.kill();
+                let _ = child.wait();
+                let log = std::fs::read_to_string(dir.join("dovecot.log"));
+                return Err(log.unwrap_or_default());
+            }
+        }
+        Ok(Dovecot {
             dir,
             child,
             pop3,
             pop3s,
             imap,
             imaps,
-        };
-        let log = dovecot.dir.join("dovecot.log");
-        for port in [pop3, pop3s, imap, imaps] {
-            wait_for_port(port, "dovecot", &log);
-        }
-        Some(dovecot)
+        })
     }
 
     fn mail_owner(&self) -> (u32, u32) {
