@@ -2,7 +2,8 @@
 //! events, and the configuration of the IMAP listeners.
 //!
 //! - **Credentials** (LOGIN, AUTHENTICATE PLAIN, LOGIN, SCRAM-SHA-256) are checked by the
-//!   [`Users`] store through [`Authenticator`].
+//!   [`Users`] store through [`Authenticator`]. The `AUTH=` capabilities are
+//!   [`Users::mechanisms`]: SCRAM-SHA-256 only when every user of the file can use it.
 //! - **Mailboxes**: after login the handler asks its [`StoreOpener`] for the user's
 //!   [`MailStore`] (the `mailsec-server` binary opens the maildir the SMTP listeners deliver
 //!   into and POP3 reads; tests may hand out an in-memory store) and gives it to the machine,
@@ -25,7 +26,7 @@
 //! let shutdown = CancellationToken::new();
 //! for (kind, listener) in args.bind_listeners(&tls).await? {
 //!     if matches!(kind, ListenerKind::Imap | ListenerKind::Imaps) {
-//!         let config = imap_config(kind, args.allow_plaintext_auth, &args.hostname)?;
+//!         let config = imap_config(kind, args.allow_plaintext_auth, &args.hostname, &users)?;
 //!         let service = ImapService::new(config, users.clone(), opener.clone());
 //!         tokio::spawn(service.serve(listener, shutdown.clone()));
 //!     }
@@ -38,16 +39,12 @@ use std::time::Instant;
 
 use mailsec_imap::server::{ConfigError, Server, ServerConfig, ServerEvent, StoreRefusal};
 use mailsec_imap::store::MailStore;
-use mailsec_tls::sasl::{Authenticator, Mechanism};
+use mailsec_tls::sasl::Authenticator;
 use tokio_util::sync::CancellationToken;
 
 use crate::listener::{ConnectionInfo, Listener, ServeReport, SessionEnd, SessionHandler};
 use crate::server_cli::ListenerKind;
 use crate::users::Users;
-
-/// The SASL mechanisms the IMAP listeners offer, strongest first. PLAIN and LOGIN are offered
-/// only once TLS is up, unless `--allow-plaintext-auth`.
-pub const MECHANISMS: [Mechanism; 3] = [Mechanism::ScramSha256, Mechanism::Plain, Mechanism::Login];
 
 /// Opens a user's mailboxes after login (the user name is [`Identity::acts_as`]); shared by
 /// every session of a listener.
@@ -79,11 +76,16 @@ pub enum ImapSetupError {
 /// - [`ListenerKind::Imaps`]: implicit TLS (port 993, RFC 8314 §3.3); greeting after the
 ///   handshake.
 ///
-/// Greeting `<hostname> IMAP ready`, [`MECHANISMS`], the machine's default limits.
+/// Greeting `<hostname> IMAP ready`, the machine's default limits, and the SASL mechanisms
+/// `users` can serve ([`Users::mechanisms`], strongest first: SCRAM-SHA-256 only when every
+/// user has SCRAM keys, since `CAPABILITY` lists them before anyone logs in, RFC 9051 §6.1.1;
+/// PLAIN and LOGIN only once TLS is up, unless `allow_plaintext_auth`). Build the
+/// configuration from the same [`Users`] the [`ImapService`] checks credentials with.
 pub fn imap_config(
     kind: ListenerKind,
     allow_plaintext_auth: bool,
     hostname: &str,
+    users: &Users,
 ) -> Result<Arc<ServerConfig>, ImapSetupError> {
     if !matches!(kind, ListenerKind::Imap | ListenerKind::Imaps) {
         return Err(ImapSetupError::NotImap(kind));
@@ -91,7 +93,7 @@ pub fn imap_config(
     let config = ServerConfig::builder()
         .policy(kind.policy(allow_plaintext_auth))
         .greeting(format!("{hostname} IMAP ready"))
-        .mechanisms(MECHANISMS)
+        .mechanisms(users.mechanisms())
         .build()?;
     Ok(Arc::new(config))
 }
@@ -211,4 +213,65 @@ impl SessionHandler<Server> for ImapHandler {
 
 fn log(conn: &ConnectionInfo, what: &str) {
     eprintln!("[{} #{} {}] {what}", conn.listener, conn.id, conn.peer);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::users::{MECHANISMS, Scheme, hash_password_line_with};
+    use mailsec_tls::sasl::Mechanism;
+    use mailsec_tls::{Machine, Output};
+
+    /// What a plaintext IMAP session (`--allow-plaintext-auth`) answers to `input`, after the
+    /// greeting.
+    fn answer(config: Arc<ServerConfig>, input: &[u8]) -> String {
+        let mut machine = Server::new(config, Instant::now());
+        let mut wire = Vec::new();
+        machine.handle_input(Instant::now(), input);
+        while let Some(output) = machine.poll_output() {
+            if let Output::Transmit(bytes) = output {
+                wire.extend_from_slice(&bytes);
+            }
+        }
+        String::from_utf8_lossy(&wire).into_owned()
+    }
+
+    #[test]
+    fn capability_lists_scram_only_when_every_user_has_keys() {
+        let cheap = argon2::Params::new(8, 1, 1, None).unwrap();
+        let argon2_only = Users::parse(
+            &hash_password_line_with(
+                "alice",
+                Scheme::Argon2,
+                "pw",
+                cheap,
+                mailsec_tls::sasl::MIN_ITERATIONS,
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let config = imap_config(ListenerKind::Imap, true, "h", &argon2_only).unwrap();
+        assert_eq!(config.mechanisms(), [Mechanism::Plain, Mechanism::Login]);
+        let text = answer(config, b"a CAPABILITY\r\n");
+        let caps = text
+            .lines()
+            .find(|l| l.starts_with("* CAPABILITY "))
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(caps.contains(" AUTH=PLAIN AUTH=LOGIN"), "{caps}");
+        assert!(!caps.contains("SCRAM"), "{caps}");
+
+        let plain = Users::parse("alice:plain:pw\n").unwrap();
+        let config = imap_config(ListenerKind::Imaps, false, "h", &plain).unwrap();
+        assert_eq!(config.mechanisms(), MECHANISMS);
+        let config = imap_config(ListenerKind::Imap, true, "h", &plain).unwrap();
+        let text = answer(config, b"a CAPABILITY\r\n");
+        assert!(
+            text.contains(" AUTH=SCRAM-SHA-256 AUTH=PLAIN AUTH=LOGIN"),
+            "{text}"
+        );
+        assert!(matches!(
+            imap_config(ListenerKind::Pop3, false, "h", &plain),
+            Err(ImapSetupError::NotImap(ListenerKind::Pop3))
+        ));
+    }
 }

@@ -2,7 +2,8 @@
 //! [`Pop3Server`]'s events, and the configuration of the POP3 listeners.
 //!
 //! - **Credentials** (USER/PASS, AUTH PLAIN, LOGIN, SCRAM-SHA-256) are checked by the
-//!   [`Users`] store through [`Authenticator`]. APOP is not offered.
+//!   [`Users`] store through [`Authenticator`]. APOP is not offered. The `SASL` capability
+//!   lists [`Users::mechanisms`]: SCRAM-SHA-256 only when every user of the file can use it.
 //! - **Maildrop**: after login the handler takes the user's lock ([`Maildir::try_lock`];
 //!   held by another session → `-ERR [IN-USE]`, RFC 2449 §8.1.1) and lists
 //!   `maildir.mailbox(user).list()` once. Message *n* of the session is the *n*-th file of that
@@ -39,7 +40,7 @@
 //! let shutdown = CancellationToken::new();
 //! for (kind, listener) in args.bind_listeners(&tls).await? {
 //!     if matches!(kind, ListenerKind::Pop3 | ListenerKind::Pop3s) {
-//!         let config = pop3_config(kind, args.allow_plaintext_auth, &args.hostname)?;
+//!         let config = pop3_config(kind, args.allow_plaintext_auth, &args.hostname, &users)?;
 //!         let service = Pop3Service::new(config, maildir.clone(), users.clone());
 //!         tokio::spawn(service.serve(listener, shutdown.clone()));
 //!     }
@@ -55,7 +56,7 @@ use std::time::Instant;
 use mailsec_pop3::maildrop::MessageInfo;
 use mailsec_pop3::server::{ConfigError, MaildropRefusal, Pop3Server, ServerConfig, ServerEvent};
 use mailsec_pop3::types::{MessageNumber, UniqueId};
-use mailsec_tls::sasl::{Authenticator, CheckAnswer, Mechanism};
+use mailsec_tls::sasl::{Authenticator, CheckAnswer};
 use tokio_util::sync::CancellationToken;
 
 use crate::listener::{ConnectionInfo, Listener, ServeReport, SessionEnd, SessionHandler};
@@ -65,10 +66,6 @@ use crate::users::Users;
 
 /// How much of a message file is read and handed to the machine at a time.
 pub const CHUNK_SIZE: usize = 64 * 1024;
-
-/// The SASL mechanisms the POP3 listeners offer, in CAPA order (strongest first). PLAIN and
-/// LOGIN are offered only once TLS is up, unless `--allow-plaintext-auth`.
-pub const MECHANISMS: [Mechanism; 3] = [Mechanism::ScramSha256, Mechanism::Plain, Mechanism::Login];
 
 /// Why a POP3 listener could not be configured.
 #[derive(Debug, thiserror::Error)]
@@ -92,12 +89,17 @@ pub enum Pop3SetupError {
 /// - [`ListenerKind::Pop3s`]: implicit TLS (port 995, RFC 8314 §3.3); greeting after the
 ///   handshake.
 ///
-/// Greeting `<hostname> POP3 ready`, [`MECHANISMS`] for AUTH, USER/PASS, no APOP,
-/// `IMPLEMENTATION mailsec` (listed after login only), the machine's default limits.
+/// Greeting `<hostname> POP3 ready`, USER/PASS, no APOP, `IMPLEMENTATION mailsec` (listed
+/// after login only), the machine's default limits, and for AUTH the SASL mechanisms `users`
+/// can serve ([`Users::mechanisms`], in CAPA order, strongest first: SCRAM-SHA-256 only when
+/// every user has SCRAM keys, since `CAPA` lists them before anyone logs in, RFC 5034 §3;
+/// PLAIN and LOGIN only once TLS is up, unless `allow_plaintext_auth`). Build the
+/// configuration from the same [`Users`] the [`Pop3Service`] checks credentials with.
 pub fn pop3_config(
     kind: ListenerKind,
     allow_plaintext_auth: bool,
     hostname: &str,
+    users: &Users,
 ) -> Result<Arc<ServerConfig>, Pop3SetupError> {
     if !matches!(kind, ListenerKind::Pop3 | ListenerKind::Pop3s) {
         return Err(Pop3SetupError::NotPop3(kind));
@@ -105,7 +107,7 @@ pub fn pop3_config(
     let config = ServerConfig::builder()
         .policy(kind.policy(allow_plaintext_auth))
         .greeting(format!("{hostname} POP3 ready"))
-        .mechanisms(MECHANISMS)
+        .mechanisms(users.mechanisms())
         .user_pass(true)
         .apop(false)
         .implementation("mailsec")
@@ -391,7 +393,7 @@ mod tests {
     use super::*;
     use mailsec_pop3::client::{AuthMethod, Client, ClientConfig, ClientEvent};
     use mailsec_tls::driver::{Driver, TokioTimer};
-    use mailsec_tls::sasl::{Credentials, InsecureAuth};
+    use mailsec_tls::sasl::{Credentials, InsecureAuth, Mechanism};
     use mailsec_tls::testing::TestPki;
     use mailsec_tls::{ClientTls, Machine};
     use tokio_util::compat::TokioAsyncReadCompatExt;
@@ -447,7 +449,7 @@ mod tests {
         .await
         .unwrap();
         let addr = listener.local_addr().unwrap();
-        let config = pop3_config(kind, plaintext, "pop.test").unwrap();
+        let config = pop3_config(kind, plaintext, "pop.test", &s.users).unwrap();
         let service = Pop3Service::new(config, s.maildir.clone(), s.users.clone());
         let shutdown = CancellationToken::new();
         tokio::spawn(service.serve(listener, shutdown.clone()));
@@ -559,7 +561,7 @@ mod tests {
 
     impl Bare {
         fn new(s: &Setup) -> Bare {
-            let config = pop3_config(ListenerKind::Pop3, true, "pop.test").unwrap();
+            let config = pop3_config(ListenerKind::Pop3, true, "pop.test", &s.users).unwrap();
             let service = Pop3Service::new(config, s.maildir.clone(), s.users.clone());
             let conn = conn();
             let (machine, handler) = service.session(&conn);
@@ -717,21 +719,53 @@ mod tests {
 
     #[test]
     fn config_per_listener_kind() {
-        let pop3 = pop3_config(ListenerKind::Pop3, false, "h").unwrap();
+        let users = Users::parse("alice:plain:pw\n").unwrap();
+        let pop3 = pop3_config(ListenerKind::Pop3, false, "h", &users).unwrap();
         assert!(pop3.policy().requires_secure_channel());
-        assert_eq!(pop3.mechanisms(), MECHANISMS);
+        assert_eq!(pop3.mechanisms(), crate::users::MECHANISMS);
         assert!(!pop3.apop());
-        let plain = pop3_config(ListenerKind::Pop3, true, "h").unwrap();
+        let plain = pop3_config(ListenerKind::Pop3, true, "h", &users).unwrap();
         assert!(!plain.policy().requires_secure_channel());
-        let pop3s = pop3_config(ListenerKind::Pop3s, true, "h").unwrap();
+        let pop3s = pop3_config(ListenerKind::Pop3s, true, "h", &users).unwrap();
         assert!(pop3s.policy().requires_secure_channel());
         assert!(matches!(
-            pop3_config(ListenerKind::SmtpMx, false, "h"),
+            pop3_config(ListenerKind::SmtpMx, false, "h", &users),
             Err(Pop3SetupError::NotPop3(ListenerKind::SmtpMx))
         ));
         assert!(matches!(
-            pop3_config(ListenerKind::Pop3, false, "bad\r\nhost"),
+            pop3_config(ListenerKind::Pop3, false, "bad\r\nhost", &users),
             Err(Pop3SetupError::Config(_))
         ));
+    }
+
+    /// An Argon2-only user: SASL lists PLAIN and LOGIN, no SCRAM-SHA-256 (which would fail
+    /// for them), and AUTH PLAIN logs in.
+    #[test]
+    fn argon2_users_are_not_offered_scram() {
+        let mut s = setup("argon2");
+        let cheap = argon2::Params::new(8, 1, 1, None).unwrap();
+        let line = crate::users::hash_password_line_with(
+            "alice",
+            crate::users::Scheme::Argon2,
+            "pw-alice",
+            cheap,
+            mailsec_tls::sasl::MIN_ITERATIONS,
+        )
+        .unwrap();
+        s.users = Arc::new(Users::parse(&line).unwrap());
+        let config = pop3_config(ListenerKind::Pop3, false, "h", &s.users).unwrap();
+        assert_eq!(config.mechanisms(), [Mechanism::Plain, Mechanism::Login]);
+        let mut b = Bare::new(&s);
+        let capa = b.feed(b"CAPA\r\n");
+        assert!(capa.contains("\r\nSASL PLAIN LOGIN\r\n"), "{capa}");
+        assert!(!capa.contains("SCRAM"), "{capa}");
+        // AUTH PLAIN (in clear: Bare runs under --allow-plaintext-auth), "\0alice\0pw-alice".
+        let auth = b.feed(b"AUTH PLAIN AGFsaWNlAHB3LWFsaWNl\r\n");
+        assert!(auth.starts_with("+OK"), "{auth}");
+        assert_eq!(b.handler.user(), Some("alice"));
+        // SCRAM asked for anyway is refused as not offered, before any exchange.
+        let mut b = Bare::new(&s);
+        let scram = b.feed(b"AUTH SCRAM-SHA-256\r\n");
+        assert!(scram.starts_with("-ERR"), "{scram}");
     }
 }

@@ -121,7 +121,8 @@ pub struct ServerArgs {
     #[arg(long, default_value = "./maildir")]
     pub maildir: PathBuf,
     /// The users file (`name:scheme:secret` lines; see `hash-password`). Without it nobody can
-    /// log in and mail is accepted for no one.
+    /// log in and mail is accepted for no one. SCRAM-SHA-256 is offered only when every user
+    /// has a `scram-sha-256` (or `plain`) line; PLAIN and LOGIN always.
     #[arg(long)]
     pub users: Option<PathBuf>,
     /// The certificate chain, PEM (end-entity first). Needs `--key`.
@@ -463,6 +464,11 @@ impl ServerArgs {
     }
 
     /// Loads the users file; no file gives no users. Print [`Users::warnings`] to the operator.
+    ///
+    /// The file is read once, at start: build every listener's configuration from the
+    /// [`Users`] returned (the SASL mechanisms offered are [`Users::mechanisms`]: SCRAM-SHA-256
+    /// only when every user has SCRAM keys). A reload would have to rebuild those
+    /// configurations too, so that what is advertised follows the file.
     pub fn load_users(&self) -> Result<Arc<Users>, CliError> {
         match &self.users {
             Some(path) => Ok(Arc::new(Users::load(path)?)),

@@ -5,7 +5,8 @@
 //!
 //! - **AUTH** ([`Event::CredentialCheck`]): through the [`Users`] store, whose
 //!   [`Authenticator`] checks PLAIN/LOGIN passwords and serves SCRAM-SHA-256 keys, and refuses
-//!   acting as another user.
+//!   acting as another user. SCRAM-SHA-256 is offered only when every user can use it
+//!   ([`Users::mechanisms`], [`server_config`]).
 //! - **MAIL FROM**: accepted. In the submission roles, with [`SenderCheck::OwnLocalPart`]
 //!   (the default), a sender whose local part is not the authenticated user's name is refused
 //!   with `553 5.7.1` (RFC 6409 §6.1 lets a submission server check what a user may send as);
@@ -37,7 +38,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use mailsec_smtp::server::{AbortReason, Event, Role, Server, ServerConfig, reply};
 use mailsec_smtp::types::{ForwardPath, Host, ReversePath};
-use mailsec_tls::sasl::{Authenticator, InsecureAuth, Mechanism};
+use mailsec_tls::sasl::{Authenticator, InsecureAuth};
 use tokio_util::sync::CancellationToken;
 
 use crate::listener::{ConnectionInfo, Listener, ServeReport, SessionHandler};
@@ -125,22 +126,22 @@ pub fn smtp_role(kind: ListenerKind) -> Option<Role> {
 }
 
 /// The [`ServerConfig`] of an SMTP listener kind under the server's settings: named
-/// `--hostname`, offering PLAIN, LOGIN and SCRAM-SHA-256 (submission roles only; AUTH is never
-/// offered on the MX listener). Under `--allow-plaintext-auth` the submission listener runs
+/// `--hostname`, offering the SASL mechanisms `users` can serve ([`Users::mechanisms`]:
+/// SCRAM-SHA-256 only when every user has SCRAM keys, since the EHLO `AUTH` keyword lists
+/// them before the client names a user, RFC 4954 §3; then PLAIN and LOGIN) in the submission
+/// roles only (AUTH is never offered on the MX listener). Build it from the same [`Users`]
+/// given to [`serve`]. Under `--allow-plaintext-auth` the submission listener runs
 /// without TLS (as [`ListenerKind::policy`] says): STARTTLS is not offered and PLAIN/LOGIN
 /// are accepted in clear. The MX and implicit-TLS listeners are unchanged by it.
 pub fn server_config(
     kind: ListenerKind,
     args: &ServerArgs,
+    users: &Users,
 ) -> Result<ServerConfig, SmtpSetupError> {
     let role = smtp_role(kind).ok_or(SmtpSetupError::NotSmtp(kind.name()))?;
     let hostname = mailsec_smtp::types::Domain::new(args.hostname.as_bytes())
         .map_err(|_| SmtpSetupError::InvalidHostname(args.hostname.clone()))?;
-    let mut config = ServerConfig::new(role, hostname).with_mechanisms(vec![
-        Mechanism::ScramSha256,
-        Mechanism::Plain,
-        Mechanism::Login,
-    ]);
+    let mut config = ServerConfig::new(role, hostname).with_mechanisms(users.mechanisms());
     if role == Role::Submission && args.allow_plaintext_auth {
         config = config
             .with_starttls(false)
@@ -539,16 +540,25 @@ mod tests {
 
     impl Session {
         fn new(tag: &str, config: ServerConfig, max_size: Option<u64>) -> Session {
+            let users =
+                Users::parse("alice:plain:alice-pw\nbob:plain:bob-pw\npostmaster:plain:pm-pw\n")
+                    .unwrap();
+            Session::with_users(tag, config, max_size, users)
+        }
+
+        fn with_users(
+            tag: &str,
+            config: ServerConfig,
+            max_size: Option<u64>,
+            users: Users,
+        ) -> Session {
             let dir = crate::test_support::temp_dir(tag);
             let mut maildir = Maildir::open(dir.path().join("maildir"), "localhost").unwrap();
             if let Some(limit) = max_size {
                 maildir = maildir.with_max_message_size(limit);
             }
             let maildir = Arc::new(maildir);
-            let users = Arc::new(
-                Users::parse("alice:plain:alice-pw\nbob:plain:bob-pw\npostmaster:plain:pm-pw\n")
-                    .unwrap(),
-            );
+            let users = Arc::new(users);
             let settings = Arc::new(SmtpSettings::new("localhost").log(false));
             let role = config.role();
             let mut server = Server::new(config);
@@ -734,6 +744,61 @@ mod tests {
         assert_eq!(stored.len(), 1);
         assert!(String::from_utf8_lossy(&stored[0]).contains(" with ESMTPA id "));
         assert_eq!(after_received(&stored[0]), BODY);
+    }
+
+    /// The submission configuration of `mailsec-server --allow-plaintext-auth` (AUTH offered
+    /// in clear, so that the bare machine shows it) for `users`.
+    fn submission_for(users: &Users) -> ServerConfig {
+        use clap::Parser;
+        let args = crate::server_cli::ServerCli::try_parse_from([
+            "mailsec-server",
+            "--allow-plaintext-auth",
+        ])
+        .unwrap()
+        .server;
+        server_config(ListenerKind::SmtpSubmission, &args, users).unwrap()
+    }
+
+    #[test]
+    fn auth_lists_scram_only_when_every_user_has_keys() {
+        let cheap = argon2::Params::new(8, 1, 1, None).unwrap();
+        let line = |user: &str, scheme| {
+            crate::users::hash_password_line_with(
+                user,
+                scheme,
+                "alice-pw",
+                cheap.clone(),
+                mailsec_tls::sasl::MIN_ITERATIONS,
+            )
+            .unwrap()
+        };
+        let argon2_only = Users::parse(&line("alice", crate::users::Scheme::Argon2)).unwrap();
+        let mut s = Session::with_users("argon2", submission_for(&argon2_only), None, argon2_only);
+        let replies = s.send(b"EHLO c.example\r\n");
+        assert!(
+            replies.contains("\r\n250 AUTH PLAIN LOGIN\r\n"),
+            "{replies}"
+        );
+        assert!(!replies.contains("SCRAM"), "{replies}");
+        // Asked for anyway, SCRAM is refused as not offered; PLAIN logs in.
+        let replies = s.send(b"AUTH SCRAM-SHA-256\r\n");
+        assert!(replies.starts_with("504 "), "{replies}");
+        let replies = s.send(b"AUTH PLAIN AGFsaWNlAGFsaWNlLXB3\r\n");
+        assert!(replies.starts_with("235 "), "{replies}");
+
+        let scram = Users::parse(&format!(
+            "{}\nbob:plain:bob-pw\n",
+            line("alice", crate::users::Scheme::ScramSha256)
+        ))
+        .unwrap();
+        let mut s = Session::with_users("scram", submission_for(&scram), None, scram);
+        let replies = s.send(b"EHLO c.example\r\n");
+        assert!(
+            replies.contains("\r\n250 AUTH SCRAM-SHA-256 PLAIN LOGIN\r\n"),
+            "{replies}"
+        );
+        let replies = s.send(b"AUTH PLAIN AGFsaWNlAGFsaWNlLXB3\r\n");
+        assert!(replies.starts_with("235 "), "{replies}");
     }
 
     #[test]

@@ -29,6 +29,9 @@
 //! hash cannot give; such a user's SCRAM attempts fail like a wrong password. Write both lines
 //! with [`hash_password_line`] for both schemes.
 //!
+//! The SASL mechanisms the listeners offer follow from the file: see [`Users::mechanisms`]
+//! (SCRAM-SHA-256 only when every user has SCRAM keys).
+//!
 //! Passwords are compared after SASLprep (RFC 4013), as RFC 4616 §2 asks. Secrets in `plain`
 //! lines are compared through SHA-256 digests in constant time. Name lookups are exact
 //! (case-sensitive).
@@ -41,8 +44,8 @@ use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use mailsec_tls::sasl::{
-    Authenticator, CheckAnswer, CredentialCheck, ExposeSecret, MIN_ITERATIONS, SaslError,
-    ScramStored, SecretString, saslprep,
+    Authenticator, CheckAnswer, CredentialCheck, ExposeSecret, MIN_ITERATIONS, Mechanism,
+    SaslError, ScramStored, SecretString, saslprep,
 };
 use sha2::{Digest, Sha256};
 
@@ -53,6 +56,10 @@ pub const MAX_LINE_LEN: usize = 4096;
 pub const MAX_ARGON2_M_COST: u32 = 256 * 1024;
 /// Largest Argon2 time cost accepted from the file.
 pub const MAX_ARGON2_T_COST: u32 = 16;
+
+/// Every SASL mechanism a users file can serve, strongest first (the order they are
+/// advertised in). Which of them a server offers is [`Users::mechanisms`].
+pub const MECHANISMS: [Mechanism; 3] = [Mechanism::ScramSha256, Mechanism::Plain, Mechanism::Login];
 
 /// A credential scheme of the users file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -352,6 +359,51 @@ impl Users {
     /// The entry of `name`.
     pub fn get(&self, name: &str) -> Option<&UserEntry> {
         self.users.get(name)
+    }
+
+    /// Whether every user can authenticate with SCRAM-SHA-256 (a `scram-sha-256` or `plain`
+    /// line); true for a file without users.
+    pub fn all_have_scram(&self) -> bool {
+        self.users.values().all(UserEntry::has_scram)
+    }
+
+    /// The users that cannot use SCRAM-SHA-256 (only an `argon2` line), sorted: why
+    /// [`Users::mechanisms`] leaves SCRAM out, for the operator.
+    pub fn without_scram(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self
+            .users
+            .iter()
+            .filter(|(_, entry)| !entry.has_scram())
+            .map(|(name, _)| name.as_str())
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// The SASL mechanisms the server's listeners offer for these users, strongest first:
+    /// SCRAM-SHA-256 only when [every user can use it](Users::all_have_scram), then PLAIN and
+    /// LOGIN always (over TLS, or in clear under `--allow-plaintext-auth`: the listener's policy
+    /// decides that, not this list).
+    ///
+    /// Why all-or-nothing: a server announces its mechanisms before the client has named a
+    /// user (the EHLO `AUTH` keyword, RFC 4954 §3; IMAP `CAPABILITY` `AUTH=`, RFC 3501 §6.1.1 /
+    /// RFC 9051 §6.1.1; POP3 `CAPA` `SASL`, RFC 5034 §3), so the list cannot depend on who
+    /// logs in. A client picks from it, typically the strongest it knows (mailsec's does:
+    /// SCRAM-SHA-256 first), and a user with only an Argon2 hash cannot do SCRAM (no PBKDF2
+    /// keys): the exchange fails with `535` / `NO` / `-ERR` like a wrong password, and a client
+    /// seldom tries another mechanism after that (mailsec's does not). Offering SCRAM whenever one user has keys would
+    /// lock the Argon2 users out; leaving it out when one user lacks keys costs the SCRAM users
+    /// only the mechanism (they log in with PLAIN or LOGIN over TLS). Give every user a
+    /// `scram-sha-256` line to have SCRAM offered.
+    ///
+    /// The users file is read once at start (there is no reload); a server that reloaded it
+    /// would rebuild its listeners' configurations from the new [`Users`], so that the
+    /// advertisement follows.
+    pub fn mechanisms(&self) -> Vec<Mechanism> {
+        MECHANISMS
+            .into_iter()
+            .filter(|m| *m != Mechanism::ScramSha256 || self.all_have_scram())
+            .collect()
     }
 
     /// Whether `password` is `name`'s password (PLAIN, LOGIN, POP3 `USER`/`PASS`). Checks the
@@ -721,6 +773,46 @@ mod tests {
             server.start_with(Some(ir.expose_secret()), &users),
             ServerStep::Challenge(_)
         ));
+    }
+
+    #[test]
+    fn scram_is_offered_only_when_every_user_has_keys() {
+        use Mechanism::{Login, Plain, ScramSha256};
+        let argon_alice = line("alice", Scheme::Argon2, "pw");
+        let scram_alice = line("alice", Scheme::ScramSha256, "pw");
+        let argon_bob = line("bob", Scheme::Argon2, "pw");
+        let scram_bob = line("bob", Scheme::ScramSha256, "pw");
+        let cases: [(String, &[Mechanism], &[&str]); 7] = [
+            (String::new(), &MECHANISMS, &[]),
+            ("demo:plain:x\n".into(), &MECHANISMS, &[]),
+            (scram_alice.clone(), &MECHANISMS, &[]),
+            (argon_alice.clone(), &[Plain, Login], &["alice"]),
+            // Both lines for alice, a plain bob: everyone has SCRAM keys.
+            (
+                format!("{argon_alice}\n{scram_alice}\nbob:plain:y\n"),
+                &[ScramSha256, Plain, Login],
+                &[],
+            ),
+            // One Argon2-only user is enough to leave SCRAM out for everyone.
+            (
+                format!("{argon_alice}\n{scram_alice}\n{argon_bob}\n"),
+                &[Plain, Login],
+                &["bob"],
+            ),
+            (
+                format!("{argon_bob}\n{argon_alice}\n{scram_bob}\n"),
+                &[Plain, Login],
+                &["alice"],
+            ),
+        ];
+        for (text, mechanisms, without) in cases {
+            let users = Users::parse(&text).unwrap();
+            assert_eq!(users.mechanisms(), mechanisms, "{text}");
+            assert_eq!(users.all_have_scram(), without.is_empty(), "{text}");
+            assert_eq!(users.without_scram(), without, "{text}");
+        }
+        let two = Users::parse(&format!("{argon_bob}\n{argon_alice}\n")).unwrap();
+        assert_eq!(two.without_scram(), ["alice", "bob"]);
     }
 
     #[test]

@@ -155,7 +155,7 @@ impl TestServer {
                 let mut tasks = Vec::new();
                 for (kind, listener) in args.bind_listeners(&tls).await.expect("bind") {
                     ports.insert(kind, listener.local_addr().expect("addr").port());
-                    let config = smtp_service::server_config(kind, &args).expect("config");
+                    let config = smtp_service::server_config(kind, &args, &users).expect("config");
                     tasks.push(tokio::spawn(smtp_service::serve(
                         listener,
                         config,

@@ -117,10 +117,10 @@ async fn start_servers(pki: &TestPki, root: &std::path::Path) -> Result<Servers,
             .build()
             .map_err(|e| e.to_string())?,
     );
-    let stls =
-        pop3_service::pop3_config(ListenerKind::Pop3, false, HOST).map_err(|e| e.to_string())?;
-    let implicit =
-        pop3_service::pop3_config(ListenerKind::Pop3s, false, HOST).map_err(|e| e.to_string())?;
+    let stls = pop3_service::pop3_config(ListenerKind::Pop3, false, HOST, &users)
+        .map_err(|e| e.to_string())?;
+    let implicit = pop3_service::pop3_config(ListenerKind::Pop3s, false, HOST, &users)
+        .map_err(|e| e.to_string())?;
     for (config, conn_tls, name) in [
         (clear, ConnectionTls::None, "pop3-clear"),
         (stls, ConnectionTls::StartTls(tls.clone()), "pop3"),
@@ -142,10 +142,10 @@ async fn start_servers(pki: &TestPki, root: &std::path::Path) -> Result<Servers,
             .build()
             .map_err(|e| e.to_string())?,
     );
-    let starttls =
-        imap_service::imap_config(ListenerKind::Imap, false, HOST).map_err(|e| e.to_string())?;
-    let implicit =
-        imap_service::imap_config(ListenerKind::Imaps, false, HOST).map_err(|e| e.to_string())?;
+    let starttls = imap_service::imap_config(ListenerKind::Imap, false, HOST, &users)
+        .map_err(|e| e.to_string())?;
+    let implicit = imap_service::imap_config(ListenerKind::Imaps, false, HOST, &users)
+        .map_err(|e| e.to_string())?;
     let opener: StoreOpener = {
         let maildir = maildir.clone();
         Arc::new(move |user: &str| {

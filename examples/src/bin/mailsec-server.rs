@@ -33,7 +33,8 @@ use mailsec_imap::server::StoreRefusal;
 use mailsec_imap::store::MailStore;
 use tokio_util::sync::CancellationToken;
 
-/// What every listener's sessions share.
+/// What every listener's sessions share. The users file is loaded once: the SASL mechanisms
+/// every listener offers are derived from these [`Users`] ([`Users::mechanisms`]).
 struct Shared {
     args: ServerArgs,
     users: Arc<Users>,
@@ -51,8 +52,8 @@ fn serve_listener(
 ) -> Result<Option<tokio::task::JoinHandle<ServeReport>>, String> {
     match kind {
         ListenerKind::SmtpMx | ListenerKind::SmtpSubmission | ListenerKind::Smtps => {
-            let config =
-                smtp_service::server_config(kind, &shared.args).map_err(|e| e.to_string())?;
+            let config = smtp_service::server_config(kind, &shared.args, &shared.users)
+                .map_err(|e| e.to_string())?;
             Ok(Some(tokio::spawn(smtp_service::serve(
                 listener,
                 config,
@@ -67,6 +68,7 @@ fn serve_listener(
                 kind,
                 shared.args.allow_plaintext_auth,
                 &shared.args.hostname,
+                &shared.users,
             )
             .map_err(|e| e.to_string())?;
             let service = pop3_service::Pop3Service::new(
@@ -81,6 +83,7 @@ fn serve_listener(
                 kind,
                 shared.args.allow_plaintext_auth,
                 &shared.args.hostname,
+                &shared.users,
             )
             .map_err(|e| e.to_string())?;
             let (maildir, hostname) = (shared.maildir.clone(), shared.args.hostname.clone());
@@ -108,6 +111,12 @@ async fn run(args: ServerArgs) -> Result<(), String> {
     }
     if users.is_empty() {
         eprintln!("note: no users (--users): nobody can log in and no mail is accepted");
+    } else if !users.all_have_scram() {
+        // Mechanisms are announced before the user is known: see `Users::mechanisms`.
+        eprintln!(
+            "note: SCRAM-SHA-256 not offered: no scram-sha-256 line for {}",
+            users.without_scram().join(", ")
+        );
     }
     let maildir = args.open_maildir().map_err(|e| e.to_string())?;
     let tls = args.tls_material().map_err(|e| e.to_string())?;

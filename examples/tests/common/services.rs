@@ -80,7 +80,8 @@ impl Builder {
         self
     }
 
-    /// The users file, one `user:scheme:secret` line each (see [`Users::parse`]).
+    /// The users file, one `user:scheme:secret` line each (see [`Users::parse`]). Every
+    /// listener offers the SASL mechanisms it can serve ([`Users::mechanisms`]).
     pub fn users(mut self, text: &str) -> Builder {
         self.users = text.to_owned();
         self
@@ -150,7 +151,8 @@ impl Builder {
                 ports.push((kind, listener.local_addr().expect("address").port()));
                 match kind {
                     ListenerKind::SmtpMx | ListenerKind::SmtpSubmission | ListenerKind::Smtps => {
-                        let config = smtp_service::server_config(kind, &args).expect("config");
+                        let config =
+                            smtp_service::server_config(kind, &args, &users).expect("config");
                         tokio::spawn(smtp_service::serve(
                             listener,
                             config,
@@ -161,12 +163,12 @@ impl Builder {
                         ));
                     }
                     ListenerKind::Imap | ListenerKind::Imaps => {
-                        let config = imap_config(kind, allow, HOSTNAME).expect("config");
+                        let config = imap_config(kind, allow, HOSTNAME, &users).expect("config");
                         let service = ImapService::new(config, users.clone(), opener.clone());
                         tokio::spawn(service.serve(listener, shutdown.clone()));
                     }
                     ListenerKind::Pop3 | ListenerKind::Pop3s => {
-                        let config = pop3_config(kind, allow, HOSTNAME).expect("config");
+                        let config = pop3_config(kind, allow, HOSTNAME, &users).expect("config");
                         let service = Pop3Service::new(config, maildir.clone(), users.clone());
                         tokio::spawn(service.serve(listener, shutdown.clone()));
                     }
