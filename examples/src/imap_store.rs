@@ -60,6 +60,7 @@ use mailsec_imap::store::{
     MessageReader, SpecialUse, StoreError,
 };
 use mailsec_imap::types::{Date, DateTime, Flag};
+use time::UtcDateTime;
 
 use crate::maildir::{Flags, Maildir, MaildirError, validate_id};
 
@@ -747,61 +748,29 @@ fn sync(dir: &Path) -> Result<(UidList, Vec<(u32, Entry)>), StoreError> {
     Ok((list, messages))
 }
 
-// ---- dates: days since 1970-01-01 <-> civil dates (proleptic Gregorian, UTC) ----
+// ---- dates: file times <-> IMAP date-times (proleptic Gregorian, UTC) ----
 
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        if m <= 2 {
-            yoe + era * 400 + 1
-        } else {
-            yoe + era * 400
-        },
-        m,
-        d,
-    )
-}
-
-/// A file time as an IMAP date-time in UTC.
+/// A file time as an IMAP date-time in UTC. Years before 0 are written as year 0 and years
+/// after 9999 as 9999 (IMAP's four digits, RFC 9051 §9 `date-year`), with the same month,
+/// day and time of day, inside the `time` crate's range (±9999); a time beyond it is read as
+/// the range's first or last second.
 fn to_datetime(t: SystemTime) -> DateTime {
     let secs = match t.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(0),
         Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(0),
     };
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
-    let rem = secs.rem_euclid(86_400);
+    let secs = secs.clamp(
+        UtcDateTime::MIN.unix_timestamp(),
+        UtcDateTime::MAX.unix_timestamp(),
+    );
+    let t = UtcDateTime::from_unix_timestamp(secs).unwrap_or(UtcDateTime::UNIX_EPOCH);
     let date = Date::new(
-        u16::try_from(y.clamp(0, 9999)).unwrap_or(1970),
-        u8::try_from(m).unwrap_or(1),
-        u8::try_from(d).unwrap_or(1),
+        u16::try_from(t.year().clamp(0, 9999)).unwrap_or(1970),
+        u8::from(t.month()),
+        t.day(),
     )
     .or_else(|_| Date::new(1970, 1, 1));
-    match date.and_then(|date| {
-        DateTime::new(
-            date,
-            (rem / 3600) as u8,
-            (rem % 3600 / 60) as u8,
-            (rem % 60) as u8,
-            0,
-        )
-    }) {
+    match date.and_then(|date| DateTime::new(date, t.hour(), t.minute(), t.second(), 0)) {
         Ok(dt) => dt,
         Err(_) => epoch(),
     }
@@ -816,11 +785,14 @@ fn epoch() -> DateTime {
 fn to_system_time(dt: &DateTime) -> SystemTime {
     let d = dt.date();
     let (h, mi, s) = dt.time();
-    let days = days_from_civil(
-        i64::from(d.year()),
-        i64::from(d.month()),
-        i64::from(d.day()),
-    );
+    // Days since 1970-01-01. An IMAP date (year 0 to 9999, month 1 to 12, a day of that
+    // month) is always a calendar date of the `time` crate.
+    let days = time::Month::try_from(d.month())
+        .and_then(|month| time::Date::from_calendar_date(i32::from(d.year()), month, d.day()))
+        .map(|date| {
+            i64::from(date.to_julian_day() - UtcDateTime::UNIX_EPOCH.date().to_julian_day())
+        })
+        .unwrap_or(0);
     let secs = days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s)
         - i64::from(dt.zone_minutes()) * 60;
     if secs >= 0 {
@@ -1664,12 +1636,47 @@ mod tests {
 
     #[test]
     fn dates_round_trip() {
-        for (y, m, d) in [(1970, 1, 1), (2000, 2, 29), (2026, 12, 31), (2100, 3, 1)] {
-            let days = days_from_civil(y, m, d);
-            assert_eq!(civil_from_days(days), (y, m, d));
+        let secs = |t: SystemTime| match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => d.as_secs() as i64,
+            Err(e) => -(e.duration().as_secs() as i64),
+        };
+        // (y, m, d) at midnight UTC and its day number since 1970-01-01.
+        for (y, m, d, days) in [
+            (1970, 1, 1, 0),
+            (2000, 2, 29, 11_016),
+            (2026, 12, 31, 20_818),
+            (2100, 3, 1, 47_541),
+            (1969, 12, 31, -1),
+            (1900, 3, 1, -25_508),
+            (1600, 2, 29, -135_081),
+            (0, 3, 1, -719_468),
+        ] {
+            let dt = DateTime::new(Date::new(y, m, d).unwrap(), 0, 0, 0, 0).unwrap();
+            let t = to_system_time(&dt);
+            assert_eq!(secs(t), days * 86_400, "{y}-{m}-{d}");
+            assert_eq!(to_datetime(t), dt, "{y}-{m}-{d}");
         }
         let dt = DateTime::new(Date::new(2026, 11, 28).unwrap(), 22, 4, 5, 0).unwrap();
         assert_eq!(to_datetime(to_system_time(&dt)), dt);
+        // Before 1970 with a zone: 1969-12-31 23:59:59 UTC is -1, written back in UTC.
+        let dt = DateTime::new(Date::new(1970, 1, 1).unwrap(), 1, 59, 59, 120).unwrap();
+        let t = to_system_time(&dt);
+        assert_eq!(secs(t), -1);
+        assert_eq!(
+            to_datetime(t),
+            DateTime::new(Date::new(1969, 12, 31).unwrap(), 23, 59, 59, 0).unwrap()
+        );
+        // The last second of a leap day, and 1 March after 28 February in 2100 (no leap day).
+        let t = UNIX_EPOCH + Duration::from_secs(1_709_251_199);
+        assert_eq!(
+            to_datetime(t),
+            DateTime::new(Date::new(2024, 2, 29).unwrap(), 23, 59, 59, 0).unwrap()
+        );
+        let t = UNIX_EPOCH + Duration::from_secs(4_107_542_400);
+        assert_eq!(
+            to_datetime(t),
+            DateTime::new(Date::new(2100, 3, 1).unwrap(), 0, 0, 0, 0).unwrap()
+        );
     }
 
     #[test]

@@ -38,6 +38,7 @@ use mailsec_pop3::{MessageNumber, ScanListing, Stat, UidlListing, UniqueId};
 use mailsec_tls::driver::{Driver, DriverError, TokioTimer};
 use mailsec_tls::sasl::{Credentials, InsecureAuth};
 use mailsec_tls::{ClientTls, ClientTlsConfig, TlsError, TlsSetup};
+use time::UtcDateTime;
 use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
 /// Where the client's trust in server certificates comes from.
@@ -896,33 +897,25 @@ impl MboxWriter {
     }
 }
 
-/// `Thu Nov 28 19:26:51 2026` (UTC) for a `From_` line.
+/// `Thu Nov 28 19:26:51 2026` (UTC) for a `From_` line; a time after 9999 is written as the
+/// last second of 9999 (the `time` crate's range).
 fn asctime(secs: u64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
     ];
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let max = UtcDateTime::MAX.unix_timestamp();
+    let t = UtcDateTime::from_unix_timestamp(i64::try_from(secs).unwrap_or(max).min(max))
+        .unwrap_or(UtcDateTime::UNIX_EPOCH);
     format!(
         "{} {} {:>2} {:02}:{:02}:{:02} {}",
-        DAYS[(days % 7) as usize],
-        MONTHS[(month - 1) as usize],
-        day,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        year
+        DAYS[usize::from(t.weekday().number_days_from_monday())],
+        MONTHS[usize::from(u8::from(t.month()) - 1)],
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.year()
     )
 }
 
@@ -1021,6 +1014,14 @@ mod tests {
         assert_eq!(asctime(0), "Thu Jan  1 00:00:00 1970");
         assert_eq!(asctime(951_782_400), "Tue Feb 29 00:00:00 2000");
         assert_eq!(asctime(1_795_894_011), "Sat Nov 28 19:26:51 2026");
+        // 2024-02-29 23:59:59 and the second after it.
+        assert_eq!(asctime(1_709_251_199), "Thu Feb 29 23:59:59 2024");
+        assert_eq!(asctime(1_709_251_200), "Fri Mar  1 00:00:00 2024");
+        // Not a leap year (divisible by 100, not by 400): 1 March follows 28 February.
+        assert_eq!(asctime(4_107_542_399), "Sun Feb 28 23:59:59 2100");
+        assert_eq!(asctime(4_107_542_400), "Mon Mar  1 00:00:00 2100");
+        assert_eq!(asctime(253_402_300_799), "Fri Dec 31 23:59:59 9999");
+        assert_eq!(asctime(u64::MAX), "Fri Dec 31 23:59:59 9999");
     }
 
     #[test]

@@ -39,6 +39,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use mailsec_smtp::server::{AbortReason, Event, Role, Server, ServerConfig, reply};
 use mailsec_smtp::types::{ForwardPath, Host, ReversePath};
 use mailsec_tls::sasl::{Authenticator, InsecureAuth};
+use time::UtcDateTime;
 use tokio_util::sync::CancellationToken;
 
 use crate::listener::{ConnectionInfo, Listener, ServeReport, SessionHandler};
@@ -484,41 +485,31 @@ impl SessionHandler<Server> for SmtpHandler {
     }
 }
 
-/// An RFC 5322 §3.3 date-time in UTC: `Sat, 28 Nov 2026 19:24:09 +0000`.
+/// An RFC 5322 §3.3 date-time in UTC: `Sat, 28 Nov 2026 19:24:09 +0000`. A time before 1970
+/// is written as the epoch, one after 9999 as the last second of 9999 (the `time` crate's
+/// range).
 pub fn rfc5322_date(time: SystemTime) -> String {
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let secs = time
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (year, month, day) = civil_from_days(days as i64);
-    // 1970-01-01 was a Thursday.
-    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days % 7) as usize];
-    let month_name = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ][(month - 1) as usize];
+    let max = UtcDateTime::MAX.unix_timestamp();
+    let t = UtcDateTime::from_unix_timestamp(i64::try_from(secs).unwrap_or(max).min(max))
+        .unwrap_or(UtcDateTime::UNIX_EPOCH);
     format!(
-        "{weekday}, {day} {month_name} {year} {:02}:{:02}:{:02} +0000",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+        "{}, {} {} {} {:02}:{:02}:{:02} +0000",
+        DAYS[usize::from(t.weekday().number_days_from_monday())],
+        t.day(),
+        MONTHS[usize::from(u8::from(t.month()) - 1)],
+        t.year(),
+        t.hour(),
+        t.minute(),
+        t.second()
     )
-}
-
-/// Days since 1970-01-01 to (year, month 1-12, day 1-31), proleptic Gregorian (H. Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 #[cfg(test)]
@@ -828,6 +819,22 @@ mod tests {
         // A leap day.
         let t = UNIX_EPOCH + Duration::from_secs(951_782_400);
         assert_eq!(rfc5322_date(t), "Tue, 29 Feb 2000 00:00:00 +0000");
+        // The last second of a leap day and the day after, in a year divisible by 4 but not
+        // by 100 (2024-02-29 23:59:59 UTC).
+        let t = UNIX_EPOCH + Duration::from_secs(1_709_251_199);
+        assert_eq!(rfc5322_date(t), "Thu, 29 Feb 2024 23:59:59 +0000");
+        assert_eq!(
+            rfc5322_date(t + Duration::from_secs(1)),
+            "Fri, 1 Mar 2024 00:00:00 +0000"
+        );
+        // Before 1970: the epoch (no clock should say so; the header stays well-formed).
+        let t = UNIX_EPOCH - Duration::from_secs(86_400 * 365);
+        assert_eq!(rfc5322_date(t), "Thu, 1 Jan 1970 00:00:00 +0000");
+        // 9999-12-31 23:59:59 and past it: the last representable second.
+        let last = UNIX_EPOCH + Duration::from_secs(253_402_300_799);
+        assert_eq!(rfc5322_date(last), "Fri, 31 Dec 9999 23:59:59 +0000");
+        let beyond = UNIX_EPOCH + Duration::from_secs(253_402_300_800 + 86_400 * 400);
+        assert_eq!(rfc5322_date(beyond), "Fri, 31 Dec 9999 23:59:59 +0000");
     }
 
     #[test]

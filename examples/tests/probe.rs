@@ -345,9 +345,8 @@ fn expiring_leaf(days: i64) -> (String, PemPair) {
         .unwrap()
         .as_secs() as i64
         / 86_400;
-    let (y, m, d) = civil_from_days(today + days + 1);
     leaf.not_before = date_time_ymd(2020, 1, 1);
-    leaf.not_after = date_time_ymd(y, m, d);
+    leaf.not_after = midnight_utc(today + days + 1);
     let key = KeyPair::generate().unwrap();
     let cert = leaf.signed_by(&key, &issuer).unwrap();
     (
@@ -359,25 +358,21 @@ fn expiring_leaf(days: i64) -> (String, PemPair) {
     )
 }
 
-/// The proleptic Gregorian date of a day number since 1970-01-01 (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i32, u8, u8) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y as i32, m as u8, d as u8)
+/// Midnight UTC at the start of a day number since 1970-01-01 (what `date_time_ymd` of that
+/// day's date gives).
+fn midnight_utc(days: i64) -> time::OffsetDateTime {
+    time::OffsetDateTime::from_unix_timestamp(days * 86_400).expect("a date within ±9999 years")
 }
 
 #[test]
 fn civil_dates() {
-    assert_eq!(civil_from_days(0), (1970, 1, 1));
-    assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-    assert_eq!(civil_from_days(20_454), (2026, 1, 1));
+    use rcgen::date_time_ymd;
+    assert_eq!(midnight_utc(0), date_time_ymd(1970, 1, 1));
+    assert_eq!(midnight_utc(11_016), date_time_ymd(2000, 2, 29));
+    assert_eq!(midnight_utc(11_017), date_time_ymd(2000, 3, 1));
+    assert_eq!(midnight_utc(20_454), date_time_ymd(2026, 1, 1));
+    assert_eq!(midnight_utc(-1), date_time_ymd(1969, 12, 31));
+    assert_eq!(midnight_utc(-25_508), date_time_ymd(1900, 3, 1));
 }
 
 #[test]
