@@ -93,10 +93,8 @@ pub(crate) async fn connection<R: Reader>(
         .map_err(|e| R::failure(e, true))?;
     let (written, read) = (link.count.written(), link.count.read());
     let listed = ctx.timed(R::LISTING, session.list()).await;
-    ctx.stats().listed(
-        link.count.written() - written,
-        link.count.read() - read,
-    );
+    ctx.stats()
+        .listed(link.count.written() - written, link.count.read() - read);
     let messages = listed?.map_err(|e| R::failure(e, true))?;
     ctx.stats()
         .connected(start.elapsed(), session.secure() && ctx.mode != Mode::None);

@@ -355,12 +355,10 @@ impl Ctx {
             .map_err(|_| Failure::new(ErrorKind::Timeout, "connect timed out"))?
             .map_err(|e| Failure::new(ErrorKind::Connect, format!("{}: {e}", self.address)))?;
         let _ = tcp.set_nodelay(true);
-        Ok(Counted::returning_to(
-            tcp.compat(),
-            Arc::clone(&self.wire),
-            Arc::clone(&link.slot),
+        Ok(
+            Counted::returning_to(tcp.compat(), Arc::clone(&self.wire), Arc::clone(&link.slot))
+                .also(Arc::clone(&link.count)),
         )
-        .also(Arc::clone(&link.count)))
     }
 
     /// After a session ended, cleanly or not: reads (and counts) what the server still sends
@@ -638,7 +636,10 @@ mod tests {
         // Our end of stream let the server finish at once, not at the drain's time limit.
         assert!(start.elapsed() < DRAIN_LIMIT, "{:?}", start.elapsed());
         // Every octet the server sent was read and counted, the tail too.
-        assert_eq!(m.bytes_to_client, (b"554 go away\r\n".len() + TAIL.len()) as u64);
+        assert_eq!(
+            m.bytes_to_client,
+            (b"554 go away\r\n".len() + TAIL.len()) as u64
+        );
         assert_eq!(m.bytes_to_server, server.await.unwrap() as u64);
     }
 
@@ -663,7 +664,11 @@ mod tests {
         assert_eq!(m.error_count(), 1, "{:?}", m.errors);
         // The drain read its cap (the server had more), on top of what the session read
         // before it failed (a bounded line buffer's worth).
-        assert!(m.bytes_to_client >= DRAIN_MAX_BYTES, "{}", m.bytes_to_client);
+        assert!(
+            m.bytes_to_client >= DRAIN_MAX_BYTES,
+            "{}",
+            m.bytes_to_client
+        );
         assert!(
             m.bytes_to_client <= DRAIN_MAX_BYTES + 256 * 1024,
             "{}",

@@ -401,7 +401,10 @@ pub(crate) mod tests {
         assert!((m.bytes_to_server_per_op - 100.0).abs() < 1e-9);
         assert!((m.bytes_to_client_per_op - 1100.0).abs() < 1e-9);
         assert!((m.wire_per_payload - 1.2).abs() < 1e-9);
-        assert_eq!((m.listing_bytes_to_server, m.listing_bytes_to_client), (100, 2000));
+        assert_eq!(
+            (m.listing_bytes_to_server, m.listing_bytes_to_client),
+            (100, 2000)
+        );
         let report = LoadReport {
             protocol: Protocol::Imap,
             host: "127.0.0.1".into(),
