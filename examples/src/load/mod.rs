@@ -8,7 +8,8 @@
 //! - [`Protocol::Smtp`] ([`smtp`]): EHLO, STARTTLS or implicit TLS, AUTH when credentials are
 //!   given, then `count` × (MAIL, RCPT, DATA or BDAT) of a generated message of
 //!   [`LoadOptions::size`] octets, QUIT. An operation is one message accepted.
-//! - [`Protocol::Imap`] ([`imap`]): log in, list INBOX, `count` whole-message FETCHes (round
+//! - [`Protocol::Imap`] ([`imap`]): log in, list INBOX (`UID SEARCH ALL`), `count`
+//!   whole-message FETCHes (round
 //!   robin over the messages there), LOGOUT. An operation is one message fetched.
 //! - [`Protocol::Pop3`] ([`pop3`]): log in, STAT/LIST/UIDL, `count` RETRs (round robin),
 //!   QUIT (nothing deleted).
@@ -17,7 +18,8 @@
 //! TLS handshake, login) and operation time percentiles (HdrHistogram), connections and TLS
 //! handshakes per second of wall time, operations per second, octets on the wire per
 //! operation each way (counted at the socket below TLS by [`wire::Counted`]: handshakes,
-//! commands and replies included), this process's CPU time and, optionally, a server
+//! commands and replies included; the IMAP and POP3 mailbox listing is counted apart and left
+//! out), this process's CPU time and, optionally, a server
 //! process's, and failures by kind. [`report`] renders the text table and the JSON,
 //! [`chart`] the SVG bar chart, and [`proxy::CountingProxy`] gives an independent byte count
 //! ([`LoadOptions::via_proxy`]).
@@ -26,6 +28,9 @@
 //! operations per connection, a per-operation timeout ([`LoadOptions::op_timeout`], which
 //! also bounds the set-up), and a hard wall-clock cap per mode ([`LoadOptions::duration`]):
 //! connections still running then are dropped and counted as [`stats::ErrorKind::Deadline`].
+//! After every other session, clean or failed, the worker reads what the server still sends
+//! until it closes (at most [`DRAIN_LIMIT`] and [`DRAIN_MAX_BYTES`]; after a failure it shuts
+//! its sending side first), so the byte counts include the tail a session left unread.
 
 pub mod chart;
 mod fetch;
