@@ -9,8 +9,8 @@
 //!   given, then `count` × (MAIL, RCPT, DATA or BDAT) of a generated message of
 //!   [`LoadOptions::size`] octets, QUIT. An operation is one message accepted.
 //! - [`Protocol::Imap`] ([`imap`]): log in, list INBOX (`UID SEARCH ALL`), `count`
-//!   whole-message FETCHes (round
-//!   robin over the messages there), LOGOUT. An operation is one message fetched.
+//!   whole-message FETCHes (round robin over the messages there), LOGOUT. An operation is one
+//!   message fetched.
 //! - [`Protocol::Pop3`] ([`pop3`]): log in, STAT/LIST/UIDL, `count` RETRs (round robin),
 //!   QUIT (nothing deleted).
 //!
