@@ -361,6 +361,126 @@ fn our_imap_and_pop3_services_fetch_every_octet_and_the_proxy_agrees() {
     }
 }
 
+/// A login refused (wrong password) ends each session early; the tool still reads what the
+/// server sent after the refusal (it shuts its sending side and drains until the server
+/// closes), so its byte counts equal the proxy's.
+#[test]
+fn a_refused_login_is_drained_and_the_proxy_agrees() {
+    let pki = TestPki::new("localhost");
+    let mailbox = mailbox_server(&pki, &mailbox_messages(2));
+    let smtp = smtp_server(&pki);
+    let n = 2usize;
+    let cases = [
+        (
+            Protocol::Imap,
+            Mode::Starttls,
+            mailbox.port(ListenerKind::Imap),
+        ),
+        (
+            Protocol::Imap,
+            Mode::Implicit,
+            mailbox.port(ListenerKind::Imaps),
+        ),
+        (
+            Protocol::Pop3,
+            Mode::Starttls,
+            mailbox.port(ListenerKind::Pop3),
+        ),
+        (
+            Protocol::Pop3,
+            Mode::Implicit,
+            mailbox.port(ListenerKind::Pop3s),
+        ),
+        (Protocol::Smtp, Mode::Starttls, smtp.port(SMTP_KINDS[1])),
+        (Protocol::Smtp, Mode::Implicit, smtp.port(SMTP_KINDS[2])),
+    ];
+    for (protocol, mode, port) in cases {
+        let mut o = LoadOptions::new(protocol, "127.0.0.1").with_port(mode, port);
+        o.modes = vec![mode];
+        o.tls_config = Some(pki.client_config());
+        o.server_name = "localhost".into();
+        o.connections = n;
+        o.count = 2;
+        o.login = Some(Login {
+            user: USER.to_owned(),
+            password: "not-the-password".to_owned().into(),
+        });
+        o.from = format!("{USER}@localhost");
+        o.to = format!("{USER}@localhost");
+        o.via_proxy = true;
+        let report = run_load(&o);
+        let r = &report.modes[0];
+        let what = format!("{} {mode}", protocol.name());
+        assert_eq!(
+            r.errors.get("login"),
+            Some(&(n as u64)),
+            "{what}: {:?}",
+            r.first_errors
+        );
+        assert_eq!(r.error_count(), n as u64, "{what}: {:?}", r.first_errors);
+        assert_eq!((r.connections, r.operations), (0, 0), "{what}");
+        assert!(r.bytes_to_client > 0, "{what}");
+        assert_proxy_agrees(r, n as u64);
+    }
+}
+
+/// Over a mailbox of many messages the IMAP listing (EXAMINE, UID SEARCH ALL) stays small —
+/// a header FETCH of every message would cost more than all the fetches measured — and it is
+/// reported apart from the per-operation figures, which add up with it to the totals.
+#[test]
+fn the_imap_listing_is_small_and_kept_out_of_the_per_operation_bytes() {
+    let pki = TestPki::new("localhost");
+    let count = 300;
+    let messages: Vec<Vec<u8>> = (0..count)
+        .map(|i| {
+            format!(
+                "From: bob@example.test\r\nTo: {USER}@example.test\r\n\
+                 Subject: a message among many, number {i}\r\n\r\nbody {i}\r\n"
+            )
+            .into_bytes()
+        })
+        .collect();
+    let server = mailbox_server(&pki, &messages);
+    let headers: usize = messages.iter().map(|m| m.len() - b"body 0\r\n".len()).sum();
+    for (mode, kind) in [
+        (Mode::Starttls, ListenerKind::Imap),
+        (Mode::Implicit, ListenerKind::Imaps),
+    ] {
+        let n = 2u64;
+        let mut o =
+            LoadOptions::new(Protocol::Imap, "127.0.0.1").with_port(mode, server.port(kind));
+        o.modes = vec![mode];
+        o.tls_config = Some(pki.client_config());
+        o.server_name = "localhost".into();
+        o.connections = n as usize;
+        o.count = 3;
+        o.login = login();
+        o.via_proxy = true;
+        let report = run_load(&o);
+        let r = &report.modes[0];
+        assert!(r.errors.is_empty(), "{mode}: {:?}", r.first_errors);
+        assert_eq!(r.operations, n * 3, "{mode}");
+        assert_proxy_agrees(r, n);
+        // The listing was measured on each connection, and is far below the headers.
+        let per_connection = r.listing_bytes_to_client / n;
+        assert!(per_connection > 0, "{mode}");
+        assert!(
+            per_connection * 4 < headers as u64,
+            "{mode}: listing {per_connection} octets per connection, headers {headers}"
+        );
+        assert!(r.listing_bytes_to_server > 0, "{mode}");
+        // Per-operation figures × operations + listing = the totals the proxy saw.
+        let ops = r.operations as f64;
+        let client = r.bytes_to_client_per_op * ops + r.listing_bytes_to_client as f64;
+        let server_side = r.bytes_to_server_per_op * ops + r.listing_bytes_to_server as f64;
+        assert!((client - r.bytes_to_client as f64).abs() < 0.5, "{mode}");
+        assert!(
+            (server_side - r.bytes_to_server as f64).abs() < 0.5,
+            "{mode}"
+        );
+    }
+}
+
 #[test]
 fn cli_json_and_chart() {
     let pki = TestPki::new("localhost");

@@ -3,6 +3,11 @@
 //! mailbox (part of the set-up), then [`LoadOptions::count`](super::LoadOptions::count)
 //! whole-message reads round robin over the listing, starting at a different message per
 //! connection, and close. Each protocol says how to do each step ([`Reader`]).
+//!
+//! The octets the listing takes on the wire (each way, at the socket) are counted on their
+//! own ([`Collector::listed`](super::stats::Collector::listed)): the report keeps them out of
+//! the per-operation and wire/payload figures, whose listing cost grows with the mailbox and
+//! not with the operations, and shows them apart.
 
 use std::future::Future;
 use std::time::Instant;
@@ -10,7 +15,7 @@ use std::time::Instant;
 use crate::pop3_fetch::{ConnectOptions, Trust};
 
 use super::stats::{ErrorKind, Failure};
-use super::{Ctx, LoadStream, Mode};
+use super::{Ctx, Link, LoadStream, Mode};
 
 /// The connection options of the IMAP and POP3 readers for this mode.
 pub(crate) fn connect_options(ctx: &Ctx) -> Result<ConnectOptions, Failure> {
@@ -72,19 +77,25 @@ pub(crate) trait Reader: Sized + Send {
     fn failure(err: Self::Error, setup: bool) -> Failure;
 }
 
-/// One connection of a mailbox-reading workload; records its successes in the context.
-pub(crate) async fn connection<R: Reader>(ctx: &Ctx, index: usize) -> Result<(), Failure> {
+/// One connection of a mailbox-reading workload; records its successes, and the octets the
+/// listing took on this connection, in the context. The worker drains the socket afterwards.
+pub(crate) async fn connection<R: Reader>(
+    ctx: &Ctx,
+    link: &Link,
+    index: usize,
+) -> Result<(), Failure> {
     let options = connect_options(ctx)?;
     let start = Instant::now();
-    let (stream, slot) = ctx.connect().await?;
+    let stream = ctx.connect(link).await?;
     let mut session = ctx
         .timed("the login", R::open(stream, &options))
         .await?
         .map_err(|e| R::failure(e, true))?;
-    let messages = ctx
-        .timed(R::LISTING, session.list())
-        .await?
-        .map_err(|e| R::failure(e, true))?;
+    let (written, read) = (link.count.written(), link.count.read());
+    let listed = ctx.timed(R::LISTING, session.list()).await;
+    ctx.stats()
+        .listed(link.count.written() - written, link.count.read() - read);
+    let messages = listed?.map_err(|e| R::failure(e, true))?;
     ctx.stats()
         .connected(start.elapsed(), session.secure() && ctx.mode != Mode::None);
     if messages.is_empty() {
@@ -100,12 +111,7 @@ pub(crate) async fn connection<R: Reader>(ctx: &Ctx, index: usize) -> Result<(),
         ctx.stats().operation(t.elapsed(), size);
         ctx.progress.inc(1);
     }
-    let result = ctx
-        .timed(R::CLOSE, session.close())
+    ctx.timed(R::CLOSE, session.close())
         .await?
-        .map_err(|e| R::failure(e, false));
-    if result.is_ok() {
-        ctx.drain(slot).await;
-    }
-    result
+        .map_err(|e| R::failure(e, false))
 }

@@ -1,21 +1,85 @@
-//! The IMAP workload over [`imap_mail::Session`](crate::imap_mail::Session): log in (STARTTLS
-//! or implicit TLS per mode), list INBOX (`EXAMINE` and a header FETCH: part of the set-up),
-//! then [`LoadOptions::count`](super::LoadOptions::count) whole-message fetches
-//! (`UID FETCH uid (BODY.PEEK[])`, nothing marked `\Seen`), round robin over the messages in
-//! INBOX starting at a different one per connection, and LOGOUT. Read-only: the mailbox is
-//! left as it was.
+//! The IMAP workload, driving [`mailsec_imap::client::Client`] over the counted socket: log
+//! in (STARTTLS or implicit TLS per mode), list INBOX (`EXAMINE` and `UID SEARCH ALL`: the
+//! UIDs only, part of the set-up), then [`LoadOptions::count`](super::LoadOptions::count)
+//! whole-message fetches (`UID FETCH uid (UID FLAGS BODY.PEEK[])`, streamed and dropped,
+//! nothing marked `\Seen`; the size reported is the literal's), round robin over the UIDs in
+//! ascending order starting at a different one per connection, and LOGOUT. Read-only: the
+//! mailbox is left as it was.
+//!
+//! The listing asks for no sizes or headers: over a mailbox of many messages a header FETCH
+//! of all of them would cost more octets than the fetches measured. What the listing does
+//! cost is reported apart ([`ModeReport::listing_bytes_to_client`](super::ModeReport)).
 
-use crate::imap_mail::{ImapError, Session};
+use std::time::Instant;
+
+use mailsec_imap::client::{Client, ClientConfig, ClientEvent, RequestId};
+use mailsec_imap::types::SearchKey;
+use mailsec_tls::ClientTls;
+use mailsec_tls::driver::{Driver, TokioTimer};
+use mailsec_tls::sasl::{Credentials, InsecureAuth};
+
+use crate::imap_mail::ImapError;
 use crate::pop3_fetch::ConnectOptions;
 
 use super::fetch::{self, Reader};
 use super::stats::{ErrorKind, Failure};
-use super::{Ctx, LoadStream};
+use super::{Ctx, Link, LoadStream};
 
 /// The mailbox fetched from.
 const FOLDER: &str = "INBOX";
 
-impl Reader for Session<LoadStream> {
+/// A logged-in IMAP session of the workload.
+pub(crate) struct ImapLoad {
+    driver: Driver<Client, LoadStream, TokioTimer>,
+    secure: bool,
+}
+
+fn client_config(options: &ConnectOptions) -> ClientConfig {
+    use secrecy::ExposeSecret;
+    let credentials = Credentials::password(
+        options.user.clone(),
+        options.password.expose_secret().to_owned(),
+    );
+    let insecure = if options.allow_cleartext_credentials {
+        InsecureAuth::AllowPlaintextMechanismsWithoutTls
+    } else {
+        InsecureAuth::Refuse
+    };
+    ClientConfig::builder(credentials)
+        .tls(options.tls)
+        .insecure_auth(insecure)
+        .build()
+}
+
+impl ImapLoad {
+    /// The next event; the end of the session is [`ImapError::Closed`].
+    async fn event(&mut self) -> Result<ClientEvent, ImapError> {
+        self.driver.next_event().await?.ok_or(ImapError::Closed)
+    }
+
+    fn refused(action: &str, error: mailsec_imap::client::CommandError) -> ImapError {
+        ImapError::Command {
+            action: action.to_owned(),
+            error: Box::new(error),
+        }
+    }
+
+    /// `EXAMINE INBOX`.
+    async fn examine(&mut self) -> Result<(), ImapError> {
+        let id: RequestId = self.driver.machine_mut().examine(Instant::now(), FOLDER)?;
+        loop {
+            match self.event().await? {
+                ClientEvent::Selected { id: i, .. } if i == id => return Ok(()),
+                ClientEvent::Failed { id: i, error } if i == id => {
+                    return Err(Self::refused("selecting INBOX", error));
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+impl Reader for ImapLoad {
     type Error = ImapError;
     type Message = u32;
     const LISTING: &'static str = "listing INBOX";
@@ -24,25 +88,94 @@ impl Reader for Session<LoadStream> {
     const EMPTY: &'static str = "INBOX is empty: nothing to fetch";
 
     async fn open(stream: LoadStream, options: &ConnectOptions) -> Result<Self, ImapError> {
-        Session::over_stream(stream, options).await
+        let client = Client::new(client_config(options), Instant::now());
+        let tls = options.tls_setup().map_err(ImapError::TlsConfig)?;
+        let mut driver = match (options.tls, tls) {
+            (ClientTls::Implicit, Some(tls)) => {
+                Driver::implicit_tls(client, stream, TokioTimer, tls).map_err(ImapError::Tls)?
+            }
+            (_, tls) => Driver::new(client, stream, TokioTimer, tls),
+        };
+        loop {
+            match driver.next_event().await? {
+                None => return Err(ImapError::Closed),
+                Some(ClientEvent::Ready { secure, .. }) => {
+                    return Ok(ImapLoad { driver, secure });
+                }
+                Some(_) => {}
+            }
+        }
     }
 
     fn secure(&self) -> bool {
-        self.login().secure
+        self.secure
     }
 
     async fn list(&mut self) -> Result<Vec<u32>, ImapError> {
-        let list = self.messages(FOLDER).await?;
-        Ok(list.messages.iter().map(|m| m.uid).collect())
+        self.examine().await?;
+        let id = self
+            .driver
+            .machine_mut()
+            .search(Instant::now(), vec![SearchKey::All])?;
+        loop {
+            match self.event().await? {
+                ClientEvent::Searched { id: i, mut uids } if i == id => {
+                    uids.sort_unstable();
+                    uids.dedup();
+                    return Ok(uids);
+                }
+                ClientEvent::Failed { id: i, error } if i == id => {
+                    return Err(Self::refused("searching INBOX", error));
+                }
+                _ => {}
+            }
+        }
     }
 
     async fn read(&mut self, uid: u32) -> Result<u64, ImapError> {
-        let report = Session::read(self, FOLDER, uid, &mut std::io::sink(), false).await?;
-        Ok(report.size)
+        let id = self
+            .driver
+            .machine_mut()
+            .fetch_message_streamed(Instant::now(), uid, false)?;
+        let mut size = None;
+        let mut started = false;
+        loop {
+            match self.event().await? {
+                ClientEvent::MessageStart {
+                    id: i, uid: got, ..
+                } if i == id && got.is_none_or(|u| u == uid) && size.is_none() => {
+                    started = true;
+                }
+                ClientEvent::MessageEnd { id: i, size: s, .. } if i == id && started => {
+                    started = false;
+                    size = Some(s);
+                }
+                ClientEvent::Completed { id: i, .. } if i == id => break,
+                ClientEvent::Failed { id: i, error } if i == id => {
+                    return Err(Self::refused(&format!("fetching UID {uid}"), error));
+                }
+                _ => {}
+            }
+        }
+        size.ok_or_else(|| ImapError::NoSuchMessage {
+            folder: FOLDER.to_owned(),
+            uid,
+        })
     }
 
-    async fn close(self) -> Result<(), ImapError> {
-        self.logout().await
+    async fn close(mut self) -> Result<(), ImapError> {
+        self.driver.machine_mut().logout(Instant::now())?;
+        let mut closed = false;
+        while let Some(event) = self.driver.next_event().await? {
+            if event == ClientEvent::Closed {
+                closed = true;
+            }
+        }
+        if closed {
+            Ok(())
+        } else {
+            Err(ImapError::Closed)
+        }
     }
 
     fn failure(err: ImapError, setup: bool) -> Failure {
@@ -59,6 +192,6 @@ impl Reader for Session<LoadStream> {
 }
 
 /// One connection of the IMAP workload; records its successes in the context.
-pub(crate) async fn connection(ctx: &Ctx, index: usize) -> Result<(), Failure> {
-    fetch::connection::<Session<LoadStream>>(ctx, index).await
+pub(crate) async fn connection(ctx: &Ctx, link: &Link, index: usize) -> Result<(), Failure> {
+    fetch::connection::<ImapLoad>(ctx, link, index).await
 }

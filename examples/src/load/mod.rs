@@ -8,8 +8,9 @@
 //! - [`Protocol::Smtp`] ([`smtp`]): EHLO, STARTTLS or implicit TLS, AUTH when credentials are
 //!   given, then `count` × (MAIL, RCPT, DATA or BDAT) of a generated message of
 //!   [`LoadOptions::size`] octets, QUIT. An operation is one message accepted.
-//! - [`Protocol::Imap`] ([`imap`]): log in, list INBOX, `count` whole-message FETCHes (round
-//!   robin over the messages there), LOGOUT. An operation is one message fetched.
+//! - [`Protocol::Imap`] ([`imap`]): log in, list INBOX (`UID SEARCH ALL`), `count`
+//!   whole-message FETCHes (round robin over the messages there), LOGOUT. An operation is one
+//!   message fetched.
 //! - [`Protocol::Pop3`] ([`pop3`]): log in, STAT/LIST/UIDL, `count` RETRs (round robin),
 //!   QUIT (nothing deleted).
 //!
@@ -17,7 +18,8 @@
 //! TLS handshake, login) and operation time percentiles (HdrHistogram), connections and TLS
 //! handshakes per second of wall time, operations per second, octets on the wire per
 //! operation each way (counted at the socket below TLS by [`wire::Counted`]: handshakes,
-//! commands and replies included), this process's CPU time and, optionally, a server
+//! commands and replies included; the IMAP and POP3 mailbox listing is counted apart and left
+//! out), this process's CPU time and, optionally, a server
 //! process's, and failures by kind. [`report`] renders the text table and the JSON,
 //! [`chart`] the SVG bar chart, and [`proxy::CountingProxy`] gives an independent byte count
 //! ([`LoadOptions::via_proxy`]).
@@ -26,6 +28,9 @@
 //! operations per connection, a per-operation timeout ([`LoadOptions::op_timeout`], which
 //! also bounds the set-up), and a hard wall-clock cap per mode ([`LoadOptions::duration`]):
 //! connections still running then are dropped and counted as [`stats::ErrorKind::Deadline`].
+//! After every other session, clean or failed, the worker reads what the server still sends
+//! until it closes (at most [`DRAIN_LIMIT`] and [`DRAIN_MAX_BYTES`]; after a failure it shuts
+//! its sending side first), so the byte counts include the tail a session left unread.
 
 pub mod chart;
 mod fetch;
@@ -48,7 +53,7 @@ use tokio_util::compat::{Compat, TokioAsyncReadCompatExt};
 
 pub use report::{LoadReport, ModeReport, ProxyCount};
 use stats::{Collector, ErrorKind, Failure};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wire::{Counted, ReturnSlot, WireCount};
 
 /// The most concurrent connections a run may open.
@@ -57,8 +62,11 @@ pub const MAX_CONNECTIONS: usize = 1000;
 pub const MAX_COUNT: usize = 100_000;
 /// The largest generated SMTP message.
 pub const MAX_SIZE: usize = 64 * 1024 * 1024;
-/// How long a connection whose session ended waits for the server to close it.
+/// How long a connection whose session ended (cleanly or not) waits for the server to close
+/// it.
 pub const DRAIN_LIMIT: Duration = Duration::from_secs(2);
+/// The most octets read from a connection after its session ended.
+pub const DRAIN_MAX_BYTES: u64 = 1024 * 1024;
 /// The longest wall-clock cap of one mode.
 pub const MAX_DURATION: Duration = Duration::from_secs(24 * 3600);
 
@@ -334,35 +342,59 @@ pub(crate) struct Ctx {
     pub(crate) message: Arc<Vec<u8>>,
 }
 
+/// One connection's socket as the worker keeps hold of it: where the session hands the socket
+/// back when it drops the stream ([`Ctx::drain`]), and the connection's own byte count (beside
+/// the mode's shared one).
+#[derive(Debug, Default)]
+pub(crate) struct Link {
+    slot: ReturnSlot<Compat<TcpStream>>,
+    pub(crate) count: Arc<WireCount>,
+}
+
 impl Ctx {
-    /// Connects (within the operation timeout), counted; the slot gets the socket back when
-    /// the session drops the stream (see [`Ctx::drain`]).
-    pub(crate) async fn connect(
-        &self,
-    ) -> Result<(LoadStream, ReturnSlot<Compat<TcpStream>>), Failure> {
+    /// Connects (within the operation timeout), counted into the mode's count and the
+    /// link's; the link gets the socket back when the session drops the stream.
+    pub(crate) async fn connect(&self, link: &Link) -> Result<LoadStream, Failure> {
         let tcp = tokio::time::timeout(self.options.op_timeout, TcpStream::connect(&self.address))
             .await
             .map_err(|_| Failure::new(ErrorKind::Timeout, "connect timed out"))?
             .map_err(|e| Failure::new(ErrorKind::Connect, format!("{}: {e}", self.address)))?;
         let _ = tcp.set_nodelay(true);
-        Ok(Counted::returning(tcp.compat(), Arc::clone(&self.wire)))
+        Ok(
+            Counted::returning_to(tcp.compat(), Arc::clone(&self.wire), Arc::clone(&link.slot))
+                .also(Arc::clone(&link.count)),
+        )
     }
 
-    /// After a session ended cleanly: reads (and counts) what the server still sends until it
-    /// closes the connection, for at most [`DRAIN_LIMIT`] (or the operation timeout if
-    /// shorter). A session may let go of the socket before the server's last octets arrive —
-    /// a TLS `close_notify` after the final reply — and those crossed the wire too.
-    pub(crate) async fn drain(&self, slot: ReturnSlot<Compat<TcpStream>>) {
-        let stream = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
+    /// After a session ended, cleanly or not: reads (and counts) what the server still sends
+    /// until it closes the connection, for at most [`DRAIN_LIMIT`] (or the operation timeout
+    /// if shorter) and [`DRAIN_MAX_BYTES`]. A session may let go of the socket before the
+    /// server's last octets arrive — a TLS `close_notify` after the final reply, or whatever
+    /// followed a refused login or a failed command that the session never read — and those
+    /// crossed the wire too: the tool's count then equals what a proxy in between forwarded.
+    ///
+    /// After a `failed` session our sending side is shut down first: a server that waits for
+    /// the next command (after a refused login, say) sees the end of the stream and closes,
+    /// instead of holding the drain until its time limit.
+    pub(crate) async fn drain(&self, link: &Link, failed: bool) {
+        let stream = link.slot.lock().unwrap_or_else(|p| p.into_inner()).take();
         let Some(stream) = stream else { return };
         let mut tcp = stream.into_inner();
         let limit = DRAIN_LIMIT.min(self.options.op_timeout);
         let mut buf = [0u8; 4096];
         let _ = tokio::time::timeout(limit, async {
-            loop {
-                match tcp.read(&mut buf).await {
+            if failed {
+                let _ = tcp.shutdown().await;
+            }
+            let mut left = DRAIN_MAX_BYTES;
+            while left > 0 {
+                let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+                match tcp.read(&mut buf[..want]).await {
                     Ok(0) | Err(_) => break,
-                    Ok(n) => self.wire.add_read(n),
+                    Ok(n) => {
+                        self.wire.add_read(n);
+                        left -= n as u64;
+                    }
                 }
             }
         })
@@ -451,23 +483,31 @@ async fn run_mode(
     for index in 0..options.connections {
         let ctx = Arc::clone(&ctx);
         tasks.spawn(async move {
+            let link = Link::default();
             let work = async {
                 match ctx.options.protocol {
-                    Protocol::Smtp => smtp::connection(&ctx).await,
-                    Protocol::Imap => imap::connection(&ctx, index).await,
-                    Protocol::Pop3 => pop3::connection(&ctx, index).await,
+                    Protocol::Smtp => smtp::connection(&ctx, &link).await,
+                    Protocol::Imap => imap::connection(&ctx, &link, index).await,
+                    Protocol::Pop3 => pop3::connection(&ctx, &link, index).await,
                 }
             };
-            let result = match tokio::time::timeout_at(deadline, work).await {
-                Ok(r) => r,
-                Err(_) => Err(Failure::new(
-                    ErrorKind::Deadline,
-                    "the --duration cap ended the connection",
-                )),
+            let failed = match tokio::time::timeout_at(deadline, work).await {
+                Ok(Ok(())) => false,
+                Ok(Err(failure)) => {
+                    ctx.stats().failed(failure);
+                    true
+                }
+                Err(_) => {
+                    // The hard cap: no drain past it.
+                    ctx.stats().failed(Failure::new(
+                        ErrorKind::Deadline,
+                        "the --duration cap ended the connection",
+                    ));
+                    return;
+                }
             };
-            if let Err(failure) = result {
-                ctx.stats().failed(failure);
-            }
+            // Within the cap too; a drain cut short by it is not a failure of its own.
+            let _ = tokio::time::timeout_at(deadline, ctx.drain(&link, failed)).await;
         });
     }
     while let Some(joined) = tasks.join_next().await {
@@ -570,6 +610,76 @@ mod tests {
         let report = run(&options(port), &ProgressBar::hidden()).await.unwrap();
         assert_eq!(report.modes[0].errors.get("connect"), Some(&3));
         assert_eq!(report.error_count(), 3);
+    }
+
+    /// A server that refuses service in its greeting (RFC 5321 §3.1), reads until the
+    /// client's end of stream, then sends `tail` and closes; reports the octets it read.
+    async fn refusing_server(tail: &'static [u8]) -> (u16, tokio::task::JoinHandle<usize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            s.write_all(b"554 go away\r\n").await.unwrap();
+            let mut got = Vec::new();
+            s.read_to_end(&mut got).await.unwrap();
+            let _ = s.write_all(tail).await;
+            got.len()
+        });
+        (port, task)
+    }
+
+    #[tokio::test]
+    async fn a_failed_session_is_drained_to_the_end() {
+        const TAIL: &[u8] = b"421 and this after your end of stream\r\n";
+        let (port, server) = refusing_server(TAIL).await;
+        let mut o = options(port);
+        o.connections = 1;
+        let start = Instant::now();
+        let report = run(&o, &ProgressBar::hidden()).await.unwrap();
+        let m = &report.modes[0];
+        assert_eq!(m.error_count(), 1, "{:?}", m.errors);
+        // Our end of stream let the server finish at once, not at the drain's time limit.
+        assert!(start.elapsed() < DRAIN_LIMIT, "{:?}", start.elapsed());
+        // Every octet the server sent was read and counted, the tail too.
+        assert_eq!(
+            m.bytes_to_client,
+            (b"554 go away\r\n".len() + TAIL.len()) as u64
+        );
+        assert_eq!(m.bytes_to_server, server.await.unwrap() as u64);
+    }
+
+    #[tokio::test]
+    async fn the_drain_of_a_failed_session_is_bounded_in_octets() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        const FLOOD: usize = 4 * 1024 * 1024;
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let _ = s.write_all(b"554 go away\r\n").await;
+            let junk = vec![b'x'; 64 * 1024];
+            let mut sent = 0;
+            while sent < FLOOD && s.write_all(&junk).await.is_ok() {
+                sent += junk.len();
+            }
+        });
+        let mut o = options(port);
+        o.connections = 1;
+        let report = run(&o, &ProgressBar::hidden()).await.unwrap();
+        let m = &report.modes[0];
+        assert_eq!(m.error_count(), 1, "{:?}", m.errors);
+        // The drain read its cap (the server had more), on top of what the session read
+        // before it failed (a bounded line buffer's worth).
+        assert!(
+            m.bytes_to_client >= DRAIN_MAX_BYTES,
+            "{}",
+            m.bytes_to_client
+        );
+        assert!(
+            m.bytes_to_client <= DRAIN_MAX_BYTES + 256 * 1024,
+            "{}",
+            m.bytes_to_client
+        );
+        server.abort();
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::pop3_fetch::{ConnectOptions, FetchError, Session};
 
 use super::fetch::{self, Reader};
 use super::stats::{ErrorKind, Failure};
-use super::{Ctx, LoadStream};
+use super::{Ctx, Link, LoadStream};
 
 impl Reader for Session<LoadStream> {
     type Error = FetchError;
@@ -58,6 +58,6 @@ impl Reader for Session<LoadStream> {
 }
 
 /// One connection of the POP3 workload; records its successes in the context.
-pub(crate) async fn connection(ctx: &Ctx, index: usize) -> Result<(), Failure> {
-    fetch::connection::<Session<LoadStream>>(ctx, index).await
+pub(crate) async fn connection(ctx: &Ctx, link: &Link, index: usize) -> Result<(), Failure> {
+    fetch::connection::<Session<LoadStream>>(ctx, link, index).await
 }

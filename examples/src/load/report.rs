@@ -54,14 +54,22 @@ pub struct ModeReport {
     pub bytes_to_server: u64,
     /// Octets read from the server.
     pub bytes_to_client: u64,
-    /// `bytes_to_server` per completed operation (set-up and teardown included).
+    /// `bytes_to_server` less `listing_bytes_to_server`, per completed operation (connection
+    /// set-up — TLS handshake, login — and teardown included; the mailbox listing is not, its
+    /// size depends on the mailbox, not on the operations).
     pub bytes_to_server_per_op: f64,
-    /// `bytes_to_client` per completed operation.
+    /// `bytes_to_client` less `listing_bytes_to_client`, per completed operation.
     pub bytes_to_client_per_op: f64,
     /// Octets of message content moved (sizes of the messages sent or fetched).
     pub payload_bytes: u64,
-    /// Wire octets (both ways) per payload octet: the protocol and encryption overhead.
+    /// Wire octets (both ways, the mailbox listing left out) per payload octet: the protocol
+    /// and encryption overhead.
     pub wire_per_payload: f64,
+    /// Of `bytes_to_server`, the octets written while listing the mailbox (IMAP `EXAMINE` and
+    /// `UID SEARCH ALL`, POP3 STAT/LIST/UIDL; 0 for SMTP).
+    pub listing_bytes_to_server: u64,
+    /// Of `bytes_to_client`, the octets read while listing the mailbox.
+    pub listing_bytes_to_client: u64,
     /// Connection set-up latency.
     pub setup_latency: Latency,
     /// Operation latency.
@@ -99,6 +107,8 @@ impl ModeReport {
     ) -> ModeReport {
         let secs = wall.as_secs_f64();
         let ops = c.operations as f64;
+        let op_written = wire.written().saturating_sub(c.listing_to_server);
+        let op_read = wire.read().saturating_sub(c.listing_to_client);
         ModeReport {
             mode,
             address: address.to_owned(),
@@ -113,10 +123,12 @@ impl ModeReport {
             operations_per_s: per(ops, secs),
             bytes_to_server: wire.written(),
             bytes_to_client: wire.read(),
-            bytes_to_server_per_op: per(wire.written() as f64, ops),
-            bytes_to_client_per_op: per(wire.read() as f64, ops),
+            bytes_to_server_per_op: per(op_written as f64, ops),
+            bytes_to_client_per_op: per(op_read as f64, ops),
             payload_bytes: c.payload,
-            wire_per_payload: per((wire.written() + wire.read()) as f64, c.payload as f64),
+            wire_per_payload: per((op_written + op_read) as f64, c.payload as f64),
+            listing_bytes_to_server: c.listing_to_server,
+            listing_bytes_to_client: c.listing_to_client,
             setup_latency: c.setup_latency(),
             operation_latency: c.operation_latency(),
             cpu_s: cpu.as_secs_f64(),
@@ -211,6 +223,18 @@ impl LoadReport {
             format!("{:.0}", m.bytes_to_client_per_op)
         });
         row("wire/payload", &|m| format!("{:.3}", m.wire_per_payload));
+        if self
+            .modes
+            .iter()
+            .any(|m| m.listing_bytes_to_server + m.listing_bytes_to_client > 0)
+        {
+            row("listing bytes to server", &|m| {
+                m.listing_bytes_to_server.to_string()
+            });
+            row("listing bytes to client", &|m| {
+                m.listing_bytes_to_client.to_string()
+            });
+        }
         for (name, pick) in [
             (
                 "set-up",
@@ -347,6 +371,54 @@ pub(crate) mod tests {
         assert!((r.modes[1].handshakes_per_s - 5.0).abs() < 1e-9);
         assert!((none.cpu_per_op_ms - 50.0).abs() < 1e-9);
         assert_eq!(r.error_count(), 1);
+    }
+
+    #[test]
+    fn the_listing_is_kept_out_of_the_per_operation_figures() {
+        let options = LoadOptions::new(Protocol::Imap, "127.0.0.1");
+        let mut c = Collector::new();
+        for _ in 0..4 {
+            c.operation(Duration::from_millis(1), 1000);
+        }
+        c.listed(100, 2000);
+        let wire = WireCount::default();
+        wire.add_written(100 + 400);
+        wire.add_read(2000 + 4400);
+        let m = ModeReport::new(
+            Mode::Starttls,
+            "127.0.0.1:143",
+            &options,
+            &c,
+            &wire,
+            Duration::from_secs(1),
+            Duration::ZERO,
+            None,
+            None,
+        );
+        // The totals keep every octet (they are what a proxy sees) …
+        assert_eq!((m.bytes_to_server, m.bytes_to_client), (500, 6400));
+        // … the per-operation figures leave the listing out, and show it apart.
+        assert!((m.bytes_to_server_per_op - 100.0).abs() < 1e-9);
+        assert!((m.bytes_to_client_per_op - 1100.0).abs() < 1e-9);
+        assert!((m.wire_per_payload - 1.2).abs() < 1e-9);
+        assert_eq!(
+            (m.listing_bytes_to_server, m.listing_bytes_to_client),
+            (100, 2000)
+        );
+        let report = LoadReport {
+            protocol: Protocol::Imap,
+            host: "127.0.0.1".into(),
+            connections: 1,
+            count: 4,
+            size: None,
+            modes: vec![m],
+        };
+        let text = report.to_text();
+        assert!(text.contains("listing bytes to client"), "{text}");
+        let v: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+        assert_eq!(v["modes"][0]["listing_bytes_to_client"], 2000);
+        // No listing (SMTP): no listing rows.
+        assert!(!sample().to_text().contains("listing"));
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! the messages go without AUTH, as to an MX), then per message MAIL, RCPT, DATA (or BDAT with
 //! CHUNKING, pipelined when offered), and QUIT. The connection set-up is timed from the TCP
 //! connect to the client's `Ready`; a message from `send_message` to the server's final
-//! reply.
+//! reply. After the session, clean or failed, the worker reads what the server still sends
+//! (bounded: [`DRAIN_LIMIT`](super::DRAIN_LIMIT), [`DRAIN_MAX_BYTES`](super::DRAIN_MAX_BYTES)).
 
 use std::time::Instant;
 
@@ -17,7 +18,7 @@ use mailsec_tls::driver::{Driver, DriverError, TokioTimer};
 use mailsec_tls::sasl::{Credentials, InsecureAuth};
 
 use super::stats::{ErrorKind, Failure};
-use super::{Ctx, Mode};
+use super::{Ctx, Link, Mode};
 
 /// Size of the pieces the message is handed to the client machine in.
 const PIECE: usize = 64 * 1024;
@@ -82,10 +83,10 @@ fn usage(e: ClientError) -> Failure {
 }
 
 /// One connection of the SMTP workload; records its successes in the context.
-pub(crate) async fn connection(ctx: &Ctx) -> Result<(), Failure> {
+pub(crate) async fn connection(ctx: &Ctx, link: &Link) -> Result<(), Failure> {
     let opts = &ctx.options;
     let start = Instant::now();
-    let (stream, slot) = ctx.connect().await?;
+    let stream = ctx.connect(link).await?;
     let mut config = ClientConfig::for_domain("mailsec-load.invalid")
         .map_err(|e| Failure::new(ErrorKind::Session, e))?
         .with_tls(ctx.mode.client_tls());
@@ -185,8 +186,6 @@ pub(crate) async fn connection(ctx: &Ctx) -> Result<(), Failure> {
             ),
         ));
     }
-    drop(driver);
-    ctx.drain(slot).await;
     Ok(())
 }
 

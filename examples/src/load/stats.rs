@@ -96,6 +96,11 @@ pub struct Collector {
     pub operations: u64,
     /// Payload octets of the operations (message sizes).
     pub payload: u64,
+    /// Octets written while listing mailboxes (IMAP `EXAMINE` and `UID SEARCH ALL`, POP3
+    /// STAT/LIST/UIDL), at the socket, TLS included.
+    pub listing_to_server: u64,
+    /// Octets read while listing mailboxes.
+    pub listing_to_client: u64,
     /// Failures by kind.
     pub errors: BTreeMap<ErrorKind, u64>,
     /// The first failure message of each kind.
@@ -129,6 +134,8 @@ impl Collector {
             handshakes: 0,
             operations: 0,
             payload: 0,
+            listing_to_server: 0,
+            listing_to_client: 0,
             errors: BTreeMap::new(),
             first_error: BTreeMap::new(),
         }
@@ -148,6 +155,12 @@ impl Collector {
         self.ops.saturating_record(micros(took));
         self.operations += 1;
         self.payload += payload;
+    }
+
+    /// A connection's mailbox listing took these octets on the wire.
+    pub fn listed(&mut self, to_server: u64, to_client: u64) {
+        self.listing_to_server += to_server;
+        self.listing_to_client += to_client;
     }
 
     /// A failure.
@@ -245,6 +258,9 @@ mod tests {
         assert_eq!(c.payload, 1000);
         assert_eq!((c.connections, c.handshakes), (2, 1));
         assert_eq!(c.setup_latency().count, 2);
+        c.listed(10, 300);
+        c.listed(5, 20);
+        assert_eq!((c.listing_to_server, c.listing_to_client), (15, 320));
         assert_eq!(Collector::new().operation_latency(), Latency::default());
     }
 

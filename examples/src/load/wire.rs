@@ -46,17 +46,20 @@ impl WireCount {
 
 /// Where a [`Counted`] stream puts its inner stream back when it is dropped, so that the
 /// caller can read what the peer still sends after the protocol session let go of the stream
-/// (a TLS `close_notify`, the rest of a final reply) and count it, as the load workers do
-/// after a clean end: they read until the server closes, for at most
-/// [`DRAIN_LIMIT`](super::DRAIN_LIMIT).
+/// (a TLS `close_notify`, the rest of a final reply, what followed a refused login) and count
+/// it, as the load workers do after every session, clean or failed: they read until the server
+/// closes, for at most [`DRAIN_LIMIT`](super::DRAIN_LIMIT) and
+/// [`DRAIN_MAX_BYTES`](super::DRAIN_MAX_BYTES).
 pub type ReturnSlot<S> = Arc<Mutex<Option<S>>>;
 
-/// A stream that counts every octet read and written into a [`WireCount`].
+/// A stream that counts every octet read and written into a [`WireCount`] (and, optionally,
+/// into a second one: [`Counted::also`]).
 #[derive(Debug)]
 pub struct Counted<S> {
     /// Always `Some` until dropped.
     inner: Option<S>,
     count: Arc<WireCount>,
+    also: Option<Arc<WireCount>>,
     slot: Option<ReturnSlot<S>>,
 }
 
@@ -66,18 +69,33 @@ impl<S> Counted<S> {
         Counted {
             inner: Some(inner),
             count,
+            also: None,
             slot: None,
         }
+    }
+
+    /// Like [`Counted::new`], and when dropped puts `inner` into `slot` (a slot the caller
+    /// made before connecting, so that it can drain the socket whichever way the session
+    /// ended, even if the session was cancelled).
+    pub fn returning_to(inner: S, count: Arc<WireCount>, slot: ReturnSlot<S>) -> Self {
+        Counted {
+            inner: Some(inner),
+            count,
+            also: None,
+            slot: Some(slot),
+        }
+    }
+
+    /// Also counts every octet into `extra` (a per-connection count beside a shared one).
+    pub fn also(mut self, extra: Arc<WireCount>) -> Self {
+        self.also = Some(extra);
+        self
     }
 
     /// Like [`Counted::new`], and when dropped puts `inner` into the returned slot.
     pub fn returning(inner: S, count: Arc<WireCount>) -> (Self, ReturnSlot<S>) {
         let slot: ReturnSlot<S> = Arc::default();
-        let counted = Counted {
-            inner: Some(inner),
-            count,
-            slot: Some(Arc::clone(&slot)),
-        };
+        let counted = Counted::returning_to(inner, count, Arc::clone(&slot));
         (counted, slot)
     }
 
@@ -109,6 +127,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
         let result = Pin::new(inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(n)) = result {
             self.count.add_read(n);
+            if let Some(also) = &self.also {
+                also.add_read(n);
+            }
         }
         result
     }
@@ -127,6 +148,9 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
         let result = Pin::new(inner).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = result {
             self.count.add_written(n);
+            if let Some(also) = &self.also {
+                also.add_written(n);
+            }
         }
         result
     }
@@ -168,6 +192,24 @@ mod tests {
         assert_eq!(&got, b"abc");
         assert_eq!(count.read(), 5);
         assert_eq!(count.written(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_second_count_sees_the_same_octets() {
+        let (a, mut b) = tokio::io::duplex(64);
+        let shared = WireCount::shared();
+        shared.add_read(100);
+        let own = WireCount::shared();
+        let mut s = Counted::new(a.compat(), shared.clone())
+            .also(own.clone())
+            .compat();
+        b.write_all(b"1234").await.unwrap();
+        let mut buf = [0u8; 4];
+        s.read_exact(&mut buf).await.unwrap();
+        s.write_all(b"xy").await.unwrap();
+        s.flush().await.unwrap();
+        assert_eq!((shared.read(), shared.written()), (104, 2));
+        assert_eq!((own.read(), own.written()), (4, 2));
     }
 
     #[tokio::test]

@@ -14,68 +14,82 @@ use std::time::{Duration, Instant};
 
 use mailsec_imap::server::{Server, ServerConfig, ServerEvent, StoreRefusal};
 use mailsec_imap::store::MemoryStore;
+use mailsec_tls::ServerPolicy;
 use mailsec_tls::sasl::{CheckAnswer, CredentialCheck, ExposeSecret, Mechanism};
-use mailsec_tls::{Machine, Output, ServerPolicy, TlsInfo};
+use mailsec_tls::testing::fuzz::{ChunkPlan, FuzzHarness, Timeouts, drive};
 
-struct State {
-    closed: bool,
+struct Harness {
+    server: Server,
     closed_events: usize,
-    start_tls: bool,
     /// The listener refuses credentials in clear and TLS is not up.
     must_not_check: bool,
     store: MemoryStore,
     control: u8,
 }
 
-fn answer(server: &mut Server, state: &mut State, event: ServerEvent) {
-    let _ = match event {
-        ServerEvent::CheckCredentials { check, .. } => {
-            assert!(!state.must_not_check, "credential check before TLS");
-            let ok = match &check {
-                CredentialCheck::Password { password, .. } => {
-                    password.expose_secret().len() % 2 == 0
-                }
-                CredentialCheck::Authorize { .. } => state.control & 1 == 0,
-                _ => false,
-            };
-            server.answer_credentials(if ok {
-                CheckAnswer::Accept
-            } else {
-                CheckAnswer::Reject
-            })
-        }
-        ServerEvent::OpenStore { .. } => {
-            if state.control & 2 == 0 {
-                server.open_store(Box::new(state.store.clone()))
-            } else {
-                server.refuse_store(StoreRefusal::InUse)
-            }
-        }
-        _ => Ok(()),
-    };
-}
+impl FuzzHarness for Harness {
+    type Machine = Server;
 
-fn drain(server: &mut Server, state: &mut State) {
-    while let Some(output) = server.poll_output() {
-        match output {
-            Output::Transmit(bytes) => {
-                assert!(!state.closed, "transmit after Close");
-                if state.must_not_check {
-                    assert!(
-                        !bytes.starts_with(b"+ ") || bytes.starts_with(b"+ Ready"),
-                        "SASL continuation before TLS"
-                    );
+    fn machine(&mut self) -> &mut Server {
+        &mut self.server
+    }
+
+    fn on_event(&mut self, event: ServerEvent) {
+        let server = &mut self.server;
+        let _ = match event {
+            ServerEvent::Closed { .. } => {
+                self.closed_events += 1;
+                Ok(())
+            }
+            ServerEvent::CheckCredentials { check, .. } => {
+                assert!(!self.must_not_check, "credential check before TLS");
+                let ok = match &check {
+                    CredentialCheck::Password { password, .. } => {
+                        password.expose_secret().len() % 2 == 0
+                    }
+                    CredentialCheck::Authorize { .. } => self.control & 1 == 0,
+                    _ => false,
+                };
+                server.answer_credentials(if ok {
+                    CheckAnswer::Accept
+                } else {
+                    CheckAnswer::Reject
+                })
+            }
+            ServerEvent::OpenStore { .. } => {
+                if self.control & 2 == 0 {
+                    server.open_store(Box::new(self.store.clone()))
+                } else {
+                    server.refuse_store(StoreRefusal::InUse)
                 }
             }
-            Output::Event(ServerEvent::Closed { .. }) => state.closed_events += 1,
-            Output::Event(e) => answer(server, state, e),
-            Output::StartTls => {
-                assert_eq!(server.buffered_input(), 0, "StartTls with pending input");
-                state.start_tls = true;
-            }
-            Output::Close => state.closed = true,
-            _ => {}
+            _ => Ok(()),
+        };
+    }
+
+    fn on_transmit(&mut self, bytes: &[u8]) {
+        if self.must_not_check {
+            assert!(
+                !bytes.starts_with(b"+ ") || bytes.starts_with(b"+ Ready"),
+                "SASL continuation before TLS"
+            );
         }
+    }
+
+    fn on_start_tls(&mut self) {
+        assert_eq!(
+            self.server.buffered_input(),
+            0,
+            "StartTls with pending input"
+        );
+    }
+
+    fn on_tls_established(&mut self) {
+        self.must_not_check = false;
+    }
+
+    fn shutdown(&mut self) {
+        self.server.shutdown();
     }
 }
 
@@ -106,48 +120,30 @@ pub(crate) fn run(data: &[u8]) {
         .build()
         .expect("valid config");
     let now = Instant::now();
-    let info = TlsInfo::for_testing("fuzz.example.test");
-    let mut server = Server::new(Arc::new(config), now);
     let store = MemoryStore::new();
     let _ = store.deliver("INBOX", b"Subject: a\r\nFrom: x@y\r\n\r\nbody\r\n");
     let _ = store.deliver(
         "INBOX",
         b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\none\r\n--b\r\nContent-Transfer-Encoding: base64\r\n\r\nAAEC\r\n--b--\r\n",
     );
-    let mut state = State {
-        closed: false,
+    let mut harness = Harness {
+        server: Server::new(Arc::new(config), now),
         closed_events: 0,
-        start_tls: false,
         // PLAIN, LOGIN and tokens are plaintext-equivalent; the fuzz input may still pick
         // SCRAM under `starttls_optional`, which is allowed in clear.
         must_not_check: mode == 0,
         store,
         control,
     };
-    if mode == 2 {
-        server.handle_tls_established(now, &info);
-    }
-    drain(&mut server, &mut state);
-    for (i, piece) in input.chunks(chunk).enumerate() {
-        server.handle_input(now, piece);
-        drain(&mut server, &mut state);
-        if state.start_tls {
-            state.start_tls = false;
-            server.handle_tls_established(now, &info);
-            state.must_not_check = false;
-            drain(&mut server, &mut state);
-        }
-        if i % 7 == 6 {
-            server.handle_timeout(now + Duration::from_secs(3 * 3600));
-            drain(&mut server, &mut state);
-        }
-        if control & 128 != 0 && i % 13 == 12 {
-            server.shutdown();
-            drain(&mut server, &mut state);
-        }
-    }
-    server.handle_eof(now);
-    drain(&mut server, &mut state);
-    assert!(state.closed, "EOF must close");
-    assert_eq!(state.closed_events, 1, "one Closed event per session");
+    let plan = ChunkPlan::new(chunk)
+        .implicit_tls(mode == 2)
+        .timeouts(Timeouts::Fixed {
+            every: 7,
+            after: Duration::from_secs(3 * 3600),
+        })
+        .shutdown_every((control & 128 != 0).then_some(13))
+        .tls_when_closed(true);
+    // Ends with end of stream, which must close (checked by `drive`).
+    drive(&mut harness, now, input, &plan);
+    assert_eq!(harness.closed_events, 1, "one Closed event per session");
 }
