@@ -1027,6 +1027,7 @@ const fn dot_string_table(utf8: bool) -> [u8; 256] {
 
 /// The length of the local part at the start of `b` (RFC 5321 §4.1.2 Dot-string or
 /// Quoted-string; UTF-8 when `utf8`, RFC 6531 §3.3).
+#[inline(always)]
 pub(crate) fn local_part(b: &[u8], utf8: bool) -> Result<usize, CommandError> {
     let bad = CommandError::InvalidLocalPart;
     let mut high = false;
@@ -1090,6 +1091,7 @@ pub(crate) fn host<'a>(b: &'a [u8], utf8: bool) -> Result<(HostRef<'a>, usize), 
 
 /// The length of the longest domain at the start of `b` (RFC 5321 §4.1.2; U-labels when
 /// `utf8`).
+#[inline(always)]
 pub(crate) fn domain(b: &[u8], utf8: bool) -> Result<usize, CommandError> {
     // One run of label octets per label, each label checked at its end.
     let bad = CommandError::InvalidDomain;
