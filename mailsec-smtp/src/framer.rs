@@ -287,6 +287,7 @@ impl<'i> Lines<'_, 'i> {
     /// The next complete line without its CRLF, or the error that dropped it, as
     /// [`CommandFramer::next_line`] gives them; `None` once the input is used up (its partial
     /// last line is then held by the framer).
+    #[inline]
     pub fn next_line(&mut self) -> Option<Result<&[u8], FrameError>> {
         if self.full {
             return None;
@@ -312,6 +313,7 @@ impl<'i> Lines<'_, 'i> {
     /// or, while it drops a too-long line, the octets it drops: never more than the line
     /// limit allows, so that a held line stays within one line's worth (the error only when
     /// [`max_buffered`](CommandFramer::max_buffered) is below the line limit).
+    #[inline(never)]
     fn feed(&mut self) -> Result<(), FrameError> {
         let f = &mut *self.framer;
         let held = f.buffered();
@@ -333,6 +335,7 @@ impl<'i> Lines<'_, 'i> {
 
     /// The next line straight from `rest` (the framer holds nothing): the checks and errors
     /// of [`CommandFramer::next_line`], in the same order.
+    #[inline]
     fn lend(&mut self) -> Option<Result<&'i [u8], FrameError>> {
         let rest = self.rest;
         if rest.is_empty() {

@@ -317,7 +317,7 @@ fn bdat(args: &[u8]) -> Result<CommandRef<'static>, CommandError> {
 }
 
 /// 1 to 20 digits fitting a u64.
-#[inline]
+#[inline(always)]
 fn number(b: &[u8]) -> Option<u64> {
     if b.is_empty() || b.len() > 20 {
         return None;
