@@ -286,7 +286,9 @@ fn host_arg<'a>(
     ascii_line: bool,
     verb: &'static str,
 ) -> Result<HostRef<'a>, CommandError> {
-    let args = args.ok_or(CommandError::Syntax { verb })?;
+    let Some(args) = args else {
+        return Err(CommandError::Syntax { verb });
+    };
     // In an ASCII line the UTF-8 scans (and their checks) cannot find anything.
     let (h, n) = host(args, !ascii_line)?;
     if n != args.len() {
@@ -1029,25 +1031,26 @@ const fn dot_string_table(utf8: bool) -> [u8; 256] {
 /// Quoted-string; UTF-8 when `utf8`, RFC 6531 §3.3).
 #[inline(always)]
 pub(crate) fn local_part(b: &[u8], utf8: bool) -> Result<usize, CommandError> {
-    let bad = CommandError::InvalidLocalPart;
+    // Built where returned: a value made up front is dropped (a call) on every success.
+    const BAD: CommandError = CommandError::InvalidLocalPart;
     let mut high = false;
     let n = if b.first() == Some(&b'"') {
         // Quoted-string = DQUOTE *QcontentSMTP DQUOTE
         let mut i = 1;
         loop {
             match b.get(i) {
-                None => return Err(bad),
+                None => return Err(BAD),
                 Some(b'"') => break i + 1,
                 Some(b'\\') => match b.get(i + 1) {
                     Some(32..=126) => i += 2,
-                    _ => return Err(bad),
+                    _ => return Err(BAD),
                 },
                 Some(32..=126) => i += 1,
                 Some(128..) if utf8 => {
                     high = true;
                     i += 1;
                 }
-                Some(_) => return Err(bad),
+                Some(_) => return Err(BAD),
             }
         }
     } else {
@@ -1059,7 +1062,7 @@ pub(crate) fn local_part(b: &[u8], utf8: bool) -> Result<usize, CommandError> {
         loop {
             let run = class_run(&b[i..], table, ATOM);
             if run == 0 {
-                return Err(bad);
+                return Err(BAD);
             }
             i += run;
             if b.get(i) != Some(&b'.') {
@@ -1071,7 +1074,7 @@ pub(crate) fn local_part(b: &[u8], utf8: bool) -> Result<usize, CommandError> {
         i
     };
     if high && std::str::from_utf8(&b[..n]).is_err() {
-        return Err(bad);
+        return Err(BAD);
     }
     Ok(n)
 }
@@ -1094,14 +1097,14 @@ pub(crate) fn host<'a>(b: &'a [u8], utf8: bool) -> Result<(HostRef<'a>, usize), 
 #[inline(always)]
 pub(crate) fn domain(b: &[u8], utf8: bool) -> Result<usize, CommandError> {
     // One run of label octets per label, each label checked at its end.
-    let bad = CommandError::InvalidDomain;
+    const BAD: CommandError = CommandError::InvalidDomain;
     let table = if utf8 { &LABEL_UTF8 } else { &LABEL };
     let mut i = 0;
     loop {
         let run = class_run(&b[i..], table, 1);
         let label = &b[i..i + run];
         if run == 0 || run > MAX_LABEL || label[0] == b'-' || label[run - 1] == b'-' {
-            return Err(bad);
+            return Err(BAD);
         }
         i += run;
         if b.get(i) != Some(&b'.') {
@@ -1111,7 +1114,7 @@ pub(crate) fn domain(b: &[u8], utf8: bool) -> Result<usize, CommandError> {
     }
     let name = &b[..i];
     if name.len() > MAX_DOMAIN || (utf8 && !name.is_ascii() && std::str::from_utf8(name).is_err()) {
-        return Err(bad);
+        return Err(BAD);
     }
     Ok(i)
 }
