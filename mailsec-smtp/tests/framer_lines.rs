@@ -232,3 +232,42 @@ fn stopping_early_leaves_the_rest_with_the_caller() {
     // Nothing held: the STARTTLS cut sees exactly the octets after the line.
     assert!(f.is_empty());
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Input heavy in CR, LF and line octets, cut at arbitrary points.
+    fn input() -> impl Strategy<Value = (Vec<u8>, Vec<usize>)> {
+        (
+            proptest::collection::vec(
+                prop_oneof![
+                    4 => Just(b'a'),
+                    2 => Just(b'\r'),
+                    2 => Just(b'\n'),
+                    1 => Just(b' '),
+                    1 => any::<u8>(),
+                ],
+                0..200,
+            ),
+            proptest::collection::vec(0usize..200, 0..8),
+        )
+    }
+
+    proptest! {
+        /// Any input, any cuts, any line limit: `lines` gives what `push` + `next_line` give,
+        /// and holds the same partial line afterwards.
+        #[test]
+        fn lines_agree_with_push((data, cuts) in input(), max_line in 2usize..40) {
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(data.len())).collect();
+            cuts.sort_unstable();
+            let mut chunks = Vec::new();
+            let mut at = 0;
+            for c in cuts.into_iter().chain([data.len()]) {
+                chunks.push(&data[at..c]);
+                at = c;
+            }
+            prop_assert_eq!(by_lines(&chunks, max_line), by_push(&chunks, max_line));
+        }
+    }
+}
