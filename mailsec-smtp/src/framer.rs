@@ -12,6 +12,10 @@
 //! handed out are dropped from the buffer at the next [`push`](CommandFramer::push) or
 //! [`take_raw`](CommandFramer::take_raw).
 //!
+//! [`lines`](CommandFramer::lines) frames straight from the caller's input instead: the lines
+//! are slices of the input, and only a line split between two inputs goes through the buffer
+//! (no copy of each read into the framer). Same lines, same errors; see [`Lines`].
+//!
 //! ```
 //! use mailsec_smtp::framer::CommandFramer;
 //! use mailsec_smtp::parse::{parse_command_ref, ParseOptions};
