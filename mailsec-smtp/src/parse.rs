@@ -248,8 +248,7 @@ fn octet_flags(b: &[u8]) -> (bool, bool) {
         }
     }
     if b.len() < 16 {
-        let f = b.iter().fold(0, |f, &c| f | flags(c));
-        return (f & 1 != 0, f & 0x80 != 0);
+        return short_octet_flags(b);
     }
     let mut acc = [0u8; 16];
     for chunk in b.chunks_exact(16) {
@@ -266,6 +265,33 @@ fn octet_flags(b: &[u8]) -> (bool, bool) {
         v & 0x0101_0101_0101_0101_0101_0101_0101_0101 != 0,
         v & 0x8080_8080_8080_8080_8080_8080_8080_8080 != 0,
     )
+}
+
+/// [`octet_flags`] of fewer than 16 octets: from 4 on, two overlapping words (the first and
+/// the last 4 or 8 octets) tested eight or four lanes at a time.
+#[inline(always)]
+fn short_octet_flags(b: &[u8]) -> (bool, bool) {
+    /// Lanes below 14: `(x - 14) & !x` sets bit 7 of the lowest such lane, and of none when
+    /// there is none (no borrow then, and lanes over 127 are masked by `!x`); a lane above a
+    /// true one may be set too, which "may hold" allows.
+    macro_rules! flags {
+        ($t:ty, $a:expr, $b:expr) => {{
+            const ONES: $t = <$t>::MAX / 255;
+            let below = |x: $t| x.wrapping_sub(ONES * 14) & !x & (ONES * 0x80);
+            let (a, b): ($t, $t) = ($a, $b);
+            (below(a) | below(b) != 0, (a | b) & (ONES * 0x80) != 0)
+        }};
+    }
+    match (b.first_chunk::<8>(), b.last_chunk::<8>()) {
+        (Some(f), Some(l)) => flags!(u64, u64::from_le_bytes(*f), u64::from_le_bytes(*l)),
+        _ => match (b.first_chunk::<4>(), b.last_chunk::<4>()) {
+            (Some(f), Some(l)) => flags!(u32, u32::from_le_bytes(*f), u32::from_le_bytes(*l)),
+            _ => {
+                let f = b.iter().fold(0, |f, &c| f | (c & 0x80) | u8::from(c < 14));
+                (f & 1 != 0, f & 0x80 != 0)
+            }
+        },
+    }
 }
 
 fn no_args<'a>(
