@@ -1,7 +1,7 @@
 //! Throughput of the syntax layer, each beside a memchr CRLF scan of the same bytes and beside
 //! smtp-proto (Stalwart's parser, the fastest Rust SMTP parser we know) on the same input in the
-//! same run: server-side command parsing (`CommandFramer::lines` lending each line straight
-//! from the input chunk, `parse_command_ref` borrowing from it) and DATA receiving (DataDecoder),
+//! same run: server-side command parsing (the server's path: `CommandFramer::lines` lending
+//! each line straight from the input chunk, `parse_command_ref` borrowing from it) and DATA receiving (DataDecoder),
 //! plus memcpy for scale. `scripts/bench-smtp` prints the ratios from instruction counts:
 //! with `MAILSEC_BENCH_FIXED=group/case:N` the binary skips criterion, runs that case N times
 //! and exits (see [`fixed_run`]).
