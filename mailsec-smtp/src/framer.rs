@@ -166,7 +166,7 @@ impl CommandFramer {
             // limit, so no bare CR or LF comes before it.
             let held = &self.buf[s..s + window];
             if let Some(p) = find_cr_or_lf(held) {
-                if p + 1 < window && held[p] == b'\r' && held[p + 1] == b'\n' {
+                if held.get(p..p + 2) == Some(&b"\r\n"[..]) {
                     self.start = s + p + 2;
                     return Some(Ok(&self.buf[s..s + p]));
                 }
@@ -266,6 +266,7 @@ impl CommandFramer {
         Lines {
             framer: self,
             rest: input,
+            lending: false,
             full: false,
         }
     }
@@ -283,6 +284,9 @@ pub struct Lines<'f, 'i> {
     framer: &'f mut CommandFramer,
     /// Input not framed yet and not held by the framer.
     rest: &'i [u8],
+    /// The framer holds nothing: lines come straight from `rest`. It stays so until `rest`
+    /// is used up (a partial last line is held only with the last of `rest`) or `full`.
+    lending: bool,
     /// [`FrameError::BufferFull`] was returned: nothing more is framed from this input.
     full: bool,
 }
@@ -293,17 +297,20 @@ impl<'i> Lines<'_, 'i> {
     /// last line is then held by the framer).
     #[inline]
     pub fn next_line(&mut self) -> Option<Result<&[u8], FrameError>> {
-        if self.full {
-            return None;
-        }
-        if self.framer.busy() {
-            if let Err(e) = self.feed() {
-                self.full = true;
-                return Some(Err(e));
+        if !self.lending {
+            if self.full {
+                return None;
             }
             if self.framer.busy() {
-                return self.framer.next_line();
+                if let Err(e) = self.feed() {
+                    self.full = true;
+                    return Some(Err(e));
+                }
+                if self.framer.busy() {
+                    return self.framer.next_line();
+                }
             }
+            self.lending = true;
         }
         self.lend()
     }
@@ -350,7 +357,7 @@ impl<'i> Lines<'_, 'i> {
         let held = &rest[..window];
         // The common case in one search, as in `CommandFramer::next_line`.
         if let Some(p) = find_cr_or_lf(held) {
-            if p + 1 < window && held[p] == b'\r' && held[p + 1] == b'\n' {
+            if held.get(p..p + 2) == Some(&b"\r\n"[..]) {
                 self.rest = &rest[p + 2..];
                 return Some(Ok(&rest[..p]));
             }
@@ -375,6 +382,7 @@ impl<'i> Lines<'_, 'i> {
                 }
                 Err(e) => {
                     self.full = true;
+                    self.lending = false;
                     Some(Err(e))
                 }
             };
