@@ -12,6 +12,10 @@
 //! handed out are dropped from the buffer at the next [`push`](CommandFramer::push) or
 //! [`take_raw`](CommandFramer::take_raw).
 //!
+//! [`lines`](CommandFramer::lines) frames straight from the caller's input instead: the lines
+//! are slices of the input, and only a line split between two inputs goes through the buffer
+//! (no copy of each read into the framer). Same lines, same errors; see [`Lines`].
+//!
 //! ```
 //! use mailsec_smtp::framer::CommandFramer;
 //! use mailsec_smtp::parse::{parse_command_ref, ParseOptions};
@@ -162,7 +166,7 @@ impl CommandFramer {
             // limit, so no bare CR or LF comes before it.
             let held = &self.buf[s..s + window];
             if let Some(p) = find_cr_or_lf(held) {
-                if p + 1 < window && held[p] == b'\r' && held[p + 1] == b'\n' {
+                if held.get(p..p + 2) == Some(&b"\r\n"[..]) {
                     self.start = s + p + 2;
                     return Some(Ok(&self.buf[s..s + p]));
                 }
@@ -220,6 +224,179 @@ impl CommandFramer {
         self.start = 0;
         self.scanned = 0;
         self.discarding = false;
+    }
+
+    /// Frames the lines of `input` straight from it, without copying it into the framer: the
+    /// lines [`Lines::next_line`] returns are slices of `input`, except a line begun in
+    /// earlier input (held by the framer), which is completed from `input` (only its own
+    /// octets are copied). When [`Lines::next_line`] returns `None`, `input` is used up and
+    /// the partial line at its end is held for the next input, as after [`push`](Self::push).
+    ///
+    /// The lines and errors are those of `push(input)` followed by
+    /// [`next_line`](Self::next_line) until `None`, whatever the chunking, with one
+    /// difference: the bound on buffered bytes ([`max_buffered`](Self::max_buffered)) applies
+    /// to the octets the framer holds (a partial line), not to `input`, which stays with the
+    /// caller. [`FrameError::BufferFull`] is returned (once; `None` follows) only when the
+    /// octets of a partial line do not fit (a bound below the line limit); they then stay in
+    /// [`Lines::rest`].
+    ///
+    /// A caller that stops before `None` (a command that changes how the following octets
+    /// are read: `STARTTLS`, `DATA`, `BDAT`, a decision pending) finds the octets not framed
+    /// yet in [`Lines::rest`]: they are not held by the framer unless pushed.
+    ///
+    /// ```
+    /// use mailsec_smtp::framer::CommandFramer;
+    ///
+    /// let mut framer = CommandFramer::new(512);
+    /// let chunk = b"NOOP\r\nRSET\r\nQU";
+    /// let mut lines = framer.lines(chunk);
+    /// let line = lines.next_line().unwrap()?;
+    /// assert_eq!(line, b"NOOP");
+    /// assert_eq!(line.as_ptr(), chunk.as_ptr()); // lent from the input, not copied
+    /// assert_eq!(lines.next_line(), Some(Ok(&b"RSET"[..])));
+    /// assert_eq!(lines.next_line(), None);
+    /// assert_eq!(framer.buffered(), 2); // "QU" waits for the rest of its line
+    /// let mut lines = framer.lines(b"IT\r\n");
+    /// assert_eq!(lines.next_line(), Some(Ok(&b"QUIT"[..])));
+    /// assert_eq!(lines.next_line(), None);
+    /// assert!(framer.is_empty());
+    /// # Ok::<(), mailsec_tls::framer::FrameError>(())
+    /// ```
+    pub fn lines<'f, 'i>(&'f mut self, input: &'i [u8]) -> Lines<'f, 'i> {
+        Lines {
+            framer: self,
+            rest: input,
+            lending: false,
+            full: false,
+        }
+    }
+
+    /// Whether a line begun earlier is held, or the rest of a too-long line is being dropped:
+    /// then the next octets go through the buffer.
+    fn busy(&self) -> bool {
+        self.start != self.buf.len() || self.discarding
+    }
+}
+
+/// The lines of one input, lent from it: see [`CommandFramer::lines`].
+#[derive(Debug)]
+pub struct Lines<'f, 'i> {
+    framer: &'f mut CommandFramer,
+    /// Input not framed yet and not held by the framer.
+    rest: &'i [u8],
+    /// The framer holds nothing: lines come straight from `rest`. It stays so until `rest`
+    /// is used up (a partial last line is held only with the last of `rest`) or `full`.
+    lending: bool,
+    /// [`FrameError::BufferFull`] was returned: nothing more is framed from this input.
+    full: bool,
+}
+
+impl<'i> Lines<'_, 'i> {
+    /// The next complete line without its CRLF, or the error that dropped it, as
+    /// [`CommandFramer::next_line`] gives them; `None` once the input is used up (its partial
+    /// last line is then held by the framer).
+    #[inline]
+    pub fn next_line(&mut self) -> Option<Result<&[u8], FrameError>> {
+        if !self.lending {
+            if self.full {
+                return None;
+            }
+            if self.framer.busy() {
+                if let Err(e) = self.feed() {
+                    self.full = true;
+                    return Some(Err(e));
+                }
+                if self.framer.busy() {
+                    return self.framer.next_line();
+                }
+            }
+            self.lending = true;
+        }
+        self.lend()
+    }
+
+    /// The input not framed yet (and not held by the framer).
+    pub fn rest(&self) -> &'i [u8] {
+        self.rest
+    }
+
+    /// Moves into the framer the octets that complete its held line (through the first LF),
+    /// or, while it drops a too-long line, the octets it drops: never more than the line
+    /// limit allows, so that a held line stays within one line's worth (the error only when
+    /// [`max_buffered`](CommandFramer::max_buffered) is below the line limit).
+    #[inline(never)]
+    fn feed(&mut self) -> Result<(), FrameError> {
+        let f = &mut *self.framer;
+        let held = f.buffered();
+        let through_lf = memchr(b'\n', self.rest).map_or(self.rest.len(), |p| p + 1);
+        let n = if f.discarding {
+            through_lf
+        } else if held >= f.max_line {
+            // Enough to decide the line (too long) without more input.
+            0
+        } else {
+            through_lf.min(f.max_line - held)
+        };
+        if n > 0 {
+            f.push(&self.rest[..n])?;
+            self.rest = &self.rest[n..];
+        }
+        Ok(())
+    }
+
+    /// The next line straight from `rest` (the framer holds nothing): the checks and errors
+    /// of [`CommandFramer::next_line`], in the same order.
+    #[inline]
+    fn lend(&mut self) -> Option<Result<&'i [u8], FrameError>> {
+        let rest = self.rest;
+        if rest.is_empty() {
+            return None;
+        }
+        let max_line = self.framer.max_line;
+        let window = rest.len().min(max_line);
+        let held = &rest[..window];
+        // The common case in one search, as in `CommandFramer::next_line`.
+        if let Some(p) = find_cr_or_lf(held) {
+            if held.get(p..p + 2) == Some(&b"\r\n"[..]) {
+                self.rest = &rest[p + 2..];
+                return Some(Ok(&rest[..p]));
+            }
+        }
+        if let Some(lf) = memchr(b'\n', held) {
+            self.rest = &rest[lf + 1..];
+            if lf == 0 || rest[lf - 1] != b'\r' {
+                return Some(Err(FrameError::BareLf));
+            }
+            let line = &rest[..lf - 1];
+            if memchr(b'\r', line).is_some() {
+                return Some(Err(FrameError::BareCr));
+            }
+            return Some(Ok(line));
+        }
+        if rest.len() < max_line {
+            // A partial line: held for the next input.
+            return match self.framer.push(rest) {
+                Ok(()) => {
+                    self.rest = &[];
+                    None
+                }
+                Err(e) => {
+                    self.full = true;
+                    self.lending = false;
+                    Some(Err(e))
+                }
+            };
+        }
+        // `max_line` octets and no LF: too long. Drop through its LF, or all and the rest of
+        // the line as it arrives.
+        match memchr(b'\n', &rest[window..]) {
+            Some(i) => self.rest = &rest[window + i + 1..],
+            None => {
+                self.rest = &[];
+                self.framer.discarding = true;
+            }
+        }
+        Some(Err(FrameError::LineTooLong { limit: max_line }))
     }
 }
 

@@ -248,8 +248,7 @@ fn octet_flags(b: &[u8]) -> (bool, bool) {
         }
     }
     if b.len() < 16 {
-        let f = b.iter().fold(0, |f, &c| f | flags(c));
-        return (f & 1 != 0, f & 0x80 != 0);
+        return short_octet_flags(b);
     }
     let mut acc = [0u8; 16];
     for chunk in b.chunks_exact(16) {
@@ -266,6 +265,33 @@ fn octet_flags(b: &[u8]) -> (bool, bool) {
         v & 0x0101_0101_0101_0101_0101_0101_0101_0101 != 0,
         v & 0x8080_8080_8080_8080_8080_8080_8080_8080 != 0,
     )
+}
+
+/// [`octet_flags`] of fewer than 16 octets: from 4 on, two overlapping words (the first and
+/// the last 4 or 8 octets) tested eight or four lanes at a time.
+#[inline(always)]
+fn short_octet_flags(b: &[u8]) -> (bool, bool) {
+    /// Lanes below 14: `(x - 14) & !x` sets bit 7 of the lowest such lane, and of none when
+    /// there is none (no borrow then, and lanes over 127 are masked by `!x`); a lane above a
+    /// true one may be set too, which "may hold" allows.
+    macro_rules! flags {
+        ($t:ty, $a:expr, $b:expr) => {{
+            const ONES: $t = <$t>::MAX / 255;
+            let below = |x: $t| x.wrapping_sub(ONES * 14) & !x & (ONES * 0x80);
+            let (a, b): ($t, $t) = ($a, $b);
+            (below(a) | below(b) != 0, (a | b) & (ONES * 0x80) != 0)
+        }};
+    }
+    match (b.first_chunk::<8>(), b.last_chunk::<8>()) {
+        (Some(f), Some(l)) => flags!(u64, u64::from_le_bytes(*f), u64::from_le_bytes(*l)),
+        _ => match (b.first_chunk::<4>(), b.last_chunk::<4>()) {
+            (Some(f), Some(l)) => flags!(u32, u32::from_le_bytes(*f), u32::from_le_bytes(*l)),
+            _ => {
+                let f = b.iter().fold(0, |f, &c| f | (c & 0x80) | u8::from(c < 14));
+                (f & 1 != 0, f & 0x80 != 0)
+            }
+        },
+    }
 }
 
 fn no_args<'a>(
@@ -286,7 +312,9 @@ fn host_arg<'a>(
     ascii_line: bool,
     verb: &'static str,
 ) -> Result<HostRef<'a>, CommandError> {
-    let args = args.ok_or(CommandError::Syntax { verb })?;
+    let Some(args) = args else {
+        return Err(CommandError::Syntax { verb });
+    };
     // In an ASCII line the UTF-8 scans (and their checks) cannot find anything.
     let (h, n) = host(args, !ascii_line)?;
     if n != args.len() {
@@ -317,7 +345,7 @@ fn bdat(args: &[u8]) -> Result<CommandRef<'static>, CommandError> {
 }
 
 /// 1 to 20 digits fitting a u64.
-#[inline]
+#[inline(always)]
 fn number(b: &[u8]) -> Option<u64> {
     if b.is_empty() || b.len() > 20 {
         return None;
@@ -1027,26 +1055,28 @@ const fn dot_string_table(utf8: bool) -> [u8; 256] {
 
 /// The length of the local part at the start of `b` (RFC 5321 §4.1.2 Dot-string or
 /// Quoted-string; UTF-8 when `utf8`, RFC 6531 §3.3).
+#[inline(always)]
 pub(crate) fn local_part(b: &[u8], utf8: bool) -> Result<usize, CommandError> {
-    let bad = CommandError::InvalidLocalPart;
+    // Built where returned: a value made up front is dropped (a call) on every success.
+    const BAD: CommandError = CommandError::InvalidLocalPart;
     let mut high = false;
     let n = if b.first() == Some(&b'"') {
         // Quoted-string = DQUOTE *QcontentSMTP DQUOTE
         let mut i = 1;
         loop {
             match b.get(i) {
-                None => return Err(bad),
+                None => return Err(BAD),
                 Some(b'"') => break i + 1,
                 Some(b'\\') => match b.get(i + 1) {
                     Some(32..=126) => i += 2,
-                    _ => return Err(bad),
+                    _ => return Err(BAD),
                 },
                 Some(32..=126) => i += 1,
                 Some(128..) if utf8 => {
                     high = true;
                     i += 1;
                 }
-                Some(_) => return Err(bad),
+                Some(_) => return Err(BAD),
             }
         }
     } else {
@@ -1058,7 +1088,7 @@ pub(crate) fn local_part(b: &[u8], utf8: bool) -> Result<usize, CommandError> {
         loop {
             let run = class_run(&b[i..], table, ATOM);
             if run == 0 {
-                return Err(bad);
+                return Err(BAD);
             }
             i += run;
             if b.get(i) != Some(&b'.') {
@@ -1070,7 +1100,7 @@ pub(crate) fn local_part(b: &[u8], utf8: bool) -> Result<usize, CommandError> {
         i
     };
     if high && std::str::from_utf8(&b[..n]).is_err() {
-        return Err(bad);
+        return Err(BAD);
     }
     Ok(n)
 }
@@ -1090,16 +1120,17 @@ pub(crate) fn host<'a>(b: &'a [u8], utf8: bool) -> Result<(HostRef<'a>, usize), 
 
 /// The length of the longest domain at the start of `b` (RFC 5321 §4.1.2; U-labels when
 /// `utf8`).
+#[inline(always)]
 pub(crate) fn domain(b: &[u8], utf8: bool) -> Result<usize, CommandError> {
     // One run of label octets per label, each label checked at its end.
-    let bad = CommandError::InvalidDomain;
+    const BAD: CommandError = CommandError::InvalidDomain;
     let table = if utf8 { &LABEL_UTF8 } else { &LABEL };
     let mut i = 0;
     loop {
         let run = class_run(&b[i..], table, 1);
         let label = &b[i..i + run];
         if run == 0 || run > MAX_LABEL || label[0] == b'-' || label[run - 1] == b'-' {
-            return Err(bad);
+            return Err(BAD);
         }
         i += run;
         if b.get(i) != Some(&b'.') {
@@ -1109,7 +1140,7 @@ pub(crate) fn domain(b: &[u8], utf8: bool) -> Result<usize, CommandError> {
     }
     let name = &b[..i];
     if name.len() > MAX_DOMAIN || (utf8 && !name.is_ascii() && std::str::from_utf8(name).is_err()) {
-        return Err(bad);
+        return Err(BAD);
     }
     Ok(i)
 }

@@ -180,8 +180,8 @@ struct Envelope {
 pub struct Server {
     config: ServerConfig,
     framer: CommandFramer,
-    /// The command or SASL line being handled, copied out of the framer (which lends it);
-    /// reused from line to line, wiped after a SASL line.
+    /// The command or SASL line being handled, copied out of the input or the framer (which
+    /// lend it); reused from line to line, wiped after a SASL line.
     line: Vec<u8>,
     out: VecDeque<Output<Event, ServerError>>,
     phase: Phase,
@@ -199,8 +199,8 @@ pub struct Server {
     /// Message data has started (DATA accepted, or a BDAT chunk) and not yet been decided.
     in_message: bool,
     errors: usize,
-    /// Bytes of the current input not yet handed to the framer (they count at the STARTTLS
-    /// cut).
+    /// Bytes of the current input not yet handed to the framer nor framed from the input
+    /// (they count at the STARTTLS cut).
     unpushed: usize,
     deadline: Option<Instant>,
     last_now: Option<Instant>,
@@ -602,6 +602,66 @@ impl Server {
         }
     }
 
+    /// Handles command (and SASL) lines straight from `data` while the framer holds nothing,
+    /// as [`process`](Self::process) does from the framer: each line is copied into
+    /// `self.line` (wiped after a SASL line), not into the framer. Stops at the first line
+    /// that changes how input is read (DATA, BDAT, STARTTLS, a pending decision, the end) and
+    /// returns the input not handled, for the framer; a partial last line is held by the
+    /// framer already. While a line is handled, the input after it counts as `unpushed` (the
+    /// STARTTLS cut sees it).
+    fn lend_lines<'d>(&mut self, data: &'d [u8]) -> &'d [u8] {
+        let mut rest = data;
+        while !rest.is_empty()
+            && !self.done
+            && self.awaiting.is_none()
+            && matches!(self.phase, Phase::Command | Phase::Auth)
+            && self.framer.is_empty()
+            && !self.framer.is_discarding()
+        {
+            let mut line = std::mem::take(&mut self.line);
+            line.clear();
+            let mut lines = self.framer.lines(rest);
+            let item = match lines.next_line() {
+                None => None,
+                Some(Ok(l)) => {
+                    line.extend_from_slice(l);
+                    Some(Ok(()))
+                }
+                Some(Err(e)) => Some(Err(e)),
+            };
+            let left = lines.rest();
+            let item = match item {
+                // A partial line: held by the framer now, `left` is empty.
+                None => {
+                    self.line = line;
+                    rest = left;
+                    break;
+                }
+                // The partial line did not fit (cannot happen: the framer is empty and holds
+                // at least a line); leave the input to the bounded path.
+                Some(Err(FrameError::BufferFull { .. })) => {
+                    self.line = line;
+                    break;
+                }
+                Some(item) => item,
+            };
+            rest = left;
+            self.unpushed = rest.len();
+            match item {
+                Ok(()) if matches!(self.phase, Phase::Auth) => {
+                    self.auth_line(&line);
+                    // A SASL response holds credentials: leave none behind.
+                    line.fill(0);
+                }
+                Ok(()) => self.command(&line),
+                Err(e) => self.frame_error(e),
+            }
+            self.line = line;
+        }
+        self.unpushed = 0;
+        rest
+    }
+
     fn frame_error(&mut self, e: FrameError) {
         if matches!(self.phase, Phase::Auth) {
             let reason = match e {
@@ -671,8 +731,12 @@ impl Machine for Server {
             Phase::WaitTls => return self.fail(ServerError::InputBeforeTls),
             _ => {}
         }
-        let mut rest = data;
-        loop {
+        // Command lines straight from the input first; the rest (message data, input after a
+        // line that awaits a decision, a partial line) goes through the framer as before,
+        // and is processed even when empty: the phase the last line began may end at once
+        // (`BDAT 0 LAST`).
+        let mut rest = self.lend_lines(data);
+        while !self.done {
             let n = rest.len().min(self.framer.remaining());
             let (now_part, later) = rest.split_at(n);
             rest = later;
