@@ -30,6 +30,7 @@
 //! ```
 
 use std::ops::Range;
+use std::sync::LazyLock;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -115,16 +116,26 @@ pub enum EncodeError {
 /// Octets checked at a time by [`Decoder::clean_blocks`].
 const BLOCK: usize = 256;
 
-/// Over the first `n` octets of `block` (which has 2 more): whether any breaks the pairing of
-/// CR and LF or is a CR whose CRLF is followed by `.`, and whether any is a CR. Branch-free so
-/// that it compiles to vector instructions.
-fn check_block(block: &[u8], n: usize) -> (bool, bool) {
-    let (a, b, c) = (&block[..n], &block[1..n + 1], &block[2..n + 2]);
+/// Octets searched at a time for the next dot at a line start by [`Decoder::clean_blocks`]:
+/// what one call may search beyond what its blocks then take (when they stop early, as at a
+/// long line) is bounded by this.
+const DOT_WINDOW: usize = 2048;
+
+/// `CRLF.`: where a line starts with a dot. Searched with memchr's vector code (chosen at run
+/// time, AVX2 where the CPU has it), so that the block check is left with the pairing alone.
+static DOT_LINE: LazyLock<memchr::memmem::Finder<'static>> =
+    LazyLock::new(|| memchr::memmem::Finder::new(b"\r\n."));
+
+/// Over the first `n` octets of `block` (which has 1 more, looked at, not taken): whether any
+/// breaks the pairing of CR and LF (a CR not followed by LF, or an octet not a CR followed by
+/// a LF), and whether any is a CR. Branch-free so that it compiles to vector instructions.
+fn check_pairs(block: &[u8], n: usize) -> (bool, bool) {
+    let (a, b) = (&block[..n], &block[1..n + 1]);
     let mut bad = 0u8;
     let mut cr = 0u8;
-    for ((&a, &b), &c) in a.iter().zip(b).zip(c) {
+    for (&a, &b) in a.iter().zip(b) {
         let is_cr = u8::from(a == CR);
-        bad |= (is_cr ^ u8::from(b == LF)) | (is_cr & u8::from(c == b'.'));
+        bad |= is_cr ^ u8::from(b == LF);
         cr |= is_cr;
     }
     (bad != 0, cr != 0)
@@ -408,12 +419,12 @@ impl Decoder {
     }
 
     /// The faster path of [`run`](Self::run) in [`State::Mid`] with bare line endings
-    /// rejected, for long runs of short lines: checks [`BLOCK`] octets at a time with a loop
-    /// the compiler vectorises (every CR followed by LF, every LF after a CR, no `.` after a
-    /// CRLF), bounding line lengths by blocks, and takes every clean block; then the clean
-    /// lines up to a dot at a line start, if that is what stopped it. Returns the new
-    /// position with the state, line length and size brought up to it, or `None` if it took
-    /// nothing.
+    /// rejected, for long runs of short lines. The next dot at a line start is found first
+    /// (memchr's `CRLF.` search, [`DOT_WINDOW`] octets at a time); up to it, [`BLOCK`] octets
+    /// at a time are checked by a loop the compiler vectorises (every CR followed by LF, every
+    /// LF after a CR), line lengths bounded by blocks; every clean block is taken, and when
+    /// the dot is reached, the octets up to it. Returns the new position with the state, line
+    /// length and size brought up to it, or `None` if it took nothing.
     fn clean_blocks(&mut self, input: &[u8], i: usize) -> Option<usize> {
         // A line can only be too long in a block after one it started in.
         if self.max_content < 2 * BLOCK || input.get(i) == Some(&LF) {
@@ -425,32 +436,45 @@ impl Decoder {
         } else {
             i + budget as usize
         };
-        // Two octets after a block are looked at, not taken: its last CR's LF and the octet
-        // after it.
         let mut pos = i;
         // An upper bound on the current line's content octets at `pos`.
         let mut bound = self.line_len;
-        let mut dot_stop = None;
-        while pos + BLOCK + 2 <= stop && bound + BLOCK <= self.max_content {
-            let block = &input[pos..pos + BLOCK + 2];
-            let (bad, any_cr) = check_block(block, BLOCK);
-            if bad {
-                // A dot at a line start (or a bare line ending): take the clean lines before
-                // the first dot that follows a CRLF, if they are all clean.
-                let dot = memchr::memchr_iter(b'.', &block[2..])
-                    .find(|&d| block[d] == CR)
-                    .map(|d| d + 2);
-                if let Some(d) = dot {
-                    if d >= 2 && !check_block(&block[..d], d - 2).0 && block[d - 1] == LF {
-                        dot_stop = Some(pos + d);
-                    }
+        // Where the step ends when a dot at a line start stopped it: after that CRLF.
+        let mut cut = None;
+        'windows: loop {
+            let window_end = stop.min(pos + DOT_WINDOW);
+            let dot_cr = DOT_LINE.find(&input[pos..window_end]).map(|k| pos + k);
+            // The blocks below `end` need no dot check: a dot they could take would follow a
+            // CRLF inside the window, and the search found none before `dot_cr`. A block
+            // looks at one octet past its lanes, not taken: the dot's CR, or the window's
+            // last octet.
+            let end = dot_cr.unwrap_or(window_end.saturating_sub(1).max(pos));
+            while pos + BLOCK <= end && bound + BLOCK <= self.max_content {
+                let (bad, any_cr) = check_pairs(&input[pos..=pos + BLOCK], BLOCK);
+                if bad {
+                    // A bare CR or LF: the octet-by-octet path finds and reports it.
+                    break 'windows;
+                }
+                pos += BLOCK;
+                bound = if any_cr { BLOCK } else { bound + BLOCK };
+            }
+            if let Some(cr) = dot_cr {
+                // Fewer than a block's octets left before the dot's CRLF (unless the line
+                // bound stopped the blocks): check them and take them with the CRLF.
+                let rest = cr - pos;
+                if rest < BLOCK
+                    && bound + BLOCK <= self.max_content
+                    && !check_pairs(&input[pos..=cr], rest).0
+                {
+                    cut = Some(cr + 2);
                 }
                 break;
             }
-            pos += BLOCK;
-            bound = if any_cr { BLOCK } else { bound + BLOCK };
+            if window_end == stop || bound + BLOCK > self.max_content {
+                break;
+            }
         }
-        let end = dot_stop.unwrap_or(pos);
+        let end = cut.unwrap_or(pos);
         if end == i {
             return None;
         }
@@ -1053,6 +1077,58 @@ mod tests {
                     slow,
                     "case {case} step {step}"
                 );
+            }
+        }
+    }
+
+    /// A dot at a line start, a bare CR or LF, or a line ending placed at every offset around
+    /// the edges the block path works in (its blocks, the dot search's windows, where a
+    /// `CRLF.` may straddle a window's end), after a run of clean lines long enough for that
+    /// path: the outcome is the octet-by-octet one.
+    #[test]
+    fn block_path_edges_agree_with_octet_by_octet() {
+        let filler = |len: usize| {
+            let mut v = Vec::with_capacity(len);
+            while v.len() < len {
+                let line = 40 + v.len() % 37;
+                v.extend((0..line).map(|k| b'a' + (k % 26) as u8));
+                v.extend_from_slice(b"\r\n");
+            }
+            v.truncate(len);
+            v
+        };
+        let edges = [
+            BLOCK,
+            2 * BLOCK,
+            DOT_WINDOW,
+            DOT_WINDOW + BLOCK,
+            2 * DOT_WINDOW,
+        ];
+        let marks: [&[u8]; 6] = [
+            b"\r\n.x",
+            b"\r\n..",
+            b"\rz",
+            b"z\nz",
+            b"\r\r\n",
+            b"\r\n.\r\n",
+        ];
+        for edge in edges {
+            for offset in edge - 6..edge + 6 {
+                for mark in marks {
+                    let mut input = filler(offset);
+                    input.extend_from_slice(mark);
+                    input.extend_from_slice(&filler(3 * BLOCK));
+                    input.extend_from_slice(b"\r\n.\r\nNEXT");
+                    let dec = || Decoder::new().with_max_line(1000);
+                    let slow = decode_chunked(dec(), &input, 1);
+                    for step in [input.len(), 1000, 257] {
+                        assert_eq!(
+                            decode_chunked(dec(), &input, step),
+                            slow,
+                            "edge {edge} offset {offset} mark {mark:?} step {step}"
+                        );
+                    }
+                }
             }
         }
     }
