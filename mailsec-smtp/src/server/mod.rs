@@ -544,15 +544,7 @@ impl Server {
                         }
                         Some(Err(e)) => Err(e),
                     };
-                    match item {
-                        Ok(()) if matches!(self.phase, Phase::Auth) => {
-                            self.auth_line(&line);
-                            // A SASL response holds credentials: leave none behind.
-                            line.fill(0);
-                        }
-                        Ok(()) => self.command(&line),
-                        Err(e) => self.frame_error(e),
-                    }
+                    self.handle_line(&mut line, item);
                     self.line = line;
                 }
                 Phase::Data(decoder) => {
@@ -647,19 +639,25 @@ impl Server {
             };
             rest = left;
             self.unpushed = rest.len();
-            match item {
-                Ok(()) if matches!(self.phase, Phase::Auth) => {
-                    self.auth_line(&line);
-                    // A SASL response holds credentials: leave none behind.
-                    line.fill(0);
-                }
-                Ok(()) => self.command(&line),
-                Err(e) => self.frame_error(e),
-            }
+            self.handle_line(&mut line, item);
             self.line = line;
         }
         self.unpushed = 0;
         rest
+    }
+
+    /// Handles one framed line (copied into `line`) or framing error: a SASL response in the
+    /// AUTH phase, a command otherwise.
+    fn handle_line(&mut self, line: &mut [u8], item: Result<(), FrameError>) {
+        match item {
+            Ok(()) if matches!(self.phase, Phase::Auth) => {
+                self.auth_line(line);
+                // A SASL response holds credentials: leave none behind.
+                line.fill(0);
+            }
+            Ok(()) => self.command(line),
+            Err(e) => self.frame_error(e),
+        }
     }
 
     fn frame_error(&mut self, e: FrameError) {
