@@ -188,7 +188,8 @@ impl ImapError {
     }
 }
 
-fn client_config(options: &ConnectOptions) -> ClientConfig {
+/// The client machine's configuration for `options` (shared with the load tool's sessions).
+pub(crate) fn client_config(options: &ConnectOptions) -> ClientConfig {
     use secrecy::ExposeSecret;
     let credentials = Credentials::password(
         options.user.clone(),

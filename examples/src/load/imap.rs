@@ -12,13 +12,12 @@
 
 use std::time::Instant;
 
-use mailsec_imap::client::{Client, ClientConfig, ClientEvent, RequestId};
+use mailsec_imap::client::{Client, ClientEvent, RequestId};
 use mailsec_imap::types::SearchKey;
 use mailsec_tls::ClientTls;
 use mailsec_tls::driver::{Driver, TokioTimer};
-use mailsec_tls::sasl::{Credentials, InsecureAuth};
 
-use crate::imap_mail::ImapError;
+use crate::imap_mail::{ImapError, client_config};
 use crate::pop3_fetch::ConnectOptions;
 
 use super::fetch::{self, Reader};
@@ -32,23 +31,6 @@ const FOLDER: &str = "INBOX";
 pub(crate) struct ImapLoad {
     driver: Driver<Client, LoadStream, TokioTimer>,
     secure: bool,
-}
-
-fn client_config(options: &ConnectOptions) -> ClientConfig {
-    use secrecy::ExposeSecret;
-    let credentials = Credentials::password(
-        options.user.clone(),
-        options.password.expose_secret().to_owned(),
-    );
-    let insecure = if options.allow_cleartext_credentials {
-        InsecureAuth::AllowPlaintextMechanismsWithoutTls
-    } else {
-        InsecureAuth::Refuse
-    };
-    ClientConfig::builder(credentials)
-        .tls(options.tls)
-        .insecure_auth(insecure)
-        .build()
 }
 
 impl ImapLoad {
