@@ -34,7 +34,7 @@ fn next_seed(seed: &mut u8) -> u8 {
 
 /// The decision for the `n`th synchronizing literal of this size: the same in every run.
 fn accept(size: u64, n: usize) -> bool {
-    (size + n as u64) % 3 != 0
+    !(size + n as u64).is_multiple_of(3)
 }
 
 fn drain(framer: &mut Framer, config: &FramerConfig, run: &mut Run, announced: &mut usize) {
