@@ -188,8 +188,7 @@ impl ImapError {
     }
 }
 
-/// The client machine's configuration for `options` (shared with the load tool's sessions).
-pub(crate) fn client_config(options: &ConnectOptions) -> ClientConfig {
+fn client_config(options: &ConnectOptions) -> ClientConfig {
     use secrecy::ExposeSecret;
     let credentials = Credentials::password(
         options.user.clone(),
@@ -683,6 +682,32 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Session<S> {
             report.marked_seen = true;
         }
         Ok(report)
+    }
+
+    /// The UIDs of `folder`, ascending (`EXAMINE` unless selected, then `UID SEARCH ALL`:
+    /// UIDs only, no sizes or headers).
+    pub async fn uids(&mut self, folder: &str) -> Result<Vec<u32>, ImapError> {
+        self.select(folder, true, false).await?;
+        let id = self
+            .driver
+            .machine_mut()
+            .search(Instant::now(), vec![SearchKey::All])?;
+        loop {
+            match self.event().await? {
+                ClientEvent::Searched { id: i, mut uids } if i == id => {
+                    uids.sort_unstable();
+                    uids.dedup();
+                    return Ok(uids);
+                }
+                ClientEvent::Failed { id: i, error } if i == id => {
+                    return Err(ImapError::Command {
+                        action: format!("searching {folder:?}"),
+                        error: Box::new(error),
+                    });
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Fails with [`ImapError::NoSuchMessage`] unless the selected folder holds `uid`

@@ -1,5 +1,5 @@
-//! The IMAP workload, driving [`mailsec_imap::client::Client`] over the counted socket: log
-//! in (STARTTLS or implicit TLS per mode), list INBOX (`EXAMINE` and `UID SEARCH ALL`: the
+//! The IMAP workload, an [`imap_mail::Session`](crate::imap_mail::Session) (the
+//! `mailsec-imap` tool's client session) over the counted socket: log in (STARTTLS or implicit TLS per mode), list INBOX (`EXAMINE` and `UID SEARCH ALL`: the
 //! UIDs only, part of the set-up), then [`LoadOptions::count`](super::LoadOptions::count)
 //! whole-message fetches (`UID FETCH uid (UID FLAGS BODY.PEEK[])`, streamed and dropped,
 //! nothing marked `\Seen`; the size reported is the literal's), round robin over the UIDs in
@@ -10,55 +10,20 @@
 //! of all of them would cost more octets than the fetches measured. What the listing does
 //! cost is reported apart ([`ModeReport::listing_bytes_to_client`](super::ModeReport)).
 
-use std::time::Instant;
-
-use mailsec_imap::client::{Client, ClientEvent, RequestId};
-use mailsec_imap::types::SearchKey;
-use mailsec_tls::ClientTls;
-use mailsec_tls::driver::{Driver, TokioTimer};
-
-use crate::imap_mail::{ImapError, client_config};
+use crate::imap_mail::{ImapError, Session};
 use crate::pop3_fetch::ConnectOptions;
 
 use super::fetch::{self, Reader};
 use super::stats::{ErrorKind, Failure};
 use super::{Ctx, Link, LoadStream};
 
-/// The mailbox fetched from.
+/// The folder the workload reads.
 const FOLDER: &str = "INBOX";
 
-/// A logged-in IMAP session of the workload.
+/// A logged-in IMAP session of the workload: [`imap_mail`](crate::imap_mail)'s session over
+/// the counted socket.
 pub(crate) struct ImapLoad {
-    driver: Driver<Client, LoadStream, TokioTimer>,
-    secure: bool,
-}
-
-impl ImapLoad {
-    /// The next event; the end of the session is [`ImapError::Closed`].
-    async fn event(&mut self) -> Result<ClientEvent, ImapError> {
-        self.driver.next_event().await?.ok_or(ImapError::Closed)
-    }
-
-    fn refused(action: &str, error: mailsec_imap::client::CommandError) -> ImapError {
-        ImapError::Command {
-            action: action.to_owned(),
-            error: Box::new(error),
-        }
-    }
-
-    /// `EXAMINE INBOX`.
-    async fn examine(&mut self) -> Result<(), ImapError> {
-        let id: RequestId = self.driver.machine_mut().examine(Instant::now(), FOLDER)?;
-        loop {
-            match self.event().await? {
-                ClientEvent::Selected { id: i, .. } if i == id => return Ok(()),
-                ClientEvent::Failed { id: i, error } if i == id => {
-                    return Err(Self::refused("selecting INBOX", error));
-                }
-                _ => {}
-            }
-        }
-    }
+    session: Session<LoadStream>,
 }
 
 impl Reader for ImapLoad {
@@ -70,94 +35,29 @@ impl Reader for ImapLoad {
     const EMPTY: &'static str = "INBOX is empty: nothing to fetch";
 
     async fn open(stream: LoadStream, options: &ConnectOptions) -> Result<Self, ImapError> {
-        let client = Client::new(client_config(options), Instant::now());
-        let tls = options.tls_setup().map_err(ImapError::TlsConfig)?;
-        let mut driver = match (options.tls, tls) {
-            (ClientTls::Implicit, Some(tls)) => {
-                Driver::implicit_tls(client, stream, TokioTimer, tls).map_err(ImapError::Tls)?
-            }
-            (_, tls) => Driver::new(client, stream, TokioTimer, tls),
-        };
-        loop {
-            match driver.next_event().await? {
-                None => return Err(ImapError::Closed),
-                Some(ClientEvent::Ready { secure, .. }) => {
-                    return Ok(ImapLoad { driver, secure });
-                }
-                Some(_) => {}
-            }
-        }
+        let session = Session::over_stream(stream, options).await?;
+        Ok(ImapLoad { session })
     }
 
     fn secure(&self) -> bool {
-        self.secure
+        self.session.login().secure
     }
 
     async fn list(&mut self) -> Result<Vec<u32>, ImapError> {
-        self.examine().await?;
-        let id = self
-            .driver
-            .machine_mut()
-            .search(Instant::now(), vec![SearchKey::All])?;
-        loop {
-            match self.event().await? {
-                ClientEvent::Searched { id: i, mut uids } if i == id => {
-                    uids.sort_unstable();
-                    uids.dedup();
-                    return Ok(uids);
-                }
-                ClientEvent::Failed { id: i, error } if i == id => {
-                    return Err(Self::refused("searching INBOX", error));
-                }
-                _ => {}
-            }
-        }
+        self.session.uids(FOLDER).await
     }
 
     async fn read(&mut self, uid: u32) -> Result<u64, ImapError> {
-        let id = self
-            .driver
-            .machine_mut()
-            .fetch_message_streamed(Instant::now(), uid, false)?;
-        let mut size = None;
-        let mut started = false;
-        loop {
-            match self.event().await? {
-                ClientEvent::MessageStart {
-                    id: i, uid: got, ..
-                } if i == id && got.is_none_or(|u| u == uid) && size.is_none() => {
-                    started = true;
-                }
-                ClientEvent::MessageEnd { id: i, size: s, .. } if i == id && started => {
-                    started = false;
-                    size = Some(s);
-                }
-                ClientEvent::Completed { id: i, .. } if i == id => break,
-                ClientEvent::Failed { id: i, error } if i == id => {
-                    return Err(Self::refused(&format!("fetching UID {uid}"), error));
-                }
-                _ => {}
-            }
-        }
-        size.ok_or_else(|| ImapError::NoSuchMessage {
-            folder: FOLDER.to_owned(),
-            uid,
-        })
+        // Streamed and dropped; read-only (nothing marked \Seen).
+        let report = self
+            .session
+            .read(FOLDER, uid, &mut std::io::sink(), false)
+            .await?;
+        Ok(report.size)
     }
 
-    async fn close(mut self) -> Result<(), ImapError> {
-        self.driver.machine_mut().logout(Instant::now())?;
-        let mut closed = false;
-        while let Some(event) = self.driver.next_event().await? {
-            if event == ClientEvent::Closed {
-                closed = true;
-            }
-        }
-        if closed {
-            Ok(())
-        } else {
-            Err(ImapError::Closed)
-        }
+    async fn close(self) -> Result<(), ImapError> {
+        self.session.logout().await
     }
 
     fn failure(err: ImapError, setup: bool) -> Failure {
